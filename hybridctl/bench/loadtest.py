@@ -1,0 +1,446 @@
+"""Serving load test: N concurrent streaming clients against an OpenAI-compatible endpoint.
+
+Standalone (standard library only) so it runs from the bench zipapp on the box:
+
+    python3 bench.pyz serve --url http://127.0.0.1:8080 --clients 4 --requests 20
+
+Measured per request, on the client's clock: time to first token (first streamed chunk that
+carries content), total latency, and generated tokens (the server's `usage` when it reports
+it, else one per streamed content chunk, which is what llama.cpp-based servers send).
+Aggregated: requests per minute and generated tokens per second over the wall time of the
+whole run, latency and TTFT p50/p95, and every error. Not measured: the server's own queueing
+split from its compute, and network time beyond loopback or the box's own interface.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import sys
+import threading
+import time
+import urllib.parse
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+DEFAULT_PROMPT = "Write three short sentences about the sea."
+DEFAULT_MAX_TOKENS = 64
+DEFAULT_REQUEST_TIMEOUT_S = 120.0
+DEFAULT_DURATION_LIMIT_S = 600.0
+MAX_CLIENTS = 256
+MAX_REQUESTS = 10_000
+MAX_ERROR_SAMPLES = 5
+
+EXIT_OK, EXIT_SHORT, EXIT_USAGE = 0, 1, 2
+
+
+class BadInput(Exception):
+    """A bad option value (exit 2)."""
+
+
+@dataclass
+class RequestRecord:
+    """One request's outcome, as the client saw it."""
+
+    index: int
+    ok: bool
+    ttft_s: float | None = None
+    latency_s: float | None = None
+    completion_tokens: int = 0
+    error: str | None = None
+
+
+@dataclass
+class LoadSettings:
+    url: str
+    clients: int
+    requests: int
+    model: str | None = None
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    prompt: str = DEFAULT_PROMPT
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
+    duration_limit_s: float = DEFAULT_DURATION_LIMIT_S
+    api_key: str | None = field(default=None, repr=False)
+
+
+def chat_completions_url(url: str) -> str:
+    """Accept a server root, a /v1 base or the full endpoint; return the endpoint URL."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise BadInput(f"--url {url!r} is not an http(s) URL (e.g. http://127.0.0.1:8080)")
+    path = parsed.path.rstrip("/")
+    if path.endswith("/chat/completions"):
+        pass
+    elif path.endswith("/v1"):
+        path += "/chat/completions"
+    else:
+        path += "/v1/chat/completions"
+    return urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, path, "", ""))
+
+
+def _connection(endpoint: str, timeout_s: float) -> tuple[http.client.HTTPConnection, str]:
+    parsed = urllib.parse.urlsplit(endpoint)
+    cls = http.client.HTTPSConnection if parsed.scheme == "https" else http.client.HTTPConnection
+    return cls(parsed.netloc, timeout=timeout_s), parsed.path
+
+
+def _headers(api_key: str | None) -> dict[str, str]:
+    headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    return headers
+
+
+def discover_model(endpoint: str, api_key: str | None, timeout_s: float) -> str | None:
+    """The first model id the server lists at /v1/models, or None when it lists none."""
+    models_path = endpoint.rsplit("/chat/completions", 1)[0] + "/models"
+    conn, path = _connection(models_path, timeout_s)
+    try:
+        conn.request("GET", path, headers=_headers(api_key))
+        response = conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            return None
+        data = json.loads(body).get("data") or []
+        return str(data[0]["id"]) if data else None
+    except (OSError, ValueError, KeyError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
+def _choice_of(chunk: dict[str, Any]) -> dict[str, Any]:
+    choices = chunk.get("choices") or []
+    return choices[0] if choices and isinstance(choices[0], dict) else {}
+
+
+def _is_token_chunk(choice: dict[str, Any]) -> bool:
+    # llama.cpp-based servers stream one chunk per token; a token that ends inside a multi-byte
+    # character arrives as empty content, so the key counts, not the text.
+    delta = choice.get("delta") or {}
+    return "content" in delta and delta["content"] is not None
+
+
+def one_request(index: int, settings: LoadSettings, endpoint: str) -> RequestRecord:
+    """Send one streaming chat completion and time it."""
+    body: dict[str, Any] = {
+        "messages": [{"role": "user", "content": settings.prompt}],
+        "max_tokens": settings.max_tokens,
+        "stream": True,
+    }
+    if settings.model:
+        body["model"] = settings.model
+    conn, path = _connection(endpoint, settings.request_timeout_s)
+    start = time.perf_counter()
+    ttft: float | None = None
+    chunks = 0
+    usage_tokens: int | None = None
+    finish_reason: str | None = None
+    try:
+        conn.request("POST", path, body=json.dumps(body), headers=_headers(settings.api_key))
+        response = conn.getresponse()
+        if response.status != 200:
+            detail = response.read(300).decode("utf-8", "replace").strip()
+            return RequestRecord(index, False, error=f"HTTP {response.status}: {detail}")
+        while True:
+            line = response.readline()
+            if not line:
+                break
+            text = line.decode("utf-8", "replace").strip()
+            if not text.startswith("data:"):
+                continue
+            payload = text[5:].strip()
+            if payload == "[DONE]":
+                break
+            chunk = json.loads(payload)
+            if chunk.get("error"):
+                return RequestRecord(index, False, error=f"stream error: {chunk['error']}")
+            choice = _choice_of(chunk)
+            if _is_token_chunk(choice):
+                chunks += 1
+                if ttft is None:
+                    ttft = time.perf_counter() - start
+            finish_reason = choice.get("finish_reason") or finish_reason
+            usage = chunk.get("usage")
+            if isinstance(usage, dict) and usage.get("completion_tokens") is not None:
+                usage_tokens = int(usage["completion_tokens"])
+        latency = time.perf_counter() - start
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        return RequestRecord(index, False, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        conn.close()
+    tokens = usage_tokens if usage_tokens is not None else chunks
+    if finish_reason is None:
+        # The stream closed without saying why it ended: the server cut it off (a
+        # llama-cpp-python server started without --interrupt_requests False does this to a
+        # running request when the next one arrives).
+        return RequestRecord(
+            index, False, latency_s=latency, error="stream ended without a finish_reason"
+        )
+    return RequestRecord(index, True, ttft_s=ttft, latency_s=latency, completion_tokens=tokens)
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """Linear-interpolated percentile (fraction in 0..1) of values; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * fraction
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def run_load(settings: LoadSettings, progress: Any = None) -> dict[str, Any]:
+    """Run the load test and return its figures (no verdict)."""
+    endpoint = chat_completions_url(settings.url)
+    if settings.model is None:
+        settings.model = discover_model(endpoint, settings.api_key, settings.request_timeout_s)
+    records: list[RequestRecord] = []
+    lock = threading.Lock()
+    next_index = [0]
+    deadline = time.monotonic() + settings.duration_limit_s
+    stopped_by_deadline = [False]
+
+    def client() -> None:
+        while True:
+            with lock:
+                if next_index[0] >= settings.requests:
+                    return
+                if time.monotonic() >= deadline:
+                    stopped_by_deadline[0] = True
+                    return
+                index = next_index[0]
+                next_index[0] += 1
+            record = one_request(index, settings, endpoint)
+            with lock:
+                records.append(record)
+                done = len(records)
+            if progress:
+                progress(_progress_line(record, done, settings.requests))
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(settings.clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        # A request cannot outlive its own socket timeout by much; this bounds the whole run.
+        thread.join(timeout=max(0.0, deadline - time.monotonic()) + settings.request_timeout_s)
+    wall = time.perf_counter() - started
+    with lock:
+        finished = sorted(records, key=lambda r: r.index)
+    return summarize(settings, endpoint, finished, wall, stopped_by_deadline[0])
+
+
+def _progress_line(record: RequestRecord, done: int, total: int) -> str:
+    if not record.ok:
+        return f"request {done}/{total}: error: {record.error}"
+    ttft = f"{record.ttft_s:.2f}" if record.ttft_s is not None else "-"
+    return (
+        f"request {done}/{total}: {record.completion_tokens} tokens, "
+        f"ttft {ttft} s, latency {record.latency_s:.2f} s"
+    )
+
+
+def _rounded(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def summarize(
+    settings: LoadSettings,
+    endpoint: str,
+    records: list[RequestRecord],
+    wall_s: float,
+    stopped_by_deadline: bool,
+) -> dict[str, Any]:
+    ok = [r for r in records if r.ok]
+    errors = [r for r in records if not r.ok]
+    latencies = [r.latency_s for r in ok if r.latency_s is not None]
+    ttfts = [r.ttft_s for r in ok if r.ttft_s is not None]
+    tokens = sum(r.completion_tokens for r in ok)
+    return {
+        "endpoint": endpoint,
+        "model": settings.model,
+        "clients": settings.clients,
+        "requests_planned": settings.requests,
+        "requests_sent": len(records),
+        "requests_ok": len(ok),
+        "errors": len(errors),
+        "error_samples": [r.error for r in errors[:MAX_ERROR_SAMPLES]],
+        "stopped_by_time_limit": stopped_by_deadline,
+        "max_tokens": settings.max_tokens,
+        "wall_s": round(wall_s, 3),
+        "requests_per_minute": round(len(ok) / wall_s * 60, 2) if wall_s > 0 else 0.0,
+        "generated_tokens": tokens,
+        "tokens_per_s": round(tokens / wall_s, 2) if wall_s > 0 else 0.0,
+        "ttft_s": {"p50": _rounded(percentile(ttfts, 0.5)), "p95": _rounded(percentile(ttfts, 0.95))},
+        "latency_s": {
+            "p50": _rounded(percentile(latencies, 0.5)),
+            "p95": _rounded(percentile(latencies, 0.95)),
+        },
+        "requests": [asdict(r) for r in records],
+        "not_measured": "server-side queueing vs compute; tokens counted from streamed chunks "
+        "when the server reports no usage",
+    }
+
+
+def verdict(
+    result: dict[str, Any],
+    *,
+    promised_concurrency: int | None,
+    target_rpm: float | None,
+    max_p95_latency_s: float | None,
+) -> dict[str, Any]:
+    """Compare the figures with the promises given; every gap becomes a shortfall line."""
+    shortfalls: list[str] = []
+    notes: list[str] = []
+    if result["errors"]:
+        shortfalls.append(f"{result['errors']} of {result['requests_sent']} requests failed")
+    if result["requests_sent"] < result["requests_planned"]:
+        shortfalls.append(
+            f"only {result['requests_sent']} of {result['requests_planned']} requests were sent "
+            "before the time limit"
+        )
+    if promised_concurrency is not None:
+        if result["clients"] < promised_concurrency:
+            shortfalls.append(
+                f"ran {result['clients']} clients, fewer than the promised concurrency "
+                f"{promised_concurrency}: the promise was not tested"
+            )
+        else:
+            notes.append(f"served {result['clients']} concurrent clients (promised {promised_concurrency})")
+    if target_rpm is not None:
+        rpm = result["requests_per_minute"]
+        if rpm < target_rpm:
+            shortfalls.append(
+                f"{rpm:.1f} requests/min is short of the {target_rpm:g} target "
+                f"(gap {target_rpm - rpm:.1f}, {rpm / target_rpm:.0%} of it)"
+            )
+        else:
+            notes.append(f"{rpm:.1f} requests/min meets the {target_rpm:g} target")
+    p95 = result["latency_s"]["p95"]
+    if max_p95_latency_s is not None and p95 is not None:
+        if p95 > max_p95_latency_s:
+            shortfalls.append(f"latency p95 {p95:.2f} s is over the {max_p95_latency_s:g} s promise")
+        else:
+            notes.append(f"latency p95 {p95:.2f} s is within {max_p95_latency_s:g} s")
+    return {"ok": not shortfalls, "shortfalls": shortfalls, "notes": notes}
+
+
+def summary_text(result: dict[str, Any]) -> str:
+    """A readable summary of a load-test result (with its verdict when present)."""
+
+    def fmt(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    lines = [
+        f"load test: {result['endpoint']} model={result['model'] or '(server default)'}",
+        f"  clients {result['clients']}, requests {result['requests_ok']} ok / "
+        f"{result['requests_sent']} sent, errors {result['errors']}, wall {result['wall_s']:.1f} s",
+        f"  requests/min {result['requests_per_minute']:.1f}, "
+        f"generated tokens/s {result['tokens_per_s']:.1f} ({result['generated_tokens']} tokens)",
+        f"  time to first token p50 {fmt(result['ttft_s']['p50'])} s, "
+        f"p95 {fmt(result['ttft_s']['p95'])} s",
+        f"  latency p50 {fmt(result['latency_s']['p50'])} s, p95 {fmt(result['latency_s']['p95'])} s",
+    ]
+    lines += [f"  error: {sample}" for sample in result["error_samples"]]
+    judged = result.get("verdict")
+    if judged:
+        lines += [f"  ok: {note}" for note in judged["notes"]]
+        lines += [f"  SHORT: {gap}" for gap in judged["shortfalls"]]
+        lines.append("  verdict: " + ("promises hold" if judged["ok"] else "falls short"))
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bench serve",
+        description="Load-test an OpenAI-compatible /v1/chat/completions endpoint (streaming).",
+    )
+    parser.add_argument("--url", required=True, help="server root, /v1 base or full endpoint URL")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent clients (default 4)")
+    parser.add_argument("--requests", type=int, default=20, help="total requests (default 20)")
+    parser.add_argument("--model", help="model name to request (default: first of /v1/models)")
+    parser.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS)
+    parser.add_argument("--prompt", default=DEFAULT_PROMPT)
+    parser.add_argument(
+        "--api-key-env", metavar="VAR", help="name of the environment variable holding the API key"
+    )
+    parser.add_argument("--request-timeout", type=float, default=DEFAULT_REQUEST_TIMEOUT_S)
+    parser.add_argument(
+        "--time-limit", type=float, default=DEFAULT_DURATION_LIMIT_S, help="seconds for the run"
+    )
+    parser.add_argument("--promised-concurrency", type=int)
+    parser.add_argument("--target-rpm", type=float, help="requests-per-minute target")
+    parser.add_argument("--max-p95-latency", type=float, help="promised latency ceiling, seconds")
+    parser.add_argument("--out", help="write the JSON result here (default: stdout)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> LoadSettings:
+    if not 1 <= args.clients <= MAX_CLIENTS:
+        raise BadInput(f"--clients must be 1..{MAX_CLIENTS}, got {args.clients}")
+    if not 1 <= args.requests <= MAX_REQUESTS:
+        raise BadInput(f"--requests must be 1..{MAX_REQUESTS}, got {args.requests}")
+    if args.max_tokens < 1:
+        raise BadInput(f"--max-tokens must be at least 1, got {args.max_tokens}")
+    if args.time_limit <= 0 or args.request_timeout <= 0:
+        raise BadInput("--time-limit and --request-timeout must be positive")
+    api_key = None
+    if args.api_key_env:
+        api_key = os.environ.get(args.api_key_env)
+        if not api_key:
+            raise BadInput(f"environment variable {args.api_key_env} (--api-key-env) is not set")
+    chat_completions_url(args.url)
+    return LoadSettings(
+        url=args.url,
+        clients=args.clients,
+        requests=args.requests,
+        model=args.model,
+        max_tokens=args.max_tokens,
+        prompt=args.prompt,
+        request_timeout_s=args.request_timeout,
+        duration_limit_s=args.time_limit,
+        api_key=api_key,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`bench serve`: run the load test, write JSON, print a summary; exit 0 ok, 1 short, 2 usage."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+    except BadInput as exc:
+        print(f"bench serve: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    def progress(line: str) -> None:
+        if not args.quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    progress(
+        f"load test: {settings.clients} clients, {settings.requests} requests, "
+        f"max {settings.max_tokens} tokens each, against {chat_completions_url(settings.url)}"
+    )
+    result = run_load(settings, progress)
+    result["verdict"] = verdict(
+        result,
+        promised_concurrency=args.promised_concurrency,
+        target_rpm=args.target_rpm,
+        max_p95_latency_s=args.max_p95_latency,
+    )
+    text = json.dumps(result, indent=2)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    else:
+        sys.stdout.write(text + "\n")
+    print(summary_text(result), file=sys.stderr, flush=True)
+    return EXIT_OK if result["verdict"]["ok"] else EXIT_SHORT
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,194 @@
+"""Cross-checks a schema-valid catalog: references, duplicates, memory fit, bandwidth roofline."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hybridctl.catalog.loader import FieldPath, LineIndex, format_path
+from hybridctl.catalog.schema import DEPLOYABLE_PROVIDERS, Catalog
+from hybridctl.sizing import roofline_tokens_per_s, tier_bandwidth_gbs, tier_memory_budget
+from hybridctl.suggest import close_matches
+
+
+@dataclass
+class Findings:
+    """Problems make the catalog invalid; warnings are recorded claims that do not hold up."""
+
+    path: Path
+    index: LineIndex
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def _where(self, loc: FieldPath) -> str:
+        line = self.index.line_of(loc)
+        return f"{self.path}:{line}" if line else str(self.path)
+
+    def problem(self, loc: FieldPath, message: str) -> None:
+        self.problems.append(f"{self._where(loc)}: {format_path(loc)}: {message}")
+
+    def warning(self, loc: FieldPath, message: str) -> None:
+        self.warnings.append(f"{self._where(loc)}: {format_path(loc)}: {message}")
+
+
+def cross_check(catalog: Catalog, path: Path, index: LineIndex) -> Findings:
+    findings = Findings(path, index)
+    _check_unique_tiers(catalog, findings)
+    _check_references(catalog, findings)
+    _check_offers(catalog, findings)
+    _check_memory_fit(catalog, findings)
+    _check_speeds(catalog, findings)
+    return findings
+
+
+def _check_unique_tiers(catalog: Catalog, findings: Findings) -> None:
+    counts = Counter(catalog.tier_ids)
+    seen: set[str] = set()
+    for i, tier in enumerate(catalog.tiers):
+        if counts[tier.id] > 1 and tier.id in seen:
+            findings.problem(("tiers", i, "id"), f"duplicate tier id {tier.id!r}")
+        seen.add(tier.id)
+        model_counts = Counter(entry.model for entry in tier.models)
+        for j, entry in enumerate(tier.models):
+            if model_counts[entry.model] > 1:
+                findings.problem(("tiers", i, "models", j, "model"), "model listed twice")
+                model_counts[entry.model] = 0
+
+
+def _check_references(catalog: Catalog, findings: Findings) -> None:
+    model_ids = list(catalog.models)
+    for i, tier in enumerate(catalog.tiers):
+        for j, entry in enumerate(tier.models):
+            if entry.model not in catalog.models:
+                guess = close_matches(entry.model, model_ids)
+                hint = f" (did you mean {guess}?)" if guess else ""
+                findings.problem(
+                    ("tiers", i, "models", j, "model"),
+                    f"unknown model {entry.model!r}{hint}",
+                )
+            elif tier.runtime not in catalog.models[entry.model].runtimes:
+                findings.problem(
+                    ("tiers", i, "models", j, "model"),
+                    f"{entry.model} does not run on the tier's runtime {tier.runtime} "
+                    f"(it runs on {', '.join(catalog.models[entry.model].runtimes)})",
+                )
+        for j, service in enumerate(tier.services):
+            if service not in catalog.stack.services:
+                findings.problem(
+                    ("tiers", i, "services", j), f"service {service!r} has no entry in stack.services"
+                )
+    routing = catalog.routing
+    for route, names in routing.routes.items():
+        for j, name in enumerate(names):
+            if name not in catalog.cloud_models:
+                guess = close_matches(name, list(catalog.cloud_models))
+                hint = f" (did you mean {guess}?)" if guess else ""
+                findings.problem(
+                    ("routing", "routes", route, j), f"unknown cloud model {name!r}{hint}"
+                )
+            elif catalog.cloud_models[name].route != route:
+                findings.problem(
+                    ("routing", "routes", route, j),
+                    f"{name} is a {catalog.cloud_models[name].route} model, listed under {route}",
+                )
+    for i, scenario in enumerate(catalog.cost_scenarios):
+        if scenario.tier not in catalog.tier_ids:
+            guess = close_matches(scenario.tier, catalog.tier_ids)
+            hint = f" (did you mean {guess}?)" if guess else ""
+            findings.problem(("cost_scenarios", i, "tier"), f"unknown tier {scenario.tier!r}{hint}")
+
+
+def _check_offers(catalog: Catalog, findings: Findings) -> None:
+    for i, tier in enumerate(catalog.tiers):
+        providers = Counter(offer.provider for offer in tier.offers)
+        for j, offer in enumerate(tier.offers):
+            loc: FieldPath = ("tiers", i, "offers", j)
+            if providers[offer.provider] > 1:
+                findings.problem((*loc, "provider"), f"a second offer from {offer.provider}")
+                providers[offer.provider] = 0
+            if not offer.reference_only and offer.provider not in DEPLOYABLE_PROVIDERS:
+                findings.problem(
+                    (*loc, "provider"),
+                    f"hybridctl cannot deploy to {offer.provider!r}; deployable providers are "
+                    f"{', '.join(DEPLOYABLE_PROVIDERS)} (mark price references `reference_only: true`)",
+                )
+            if offer.reference_only:
+                continue
+            if offer.ram_gib < tier.ram_gib:
+                findings.problem(
+                    (*loc, "ram_gib"),
+                    f"{offer.instance_type} has {offer.ram_gib:g} GiB, the tier needs {tier.ram_gib:g}",
+                )
+            if offer.vcpu < tier.vcpu:
+                findings.problem(
+                    (*loc, "vcpu"),
+                    f"{offer.instance_type} has {offer.vcpu:g} vCPU, the tier needs {tier.vcpu:g}",
+                )
+        for j, gone in enumerate(tier.unavailable):
+            if gone.provider in providers:
+                findings.problem(
+                    ("tiers", i, "unavailable", j, "provider"),
+                    f"{gone.provider} is both offered and declared unavailable",
+                )
+
+
+def _check_memory_fit(catalog: Catalog, findings: Findings) -> None:
+    for i, tier in enumerate(catalog.tiers):
+        budget = tier_memory_budget(catalog, tier)
+        if budget.fits:
+            continue
+        models = ", ".join(f"{name} {mib:,.0f}" for name, mib in budget.models_mib.items())
+        if budget.vram_mib is not None:
+            where = f"VRAM {budget.vram_mib:,.0f} MiB less {budget.headroom_fraction:.0%} headroom"
+        else:
+            where = (
+                f"RAM {budget.ram_mib:,.0f} MiB less {budget.headroom_fraction:.0%} headroom, "
+                f"OS {budget.os_reserved_mib} MiB and services {budget.services_total_mib} MiB"
+            )
+        findings.problem(
+            ("tiers", i, "models"),
+            f"the models do not fit tier {tier.id}: they need {budget.models_total_mib:,.0f} MiB "
+            f"(weights + KV cache at {tier.context_tokens} tokens x {tier.parallel_slots} slots "
+            f"+ overhead: {models}), but {where} leave {budget.models_pool_mib:,.0f} MiB",
+        )
+
+
+def _check_speeds(catalog: Catalog, findings: Findings) -> None:
+    for i, tier in enumerate(catalog.tiers):
+        bandwidth = tier_bandwidth_gbs(tier)
+        for j, entry in enumerate(tier.models):
+            model = catalog.models.get(entry.model)
+            if model is None:
+                continue
+            ceiling = roofline_tokens_per_s(model, bandwidth)
+            if entry.promised_tokens_per_s > ceiling:
+                findings.problem(
+                    ("tiers", i, "models", j, "promised_tokens_per_s"),
+                    f"{entry.promised_tokens_per_s:g} tok/s is above the bandwidth roofline: "
+                    f"{bandwidth:g} GB/s / {model.file_size_mb / 1000:.2f} GB read per token "
+                    f"= {ceiling:.1f} tok/s at most",
+                )
+    for model_id, model in catalog.models.items():
+        for k, claim in enumerate(model.claims):
+            _check_claim(catalog, model_id, k, claim.tokens_per_s, findings)
+
+
+def _check_claim(
+    catalog: Catalog, model_id: str, index: int, claimed: float, findings: Findings
+) -> None:
+    """A document's claim above every tier's roofline for that model is reported, not fatal."""
+    model = catalog.models[model_id]
+    serving = [t for t in catalog.tiers if any(e.model == model_id for e in t.models)]
+    tiers = serving or [t for t in catalog.tiers if not t.gpu]
+    best = max(tiers, key=tier_bandwidth_gbs, default=None)
+    if best is None:
+        return
+    ceiling = roofline_tokens_per_s(model, tier_bandwidth_gbs(best))
+    if claimed > ceiling:
+        findings.warning(
+            ("models", model_id, "claims", index, "tokens_per_s"),
+            f"claimed {claimed:g} tok/s exceeds the roofline on tier {best.id} "
+            f"({tier_bandwidth_gbs(best):g} GB/s / {model.file_size_mb / 1000:.2f} GB per token "
+            f"= {ceiling:.1f} tok/s); recorded as a claim, not a promise",
+        )

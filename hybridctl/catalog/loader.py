@@ -1,0 +1,144 @@
+"""The one reader of tiers.yaml: parse, locate every field's line, validate, cross-check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from hybridctl.catalog.schema import Catalog
+from hybridctl.errors import CatalogError, InputError
+from hybridctl.suggest import close_matches
+
+FieldPath = tuple[str | int, ...]
+
+
+class LineIndex:
+    """Maps a field path such as ('tiers', 2, 'ram_gib') to its line in the YAML file."""
+
+    def __init__(self) -> None:
+        self.lines: dict[FieldPath, int] = {}
+        self.duplicates: list[tuple[FieldPath, int]] = []
+
+    def line_of(self, path: FieldPath) -> int | None:
+        # A missing field has no line of its own: fall back to its nearest parent.
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:end]))
+            if line is not None:
+                return line
+        return None
+
+    def walk(self, node: yaml.Node, path: FieldPath = ()) -> None:
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                child = (*path, key)
+                if key in seen:
+                    self.duplicates.append((child, key_node.start_mark.line + 1))
+                seen.add(key)
+                self.lines[child] = key_node.start_mark.line + 1
+                self.walk(value_node, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self.walk(item, (*path, index))
+
+
+def format_path(path: FieldPath) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _parse(path: Path, text: str) -> tuple[Any, LineIndex]:
+    index = LineIndex()
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise CatalogError(
+            str(path),
+            [f"{where}: YAML syntax error: {problem}"],
+            hint="Check indentation and quoting near that line.",
+        ) from None
+    if node is not None:
+        index.walk(node)
+    return data, index
+
+
+def _pydantic_problems(path: Path, exc: ValidationError, index: LineIndex) -> list[str]:
+    problems = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        line = index.line_of(loc)
+        where = f"{path}:{line}" if line else str(path)
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            parent_fields = _allowed_fields(loc[:-1])
+            guess = close_matches(str(loc[-1]), parent_fields)
+            message = "unknown field" + (f" (did you mean {guess}?)" if guess else "")
+        elif error["type"] == "literal_error":
+            message = f"{message} (got {error.get('input')!r})"
+        problems.append(f"{where}: {format_path(loc)}: {message}")
+    return problems
+
+
+def _allowed_fields(loc: FieldPath) -> list[str]:
+    """Field names of the model at loc, for 'did you mean' on unknown keys."""
+    model: Any = Catalog
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = _inner_model(field.annotation)
+    return list(getattr(model, "model_fields", {}))
+
+
+def _inner_model(annotation: Any) -> Any:
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def parse_catalog(path: Path) -> tuple[Catalog, LineIndex]:
+    """Parse and schema-validate a catalog file; raises CatalogError listing every problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(
+            f"catalog file {path} does not exist",
+            hint="Give an existing file with --catalog, or unset HYBRIDCTL_CATALOG.",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read catalog {path}: {exc}") from None
+    data, index = _parse(path, text)
+    problems = [
+        f"{path}:{line}: {format_path(p)}: duplicate key (an earlier entry is overwritten)"
+        for p, line in index.duplicates
+    ]
+    if not isinstance(data, dict):
+        raise CatalogError(str(path), [f"{path}:1: the catalog must be a YAML mapping"])
+    try:
+        catalog = Catalog.model_validate(data)
+    except ValidationError as exc:
+        raise CatalogError(str(path), problems + _pydantic_problems(path, exc, index)) from None
+    if problems:
+        raise CatalogError(str(path), problems)
+    return catalog, index

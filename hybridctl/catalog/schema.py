@@ -1,0 +1,277 @@
+"""Pydantic models of the catalog (tiers.yaml); unknown keys are refused everywhere."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+Provider = Literal["hetzner", "aws", "gcp"]
+"""Providers hybridctl deploys to; other providers appear only as price references."""
+
+DEPLOYABLE_PROVIDERS: tuple[str, ...] = ("hetzner", "aws", "gcp")
+
+Runtime = Literal["llama.cpp", "bitnet.cpp"]
+ServiceName = Literal["gateway", "redis", "prometheus", "grafana", "proxy"]
+Strategy = Literal["local_first", "cost_optimized", "quality", "speed"]
+UserTier = Literal["free", "paid", "own_key"]
+RouteName = Literal["local", "medium", "large"]
+
+
+def _id_to_str(value: object) -> object:
+    # YAML reads `id: 2.5` as a float and `id: 1` as an int; tier ids are names.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return f"{value:g}"
+    return value
+
+
+TierId = Annotated[str, BeforeValidator(_id_to_str)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+_AS_OF = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(Strict):
+    """Where a number came from and when it was recorded."""
+
+    ref: str = Field(min_length=3, description="document section or price page")
+    as_of: str = Field(description="YYYY, YYYY-MM or YYYY-MM-DD")
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _as_of_format(cls, value: object) -> object:
+        text = str(value)
+        if not _AS_OF.match(text):
+            raise ValueError("must be a date written YYYY, YYYY-MM or YYYY-MM-DD")
+        return text
+
+
+class Gpu(Strict):
+    model: str
+    count: int = Field(ge=1)
+    vram_gib: PositiveFloat
+    memory_bandwidth_gbs: PositiveFloat
+
+
+class Band(Strict):
+    """A request-volume band, requests per day."""
+
+    min: NonNegativeFloat
+    max: PositiveFloat | None = None
+
+
+class Offer(Strict):
+    """One provider's machine for a tier and its monthly price."""
+
+    provider: str
+    instance_type: str
+    region: str
+    vcpu: PositiveFloat
+    ram_gib: PositiveFloat
+    monthly_usd: PositiveFloat
+    price_source: Source
+    reference_only: bool = False
+    note: str | None = None
+
+
+class Unavailable(Strict):
+    provider: str
+    reason: str
+
+
+class TierModel(Strict):
+    """A model a tier serves, with the generation speed the tier promises for it."""
+
+    model: str
+    promised_tokens_per_s: PositiveFloat
+    source: Source
+
+
+class TierPromises(Strict):
+    """What the tier guide says the tier delivers."""
+
+    max_concurrent: int = Field(ge=1)
+    typical_latency_s: tuple[PositiveFloat, PositiveFloat]
+    local_share: Fraction
+    source: Source
+
+
+class Tier(Strict):
+    id: TierId
+    name: str
+    summary: str
+    ram_gib: PositiveFloat
+    vcpu: PositiveFloat
+    gpu: Gpu | None = None
+    disk_gb: PositiveFloat
+    transfer_tb: PositiveFloat
+    memory_bandwidth_gbs: PositiveFloat
+    memory_bandwidth_source: Source
+    requests_per_day: Band
+    use_cases: list[str] = Field(min_length=1)
+    runtime: Runtime
+    context_tokens: int = Field(ge=256)
+    parallel_slots: int = Field(ge=1)
+    swap_gib: NonNegativeFloat = 0
+    note: str | None = None
+    services: list[ServiceName] = Field(min_length=1)
+    models: list[TierModel] = Field(min_length=1)
+    promises: TierPromises
+    offers: list[Offer] = Field(min_length=1)
+    unavailable: list[Unavailable] = []
+
+
+class Architecture(Strict):
+    """The shape numbers that sizing needs."""
+
+    family: str = Field(description="GGUF architecture name, e.g. llama, phi2, qwen2")
+    parameters_b: PositiveFloat
+    layers: int = Field(ge=1)
+    embedding: int = Field(ge=1)
+    feed_forward: int = Field(ge=1)
+    heads: int = Field(ge=1)
+    kv_heads: int = Field(ge=1)
+    vocab: int = Field(ge=1)
+    context_max: int = Field(ge=256)
+
+
+class Claim(Strict):
+    """A speed figure a source document states; recorded, not trusted."""
+
+    tokens_per_s: PositiveFloat
+    hardware: str
+    source: Source
+
+
+class Measurement(Strict):
+    """A figure `hybridctl bench --update-catalog` measured."""
+
+    tokens_per_s: PositiveFloat
+    tokens_per_s_stddev: NonNegativeFloat = 0
+    prompt_tokens_per_s: PositiveFloat | None = None
+    peak_rss_mib: PositiveFloat | None = None
+    machine: str
+    llama_cpp: str
+    date: str
+    tier: str | None = None
+
+
+class Model(Strict):
+    name: str
+    architecture: Architecture
+    quantization: str
+    bits_per_weight: PositiveFloat
+    file_size_mb: PositiveFloat
+    runtimes: list[Runtime] = Field(min_length=1)
+    uri: str = Field(pattern=r"^https://")
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    license: str
+    claims: list[Claim] = []
+    measurements: list[Measurement] = []
+    note: str | None = None
+
+
+class CloudModel(Strict):
+    """A cloud API model and its list price per million tokens."""
+
+    provider: str
+    route: RouteName
+    input_usd_per_mtok: NonNegativeFloat
+    output_usd_per_mtok: NonNegativeFloat
+    litellm_model: str
+    source: Source
+    note: str | None = None
+
+
+class StackService(Strict):
+    memory_mib: int = Field(ge=16)
+    purpose: str
+
+
+class Stack(Strict):
+    """Memory budget of the box beside the model server."""
+
+    os_reserved_mib: int = Field(ge=128)
+    runtime_overhead_mib: int = Field(ge=0, description="llama.cpp compute buffers per model")
+    headroom_fraction: Fraction
+    services: dict[ServiceName, StackService]
+
+
+class Complexity(Strict):
+    """The hybrid strategy's complexity score and its thresholds (0-10 scale)."""
+
+    weights: dict[str, float]
+    long_request_chars: int = Field(ge=1)
+    local_below: float
+    medium_below: float
+    source: Source
+
+
+class UserTierPolicy(Strict):
+    routes: list[RouteName] = Field(min_length=1)
+    max_complexity_local: float | None = None
+    note: str
+
+
+class Routing(Strict):
+    default_strategy: Strategy
+    strategies: dict[Strategy, str]
+    fallback_chain: list[RouteName] = Field(min_length=1)
+    routes: dict[RouteName, list[str]]
+    complexity: Complexity
+    user_tiers: dict[UserTier, UserTierPolicy]
+    daily_cloud_budget_usd: PositiveFloat
+    cache_ttl_s: int = Field(ge=0)
+    source: Source
+
+
+class CostScenario(Strict):
+    """One of the tier guide's cost-benefit tables, with its published figures."""
+
+    name: str
+    tier: str
+    requests_per_month: PositiveFloat
+    local_share: Fraction
+    server_usd: PositiveFloat
+    complex_usd_per_request: NonNegativeFloat
+    simple_usd_per_request: NonNegativeFloat
+    expected: dict[str, float]
+    source: Source
+
+
+class RequestCosts(Strict):
+    """Per-request cloud prices the guide's tables assume."""
+
+    complex_usd: NonNegativeFloat
+    simple_usd: NonNegativeFloat
+    source: Source
+
+
+class Catalog(Strict):
+    version: Literal[1]
+    stack: Stack
+    tiers: list[Tier] = Field(min_length=1)
+    models: dict[str, Model] = Field(min_length=1)
+    cloud_models: dict[str, CloudModel] = Field(min_length=1)
+    request_costs: RequestCosts
+    routing: Routing
+    cost_scenarios: list[CostScenario] = []
+
+    def tier(self, tier_id: str) -> Tier:
+        for tier in self.tiers:
+            if tier.id == tier_id:
+                return tier
+        raise KeyError(tier_id)
+
+    @property
+    def tier_ids(self) -> list[str]:
+        return [tier.id for tier in self.tiers]

@@ -1,0 +1,29 @@
+"""Console helpers shared by the commands: JSON output, tables, error reports."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def print_json(data: Any) -> None:
+    """Write data as JSON to stdout (never through rich, so it stays parseable)."""
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def report_error(message: str, hint: str | None = None) -> None:
+    """Print a user-facing error paragraph to stderr."""
+    err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    if hint:
+        err_console.print(f"[yellow]hint:[/] {hint}", soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    err_console.print(f"[yellow]warning:[/] {message}", soft_wrap=True)

@@ -1,0 +1,1 @@
+"""Deploy hybridctl stacks with Pulumi's Automation API: host keys, records, driver, errors."""

@@ -1,0 +1,467 @@
+"""The deploy driver: checks, host key, config, preview, confirm, up, records; destroy, cancel."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+from rich.console import Console
+
+from hybridctl.deploy import hostkeys, records
+from hybridctl.deploy.automation import (
+    StackHandle,
+    StackOpener,
+    StackTarget,
+    decode_key,
+    encode_key,
+    find_pulumi_cli,
+    open_automation_stack,
+)
+from hybridctl.deploy.credentials import ProviderConfig, provider_config
+from hybridctl.deploy.errmap import map_pulumi_error, missing_cli
+from hybridctl.deploy.passphrase import Passphrase, load_passphrase
+from hybridctl.deploy.progress import EventProgress
+from hybridctl.deploy.records import DeploymentRecord
+from hybridctl.deploy.spec import DeployRequest, Resolved, build_spec, default_name, resolve
+from hybridctl.errors import HybridctlError, OperationFailed
+from hybridctl.paths import state_dir
+from hybridctl.stacks.base import DeploySpec, check_spec
+
+HOST_KEY_CONFIG = "hybridctl:hostKeyPrivate"  # secret; base64 of the OpenSSH private key
+HOST_KEY_PUBLIC_CONFIG = "hybridctl:hostKeyPublic"
+OUTPUT_KEYS = ("ip", "ips", "ssh_user", "host_key_fingerprint", "gateway_url", "load_balancer_ip")
+PLUGINS = {
+    "hetzner": ("hcloud", "pulumi_hcloud"),
+    "aws": ("aws", "pulumi_aws"),
+    "gcp": ("gcp", "pulumi_gcp"),
+}
+RESIZE_DOWNTIME = {
+    "hetzner": "Hetzner powers the server off to change its server type (a few minutes of "
+    "downtime; the disk, volume and IP are kept)",
+    "aws": "AWS stops the instance to change its instance type (minutes of downtime; the "
+    "Elastic IP and volumes are kept)",
+    "gcp": "GCP stops the VM to change its machine type (minutes of downtime; the static IP "
+    "and disks are kept)",
+}
+
+
+def default_backend_url() -> str:
+    """Pulumi's local file backend under hybridctl's state directory (no account needed)."""
+    return (state_dir() / "pulumi").resolve().as_uri()
+
+
+def deployment_name(catalog: Any, request: DeployRequest) -> str:
+    """The name the request deploys under: --name, else one made of provider and tier."""
+    from hybridctl.catalog import find_tier
+
+    if request.name:
+        return records.check_name(request.name)
+    return default_name(request.provider, find_tier(catalog, request.tier_id).id)
+
+
+def make_program(spec_box: dict[str, DeploySpec]) -> Callable[[], None]:
+    """The inline Pulumi program: the provider's component, and its outputs as stack outputs."""
+
+    def program() -> None:
+        import pulumi
+
+        from hybridctl.stacks import create_stack
+
+        component = create_stack(spec_box["spec"])
+        for key in OUTPUT_KEYS:
+            value = getattr(component, key, None)
+            if value is not None:
+                pulumi.export(key, value)
+
+    return program
+
+
+@dataclass
+class Session:
+    """An opened stack with everything needed to run operations on it."""
+
+    stack: StackHandle
+    passphrase: Passphrase
+    config: ProviderConfig | None
+    backend_url: str
+
+    @property
+    def secrets(self) -> list[str]:
+        values = [self.passphrase.value]
+        if self.config is not None:
+            values.extend(self.config.secret.values())
+        return values
+
+
+class Deployer:
+    """Runs deploy/resume/cancel/destroy/status on Pulumi stacks, one per deployment name."""
+
+    def __init__(
+        self,
+        console: Console,
+        *,
+        opener: StackOpener = open_automation_stack,
+        confirm: Callable[[str], bool] | None = None,
+        env: Mapping[str, str] | None = None,
+        cli_finder: Callable[[], Any] = find_pulumi_cli,
+    ) -> None:
+        self.console = console
+        self.opener = opener
+        self.confirm = confirm or (lambda question: False)
+        self.env = os.environ if env is None else env
+        self.cli_finder = cli_finder
+
+    # -- preconditions -----------------------------------------------------------------------
+
+    def _require_cli(self) -> None:
+        if self.cli_finder() is None:
+            raise missing_cli()
+
+    def _open(
+        self,
+        name: str,
+        backend: str | None,
+        spec_box: dict[str, DeploySpec] | None,
+        config: ProviderConfig | None,
+        *,
+        create_passphrase: bool = True,
+    ) -> Session:
+        self._require_cli()
+        passphrase = load_passphrase(create=create_passphrase)
+        if passphrase.created:
+            self.console.print(
+                f"Created a passphrase for Pulumi secrets in {passphrase.source} (0600). Keep it: "
+                "without it the deployment's secrets cannot be decrypted."
+            )
+        backend_url = backend or default_backend_url()
+        target = StackTarget(
+            name=name,
+            backend_url=backend_url,
+            work_dir=records.workspace_dir(name),
+            passphrase=passphrase,
+            program=make_program(spec_box) if spec_box is not None else None,
+        )
+        secrets = [passphrase.value, *(config.secret.values() if config else [])]
+        try:
+            stack = self.opener(target)
+        except Exception as exc:
+            raise map_pulumi_error(
+                exc, name=name, operation="stack selection", secrets=secrets
+            ) from None
+        return Session(stack, passphrase, config, backend_url)
+
+    def _run(self, session: Session, name: str, operation: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except HybridctlError:
+            raise
+        except Exception as exc:
+            raise map_pulumi_error(
+                exc, name=name, operation=operation, secrets=session.secrets
+            ) from None
+
+    # -- deploy --------------------------------------------------------------------------------
+
+    def deploy(
+        self, catalog: Any, request: DeployRequest, *, yes: bool, resume: bool = False
+    ) -> DeploymentRecord:
+        """Preview, confirm and apply a deployment (a new one, a tier change, or a resume)."""
+        existing = records.find_record(deployment_name(catalog, request))
+        resolved = resolve(catalog, request, existing=existing, offline_plan=False)
+        config = provider_config(resolved.provider, resolved.region, self.env)
+        backend = request.backend or (existing.backend_url if existing else None)
+
+        spec_box: dict[str, DeploySpec] = {}
+        session = self._open(resolved.name, backend, spec_box, config)
+        stack = session.stack
+        host_private, host_public = self._host_key(session, resolved.name)
+        spec = build_spec(resolved, host_private, host_public)
+        check_spec(spec)
+        spec_box["spec"] = spec
+        del host_private
+
+        record = self._record(resolved, spec, session, existing, status="deploying")
+        records.save_record(record)
+        hostkeys.write_known_hosts(
+            records.known_hosts_path(resolved.name),
+            resolved.name,
+            host_public,
+            _ips(record.outputs),
+        )
+        self._run(session, resolved.name, "configuration", lambda: self._configure(stack, config))
+        self._run(
+            session,
+            resolved.name,
+            "plugin installation",
+            lambda: self._plugins(stack, resolved.provider),
+        )
+
+        if resume:
+            self.console.print(
+                f"Refreshing [bold]{resolved.name}[/] (clears pending operations) ..."
+            )
+            with EventProgress(self.console, secrets=session.secrets) as progress:
+                self._run(
+                    session,
+                    resolved.name,
+                    "refresh",
+                    lambda: stack.refresh(progress.on_event, progress.on_output),
+                )
+
+        self.console.print(
+            f"Previewing [bold]{resolved.name}[/] "
+            f"({resolved.provider}, tier {resolved.tier.id}) ..."
+        )
+        preview = EventProgress(self.console, secrets=session.secrets, preview=True)
+        summary = self._run(
+            session,
+            resolved.name,
+            "preview",
+            lambda: stack.preview(preview.on_event, preview.on_output),
+        )
+        self._show_preview(preview, summary)
+        self._warn_about_changes(existing, resolved, preview)
+        changes = {k: v for k, v in summary.items() if k != "same" and v}
+        if not changes and existing is not None and existing.status == "deployed":
+            self.console.print("No changes: the deployment already matches.")
+        elif not yes and not self.confirm(f"Apply these changes to {resolved.name}?"):
+            if existing is None:
+                self._forget_new(session, resolved.name)
+            else:
+                records.save_record(existing)
+            raise OperationFailed("deploy cancelled at the confirmation; nothing was changed")
+
+        self.console.print(f"Deploying [bold]{resolved.name}[/] ...")
+        try:
+            with EventProgress(self.console, secrets=session.secrets) as progress:
+                outputs = self._run(
+                    session,
+                    resolved.name,
+                    "update",
+                    lambda: stack.up(progress.on_event, progress.on_output),
+                )
+        except HybridctlError as exc:
+            records.save_record(
+                record.model_copy(
+                    update={"status": "failed", "last_error": exc.message, "updated": records.now()}
+                )
+            )
+            raise
+        return self._finish(record, outputs, host_public)
+
+    def _host_key(self, session: Session, name: str) -> tuple[str, str]:
+        """The stack's pinned host key, or a new one stored (secret) in the stack config."""
+        stack = session.stack
+        encoded = self._run(
+            session, name, "configuration", lambda: stack.get_config(HOST_KEY_CONFIG)
+        )
+        public = self._run(
+            session, name, "configuration", lambda: stack.get_config(HOST_KEY_PUBLIC_CONFIG)
+        )
+        if encoded and public:
+            return decode_key(encoded), public
+        private, public = hostkeys.generate_host_key(hostkeys.host_alias(name))
+        session_secrets = [*session.secrets, private, encode_key(private)]
+        try:
+            stack.set_config(HOST_KEY_CONFIG, encode_key(private), secret=True)
+            stack.set_config(HOST_KEY_PUBLIC_CONFIG, public)
+        except HybridctlError:
+            raise
+        except Exception as exc:
+            raise map_pulumi_error(
+                exc, name=name, operation="configuration", secrets=session_secrets
+            ) from None
+        self.console.print(f"Generated the server's SSH host key: {hostkeys.fingerprint(public)}")
+        return private, public
+
+    @staticmethod
+    def _configure(stack: StackHandle, config: ProviderConfig) -> None:
+        for key, value in config.plain.items():
+            stack.set_config(key, value)
+        for key, value in config.secret.items():
+            stack.set_config(key, value, secret=True)
+
+    @staticmethod
+    def _plugins(stack: StackHandle, provider: str) -> None:
+        plugin, package = PLUGINS[provider]
+        stack.ensure_plugin(plugin, f"v{metadata.version(package)}")
+
+    def _record(
+        self,
+        resolved: Resolved,
+        spec: DeploySpec,
+        session: Session,
+        existing: DeploymentRecord | None,
+        *,
+        status: str,
+    ) -> DeploymentRecord:
+        stamp = records.now()
+        return DeploymentRecord(
+            name=resolved.name,
+            provider=resolved.provider,
+            tier=resolved.tier.id,
+            region=resolved.region,
+            instance_type=spec.instance_type,
+            nodes=spec.node_count,
+            admin_cidr=spec.admin_cidr,
+            ssh_public_key=spec.ssh_public_key,
+            host_key_public=spec.host_key_public,
+            host_key_fingerprint=hostkeys.fingerprint(spec.host_key_public),
+            known_hosts=str(records.known_hosts_path(resolved.name)),
+            backend_url=session.backend_url,
+            monthly_usd=resolved.monthly_usd,
+            status=status,  # type: ignore[arg-type]
+            created=existing.created if existing else stamp,
+            updated=stamp,
+            outputs=existing.outputs if existing else {},
+        )
+
+    def _finish(
+        self, record: DeploymentRecord, outputs: dict[str, Any], host_public: str
+    ) -> DeploymentRecord:
+        pinned = hostkeys.fingerprint(host_public)
+        reported = outputs.get("host_key_fingerprint")
+        if reported and reported != pinned:
+            raise OperationFailed(
+                f"the stack reports host key {reported}, but hybridctl pinned {pinned}",
+                hint="Do not connect; check the stack program and redeploy.",
+            )
+        hostkeys.write_known_hosts(
+            records.known_hosts_path(record.name), record.name, host_public, _ips(outputs)
+        )
+        done = record.model_copy(
+            update={
+                "status": "deployed",
+                "outputs": outputs,
+                "updated": records.now(),
+                "last_error": None,
+            }
+        )
+        records.save_record(done)
+        return done
+
+    def _forget_new(self, session: Session, name: str) -> None:
+        with contextlib.suppress(Exception):  # an empty stack we created: best effort
+            session.stack.remove()
+        records.remove_deployment(name)
+
+    def _show_preview(self, preview: EventProgress, summary: dict[str, int]) -> None:
+        for step in preview.changes():
+            self.console.print(f"  {step.op:<8} {step.type}  {step.name}", highlight=False)
+        counts = (
+            ", ".join(f"{v} to {k}" for k, v in summary.items() if v and k != "same")
+            or "no changes"
+        )
+        self.console.print(f"Plan: {counts}.")
+
+    def _warn_about_changes(
+        self, existing: DeploymentRecord | None, resolved: Resolved, preview: EventProgress
+    ) -> None:
+        from hybridctl.cli.output import warn
+
+        if existing is not None and existing.instance_type != resolved.offer.instance_type:
+            warn(
+                f"tier change {existing.tier} -> {resolved.tier.id} resizes "
+                f"{existing.instance_type} -> {resolved.offer.instance_type} in place: "
+                f"{RESIZE_DOWNTIME[resolved.provider]}. "
+                f"The server keeps its first-boot stack; render the new tier's bundle "
+                f"(`hybridctl render --tier {resolved.tier.id}`) and copy it over after the resize."
+            )
+        replaced = [
+            s
+            for s in preview.changes()
+            if s.op in ("replace", "create-replacement", "delete-replaced")
+        ]
+        deleted = [s for s in preview.changes() if s.op == "delete"]
+        if replaced:
+            names = ", ".join(sorted({s.name for s in replaced}))
+            warn(f"these resources will be REPLACED (deleted and created again): {names}")
+        if deleted and existing is not None:
+            names = ", ".join(sorted({s.name for s in deleted}))
+            warn(f"these resources will be DELETED: {names}")
+
+    # -- other operations ----------------------------------------------------------------------
+
+    def resume(
+        self, catalog: Any, name: str, *, yes: bool, backend: str | None = None
+    ) -> DeploymentRecord:
+        """Refresh (clearing pending operations) then update, with the recorded choices."""
+        record = records.load_record(name)
+        request = DeployRequest(
+            tier_id=record.tier,
+            provider=record.provider,
+            region=record.region,
+            name=record.name,
+            nodes=record.nodes,
+            admin_cidr=record.admin_cidr,
+            backend=backend or record.backend_url,
+        )
+        return self.deploy(catalog, request, yes=yes, resume=True)
+
+    def cancel(self, name: str, *, backend: str | None = None) -> None:
+        """Release a stale lock on the deployment's stack (`pulumi cancel`)."""
+        record = records.load_record(name)
+        session = self._open(
+            name, backend or record.backend_url, None, None, create_passphrase=False
+        )
+        self._run(session, name, "cancel", session.stack.cancel)
+        records.save_record(record.model_copy(update={"updated": records.now()}))
+
+    def destroy(self, name: str, *, yes: bool, backend: str | None = None) -> DeploymentRecord:
+        """Delete every resource of the deployment, then its stack and its record."""
+        record = records.load_record(name)
+        config = provider_config(record.provider, record.region, self.env)
+        session = self._open(
+            name, backend or record.backend_url, None, config, create_passphrase=False
+        )
+        question = (
+            f"Destroy deployment {name} ({record.provider}, tier {record.tier}, {record.nodes} "
+            f"node(s), {record.outputs.get('ip', 'no IP yet')})? "
+            "This deletes its servers and volumes."
+        )
+        if not yes and not self.confirm(question):
+            raise OperationFailed("destroy cancelled at the confirmation; nothing was changed")
+        stack = session.stack
+        self._run(session, name, "configuration", lambda: self._configure(stack, config))
+        records.save_record(
+            record.model_copy(update={"status": "destroying", "updated": records.now()})
+        )
+        with EventProgress(self.console, secrets=session.secrets) as progress:
+            self._run(
+                session,
+                name,
+                "destroy",
+                lambda: stack.destroy(progress.on_event, progress.on_output),
+            )
+        self._run(session, name, "stack removal", stack.remove)
+        records.remove_deployment(name)
+        return record
+
+    def live_status(self, name: str) -> dict[str, Any]:
+        """The record, plus the stack's last update and outputs when the Pulumi CLI is here."""
+        record = records.load_record(name)
+        status: dict[str, Any] = {"record": record.model_dump(), "live": None, "live_error": None}
+        if self.cli_finder() is None:
+            status["live_error"] = "the Pulumi CLI is not installed; showing the saved record"
+            return status
+        try:
+            session = self._open(name, record.backend_url, None, None, create_passphrase=False)
+            status["live"] = {
+                "last_update": self._run(session, name, "status", session.stack.last_update),
+                "outputs": self._run(session, name, "status", session.stack.outputs),
+            }
+        except HybridctlError as exc:
+            status["live_error"] = exc.message
+        return status
+
+
+def _ips(outputs: Mapping[str, Any]) -> list[str]:
+    ips = outputs.get("ips")
+    if isinstance(ips, list) and ips:
+        return [str(ip) for ip in ips]
+    ip = outputs.get("ip")
+    return [str(ip)] if ip else []

@@ -1,0 +1,226 @@
+"""Resolve a deploy request against the catalog and an existing deployment into a DeploySpec."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hybridctl.catalog.schema import Catalog, Offer, Tier
+from hybridctl.deploy.records import DeploymentRecord, check_name
+from hybridctl.errors import InputError, UsageError
+from hybridctl.stacks.base import PROVIDERS, SUPPORTED, DeploySpec
+
+PLACEHOLDER_ADMIN_CIDR = "192.0.2.1/32"  # TEST-NET-1: documentation only, never routed
+DEFAULT_SSH_KEY = Path("~/.ssh/id_ed25519.pub")
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    """What the user asked for on the command line."""
+
+    tier_id: str
+    provider: str
+    region: str | None = None
+    name: str | None = None
+    nodes: int = 1
+    admin_cidr: str | None = None
+    ssh_public_key_file: Path | None = None
+    backend: str | None = None
+    catalog_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The request resolved: tier, offer, name, network and key choices, sizes and price."""
+
+    catalog: Catalog
+    tier: Tier
+    offer: Offer
+    name: str
+    region: str
+    nodes: int
+    admin_cidr: str
+    ssh_public_key: str
+    volume_gb: int
+    monthly_usd: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def provider(self) -> str:
+        return self.offer.provider
+
+
+def default_name(provider: str, tier_id: str) -> str:
+    return f"{provider}-tier-{tier_id.replace('.', '-')}".lower()
+
+
+def deployable_offer(tier: Tier, provider: str) -> Offer:
+    """The tier's offer on this provider, or an error saying which providers it has."""
+    if provider not in PROVIDERS:
+        raise UsageError(
+            f"unknown provider {provider!r}", hint=f"Choose one of: {', '.join(PROVIDERS)}."
+        )
+    for offer in tier.offers:
+        if offer.provider == provider and not offer.reference_only:
+            return offer
+    reasons = [u.reason for u in tier.unavailable if u.provider == provider]
+    others = sorted({o.provider for o in tier.offers if o.provider in PROVIDERS})
+    raise InputError(
+        f"tier {tier.id} has no {provider} offer" + (f": {reasons[0]}" if reasons else ""),
+        hint=f"Providers with an offer for tier {tier.id}: {', '.join(others) or 'none'}.",
+    )
+
+
+def volume_size_gb(catalog: Catalog, tier: Tier, provider: str) -> int:
+    """Room for the tier's model files with 50% to spare plus 10 GB, in 10 GB steps."""
+    models_mb = sum(
+        catalog.models[m.model].file_size_mb for m in tier.models if m.model in catalog.models
+    )
+    wanted = models_mb / 1000 * 1.5 + 10
+    size = int(math.ceil(wanted / 10) * 10)
+    return max(size, SUPPORTED[provider].volume_gb_min)
+
+
+def check_admin_cidr(cidr: str) -> str:
+    """The admin network, normalised (the stack programs refuse /0 themselves)."""
+    try:
+        network = ipaddress.ip_network(cidr.strip(), strict=False)
+    except ValueError as exc:
+        raise InputError(
+            f"--admin-cidr {cidr!r} is not an IP network",
+            hint="Give the address you administer from, e.g. --admin-cidr 203.0.113.7/32 "
+            "(look it up with `curl -s https://ifconfig.me`).",
+        ) from exc
+    return str(network)
+
+
+def read_ssh_public_key(path: Path | None) -> tuple[str, Path]:
+    """The admin's SSH public key line from --ssh-public-key, else ~/.ssh/id_ed25519.pub."""
+    chosen = (path or DEFAULT_SSH_KEY).expanduser()
+    if not chosen.is_file():
+        if path is None:
+            raise UsageError(
+                f"no SSH public key given and {chosen} does not exist",
+                hint="Pass --ssh-public-key FILE, or create a key with "
+                "`ssh-keygen -t ed25519` (it writes ~/.ssh/id_ed25519.pub).",
+            )
+        raise UsageError(f"--ssh-public-key {chosen} does not exist")
+    text = chosen.read_text().strip()
+    if "PRIVATE KEY" in text:
+        raise UsageError(
+            f"{chosen} is a private key",
+            hint="Pass the public half (the .pub file); the private key never leaves your machine.",
+        )
+    line = text.splitlines()[0] if text else ""
+    if not line.startswith(("ssh-ed25519 ", "ssh-rsa ", "ecdsa-sha2-")):
+        raise InputError(
+            f"{chosen} is not an OpenSSH public key",
+            hint="Expected one line like 'ssh-ed25519 AAAA... you@host'.",
+        )
+    return line, chosen
+
+
+def resolve(
+    catalog: Catalog,
+    request: DeployRequest,
+    *,
+    existing: DeploymentRecord | None,
+    offline_plan: bool,
+    placeholder_ssh_key: str | None = None,
+) -> Resolved:
+    """Pick the offer, the name, the region, the admin network and the key for this deploy."""
+    from hybridctl.catalog import find_tier
+
+    tier = find_tier(catalog, request.tier_id)
+    offer = deployable_offer(tier, request.provider)
+    name = check_name(request.name or default_name(request.provider, tier.id))
+    notes: list[str] = []
+    if existing is not None and existing.provider != request.provider:
+        raise UsageError(
+            f"deployment {name!r} runs on {existing.provider}; it cannot move to "
+            f"{request.provider} in place",
+            hint=f"Pick another --name for a {request.provider} deployment.",
+        )
+    if request.nodes < 1:
+        raise UsageError(f"--nodes must be at least 1, got {request.nodes}")
+    region = request.region or (existing.region if existing else None) or offer.region
+
+    if request.admin_cidr:
+        admin_cidr = check_admin_cidr(request.admin_cidr)
+    elif existing is not None:
+        admin_cidr = existing.admin_cidr
+    elif offline_plan:
+        admin_cidr = PLACEHOLDER_ADMIN_CIDR
+        notes.append(
+            f"--admin-cidr not given: the plan uses the placeholder {PLACEHOLDER_ADMIN_CIDR}; "
+            "a real deploy requires --admin-cidr (the network allowed to SSH in)."
+        )
+    else:
+        raise UsageError(
+            "--admin-cidr is required: it is the only network allowed to reach SSH (port 22)",
+            hint="Give your own address, e.g. --admin-cidr 203.0.113.7/32 (find it with "
+            "`curl -s https://ifconfig.me`). SSH is never opened to 0.0.0.0/0.",
+        )
+
+    if request.ssh_public_key_file is not None or existing is None:
+        try:
+            ssh_key, _ = read_ssh_public_key(request.ssh_public_key_file)
+        except UsageError:
+            if (
+                not offline_plan
+                or request.ssh_public_key_file is not None
+                or not placeholder_ssh_key
+            ):
+                raise
+            ssh_key = placeholder_ssh_key
+            notes.append(
+                f"no SSH public key at {DEFAULT_SSH_KEY}: the plan uses a throwaway key; a real "
+                "deploy needs --ssh-public-key FILE."
+            )
+    else:
+        ssh_key = existing.ssh_public_key
+
+    return Resolved(
+        catalog=catalog,
+        tier=tier,
+        offer=offer,
+        name=name,
+        region=region,
+        nodes=request.nodes,
+        admin_cidr=admin_cidr,
+        ssh_public_key=ssh_key,
+        volume_gb=volume_size_gb(catalog, tier, request.provider),
+        monthly_usd=round(offer.monthly_usd * request.nodes, 2),
+        notes=notes,
+    )
+
+
+def build_spec(resolved: Resolved, host_private: str, host_public: str) -> DeploySpec:
+    """Render the cloud-init user data with the pinned host key and assemble the DeploySpec."""
+    from hybridctl.render import render_user_data
+    from hybridctl.render.cloud_init import SshHostKey
+
+    user_data = render_user_data(
+        resolved.catalog,
+        resolved.tier.id,
+        resolved.provider,
+        admin_ssh_public_key=resolved.ssh_public_key,
+        admin_cidr=resolved.admin_cidr,
+        ssh_host_key=SshHostKey(private_openssh=host_private, public_openssh=host_public),
+    )
+    return DeploySpec(
+        name=resolved.name,
+        provider=resolved.provider,
+        tier_id=resolved.tier.id,
+        instance_type=resolved.offer.instance_type,
+        region=resolved.region,
+        ssh_public_key=resolved.ssh_public_key,
+        admin_cidr=resolved.admin_cidr,
+        user_data=user_data,
+        host_key_public=host_public,
+        volume_gb=resolved.volume_gb,
+        node_count=resolved.nodes,
+        gpu=resolved.tier.gpu is not None,
+    )

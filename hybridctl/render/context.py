@@ -1,0 +1,245 @@
+"""The one object templates see: a RenderContext built from the catalog and the render options."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from hybridctl.catalog.schema import Catalog, Model, Tier
+from hybridctl.errors import InputError
+from hybridctl.render import images
+
+ServerKind = Literal["llama.cpp", "bitnet.cpp", "ollama"]
+
+ONE_SHOT_MEMORY_MIB = 64  # models-init and models-warm: curl and a shell
+LLM_PORT = 8080
+GATEWAY_PORT = 4000
+BUNDLE_DIR_ON_HOST = "/opt/hybridctl"
+ADMIN_USER = "hybridctl"
+
+# API keys the gateway may use, read from the user's environment when rendering.
+API_KEY_ENV = (
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "GROQ_API_KEY",
+    "OPENAI_API_KEY",
+    "OPENROUTER_API_KEY",
+)
+# Secrets rendering generates when the user gave none.
+GENERATED_ENV = ("GRAFANA_ADMIN_PASSWORD", "LITELLM_MASTER_KEY", "REDIS_PASSWORD")
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_SSH_KEY = re.compile(
+    r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com)"
+    r" [A-Za-z0-9+/]+=*( [^\n]*)?$"
+)
+_MODEL_FILE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RenderOptions(Frozen):
+    """What the user chose on top of the catalog."""
+
+    tier_id: str
+    provider: str = "hetzner"
+    ollama: bool = False
+    domain: str | None = None
+    admin_cidr: str | None = None
+    ssh_public_key: str | None = None
+
+
+class LocalModel(Frozen):
+    """A model the box serves, as the model server and the download script need it."""
+
+    name: str  # the catalog key: the model name the gateway asks the local server for
+    filename: str
+    uri: str
+    sha256: str | None
+    quantization: str
+    file_size_mb: float
+    memory_mib: int
+
+
+class Images(Frozen):
+    llm: str
+    gateway: str = images.LITELLM
+    redis: str = images.REDIS
+    prometheus: str = images.PROMETHEUS
+    grafana: str = images.GRAFANA
+    proxy: str = images.CADDY
+    curl: str = images.CURL
+    bitnet_base: str = images.BITNET_BASE
+    bitnet_repo: str = images.BITNET_REPO
+    bitnet_commit: str = images.BITNET_COMMIT
+
+
+class RenderContext(Frozen):
+    """Everything a template may use; nothing else reaches a template."""
+
+    tier_id: str
+    tier_name: str
+    provider: str
+    server: ServerKind
+    gpu: bool
+    models: list[LocalModel]
+    context_tokens: int
+    parallel_slots: int
+    vcpu: float
+    images: Images
+    memory_mib: dict[str, int]  # every service's memory limit, by compose service name
+    ram_mib: int
+    os_reserved_mib: int
+    services: list[str]  # the catalog services this tier runs (gateway, redis, ...)
+    monitoring: bool
+    domain: str | None
+    llm_port: int = LLM_PORT
+    gateway_port: int = GATEWAY_PORT
+    bundle_dir: str = BUNDLE_DIR_ON_HOST
+    api_key_env: list[str] = list(API_KEY_ENV)
+    swap_gib: float = 0
+    router: Any = None  # hybridctl.render.router.RouterContext when the router module exists
+    notes: list[str] = []
+
+    @property
+    def memory_total_mib(self) -> int:
+        return sum(self.memory_mib.values())
+
+
+def model_filename(name: str) -> str:
+    """The file a model is stored under in the models volume: its catalog name, made safe."""
+    return _MODEL_FILE.sub("-", name).strip("-.") + ".gguf"
+
+
+def validate_domain(domain: str | None) -> str | None:
+    if domain is None:
+        return None
+    cleaned = domain.strip().lower().rstrip(".")
+    if not _DOMAIN.match(cleaned):
+        raise InputError(
+            f"--domain {domain!r} is not a DNS name",
+            hint="Give the name whose A record points at the server, e.g. --domain llm.example.com.",
+        )
+    return cleaned
+
+
+def validate_admin_cidr(cidr: str) -> str:
+    try:
+        network = ipaddress.ip_network(cidr.strip(), strict=False)
+    except ValueError as exc:
+        raise InputError(
+            f"--admin-cidr {cidr!r} is not an IP network",
+            hint="Give the address you administer from, e.g. --admin-cidr 203.0.113.7/32.",
+        ) from exc
+    if network.prefixlen == 0:
+        raise InputError(
+            f"--admin-cidr {cidr} would open SSH to the whole internet",
+            hint="Give the address you administer from, e.g. --admin-cidr 203.0.113.7/32.",
+        )
+    return str(network)
+
+
+def validate_ssh_public_key(key: str) -> str:
+    line = key.strip()
+    if "PRIVATE KEY" in line:
+        raise InputError(
+            "the SSH key given is a private key",
+            hint="Pass the public half (the .pub file), e.g. --ssh-public-key ~/.ssh/id_ed25519.pub.",
+        )
+    if not _SSH_KEY.match(line):
+        raise InputError(
+            "the SSH key is not an OpenSSH public key line",
+            hint="Expected 'ssh-ed25519 AAAA... [comment]' (the .pub file).",
+        )
+    return line
+
+
+def _server_kind(tier: Tier, ollama: bool) -> ServerKind:
+    if ollama:
+        return "ollama"
+    return "bitnet.cpp" if tier.runtime == "bitnet.cpp" else "llama.cpp"
+
+
+def _llm_image(server: ServerKind, gpu: bool) -> str:
+    if server == "ollama":
+        return images.OLLAMA
+    if server == "bitnet.cpp":
+        return images.BITNET_IMAGE
+    return images.LLAMA_CPP_CUDA if gpu else images.LLAMA_CPP_CPU
+
+
+def _local_model(name: str, model: Model, memory_mib: float) -> LocalModel:
+    return LocalModel(
+        name=name,
+        filename=model_filename(name),
+        uri=model.uri,
+        sha256=model.sha256,
+        quantization=model.quantization,
+        file_size_mb=model.file_size_mb,
+        memory_mib=math.ceil(memory_mib),
+    )
+
+
+def build_context(catalog: Catalog, tier: Tier, options: RenderOptions) -> RenderContext:
+    """Turn the catalog's numbers for one tier, and the user's options, into a RenderContext."""
+    from hybridctl.sizing import tier_memory_budget
+
+    budget = tier_memory_budget(catalog, tier)
+    missing = [entry.model for entry in tier.models if entry.model not in catalog.models]
+    if missing:
+        raise InputError(
+            f"tier {tier.id} lists models the catalog does not define: {', '.join(missing)}",
+            hint="Run `hybridctl validate` and fix the catalog.",
+        )
+    models = [
+        _local_model(entry.model, catalog.models[entry.model], budget.models_mib[entry.model])
+        for entry in tier.models
+    ]
+    server = _server_kind(tier, options.ollama)
+    gpu = tier.gpu is not None
+    notes: list[str] = []
+
+    memory: dict[str, int] = {name: int(mib) for name, mib in sorted(budget.services_mib.items())}
+    memory["models-init"] = ONE_SHOT_MEMORY_MIB
+    memory["models-warm"] = ONE_SHOT_MEMORY_MIB
+    ram_mib = int(budget.ram_mib)
+    host_left = ram_mib - budget.os_reserved_mib - sum(memory.values())
+    if gpu:
+        # Weights and KV cache live in VRAM; the server keeps what RAM the other services leave.
+        memory["llm"] = host_left
+        notes.append(
+            f"models sized for {budget.vram_mib:.0f} MiB of VRAM; the server's RAM limit is "
+            "what the other services leave"
+        )
+    else:
+        memory["llm"] = math.ceil(budget.models_total_mib)
+    if server == "ollama":
+        memory["ollama-import"] = ONE_SHOT_MEMORY_MIB
+        memory["llm"] = min(memory["llm"], host_left - ONE_SHOT_MEMORY_MIB)
+
+    return RenderContext(
+        tier_id=tier.id,
+        tier_name=tier.name,
+        provider=options.provider,
+        server=server,
+        gpu=gpu,
+        models=models,
+        context_tokens=tier.context_tokens,
+        parallel_slots=tier.parallel_slots,
+        vcpu=tier.vcpu,
+        images=Images(llm=_llm_image(server, gpu)),
+        memory_mib=dict(sorted(memory.items())),
+        ram_mib=ram_mib,
+        os_reserved_mib=budget.os_reserved_mib,
+        services=sorted(tier.services),
+        monitoring="prometheus" in tier.services and "grafana" in tier.services,
+        domain=validate_domain(options.domain),
+        swap_gib=tier.swap_gib,
+        notes=notes,
+    )

@@ -1,0 +1,114 @@
+"""Memory and bandwidth math for models on a tier: pure functions of catalog numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hybridctl.catalog.schema import Architecture, Catalog, Model, Tier
+
+MIB = 1024 * 1024
+KV_BYTES_PER_VALUE = 2  # llama.cpp's default f16 KV cache
+
+
+def weights_mib(model: Model) -> float:
+    """The weights as llama.cpp maps them: the GGUF file size."""
+    return model.file_size_mb * 1_000_000 / MIB
+
+
+def kv_cache_mib(arch: Architecture, context_tokens: int, parallel_slots: int) -> float:
+    """K and V for every layer, every KV head, over the context of every parallel slot."""
+    head_dim = arch.embedding / arch.heads
+    values = 2 * arch.layers * context_tokens * parallel_slots * arch.kv_heads * head_dim
+    return values * KV_BYTES_PER_VALUE / MIB
+
+
+def model_memory_mib(
+    model: Model, context_tokens: int, parallel_slots: int, runtime_overhead_mib: int
+) -> float:
+    """Resident memory of one loaded model: weights + KV cache + compute buffers."""
+    return (
+        weights_mib(model)
+        + kv_cache_mib(model.architecture, context_tokens, parallel_slots)
+        + runtime_overhead_mib
+    )
+
+
+def bytes_per_token(model: Model) -> float:
+    """Bytes generation reads from memory per token: every weight once."""
+    return model.file_size_mb * 1_000_000
+
+
+def roofline_tokens_per_s(model: Model, bandwidth_gbs: float) -> float:
+    """The generation speed memory bandwidth allows, at best."""
+    return bandwidth_gbs * 1e9 / bytes_per_token(model)
+
+
+def tier_bandwidth_gbs(tier: Tier) -> float:
+    """Bandwidth generation runs at: the GPU's when the tier has one, else the host's."""
+    return tier.gpu.memory_bandwidth_gbs if tier.gpu else tier.memory_bandwidth_gbs
+
+
+@dataclass(frozen=True)
+class MemoryBudget:
+    """Where a tier's memory goes; models live in VRAM on a GPU tier."""
+
+    ram_mib: float
+    os_reserved_mib: int
+    services_mib: dict[str, int]
+    models_mib: dict[str, float]
+    headroom_fraction: float
+    vram_mib: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def services_total_mib(self) -> int:
+        return sum(self.services_mib.values())
+
+    @property
+    def models_total_mib(self) -> float:
+        return sum(self.models_mib.values())
+
+    @property
+    def models_pool_mib(self) -> float:
+        """Memory the models may use: VRAM on a GPU tier, else RAM after OS, services, headroom."""
+        if self.vram_mib is not None:
+            return self.vram_mib * (1 - self.headroom_fraction)
+        usable = self.ram_mib * (1 - self.headroom_fraction)
+        return usable - self.os_reserved_mib - self.services_total_mib
+
+    @property
+    def free_mib(self) -> float:
+        """What is left in the models' pool once every model is loaded (negative: does not fit)."""
+        return self.models_pool_mib - self.models_total_mib
+
+    @property
+    def fits(self) -> bool:
+        host_ok = (
+            self.os_reserved_mib + self.services_total_mib
+            <= self.ram_mib * (1 - self.headroom_fraction)
+        )
+        return host_ok and self.free_mib >= 0
+
+
+def tier_memory_budget(catalog: Catalog, tier: Tier) -> MemoryBudget:
+    """The memory budget of a tier serving all its models at once (one server process each)."""
+    stack = catalog.stack
+    services = {name: stack.services[name].memory_mib for name in tier.services}
+    models = {
+        entry.model: model_memory_mib(
+            catalog.models[entry.model],
+            tier.context_tokens,
+            tier.parallel_slots,
+            stack.runtime_overhead_mib,
+        )
+        for entry in tier.models
+        if entry.model in catalog.models
+    }
+    return MemoryBudget(
+        ram_mib=tier.ram_gib * 1024,
+        os_reserved_mib=stack.os_reserved_mib,
+        services_mib=services,
+        models_mib=models,
+        headroom_fraction=stack.headroom_fraction,
+        vram_mib=tier.gpu.vram_gib * tier.gpu.count * 1024 if tier.gpu else None,
+    )

@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Write a random-weight GGUF in a real model's shape and quantize it (a thin CLI over modelgen)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hybridctl.modelgen import SHAPES, ModelShape, quantization_types, write_model
+
+
+def shape_from_catalog(model_id: str, catalog_path: Path | None) -> tuple[ModelShape, str]:
+    """The shape and quantization of catalog model `model_id`."""
+    from hybridctl.catalog import load_catalog
+
+    catalog = load_catalog(catalog_path)
+    if model_id not in catalog.models:
+        known = ", ".join(sorted(catalog.models))
+        raise SystemExit(f"error: no model {model_id!r} in the catalog; known: {known}")
+    model = catalog.models[model_id]
+    arch = model.architecture
+    shape = ModelShape(
+        name=model.name,
+        layers=arch.layers,
+        embedding=arch.embedding,
+        feed_forward=arch.feed_forward,
+        heads=arch.heads,
+        kv_heads=arch.kv_heads,
+        vocab=arch.vocab,
+        context_max=arch.context_max,
+    )
+    if arch.family not in {"llama", "mistral"}:
+        print(
+            f"note: {model_id} is a {arch.family} model; writing a llama-architecture model with "
+            "the same layer sizes (same weight bytes, close speed)",
+            file=sys.stderr,
+        )
+    return shape, model.quantization
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        epilog="Example: python scripts/make_model.py --shape tinyllama-1.1b --quant Q4_K_M "
+        "--out .cache/models/tinyllama-q4_k_m.gguf",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--shape", choices=sorted(SHAPES), help="a built-in architecture")
+    source.add_argument("--catalog-model", metavar="ID", help="a model id from the catalog")
+    parser.add_argument("--catalog", type=Path, default=None, help="catalog file (tiers.yaml)")
+    parser.add_argument(
+        "--quant",
+        type=str.upper,
+        help="F16, F32, Q4_K_M, Q8_0, TQ1_0, TQ2_0, ... (default: the catalog model's, or F16)",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="GGUF file to write")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    if args.catalog_model:
+        shape, catalog_quant = shape_from_catalog(args.catalog_model, args.catalog)
+        quant = args.quant or catalog_quant.upper()
+    else:
+        shape = SHAPES[args.shape]
+        quant = args.quant or "F16"
+    if quant not in quantization_types():
+        parser.error(f"unknown quantization {quant!r}; known: {', '.join(quantization_types())}")
+
+    params = shape.parameter_count()
+    print(f"writing {shape.name} ({params / 1e9:.3f} B parameters) as {quant} -> {args.out}")
+    started = time.perf_counter()
+    path = write_model(args.out, shape, quant, seed=args.seed)
+    seconds = time.perf_counter() - started
+    size_mib = path.stat().st_size / 2**20
+    print(f"wrote {path} ({size_mib:.1f} MiB, {quant}) in {seconds:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
