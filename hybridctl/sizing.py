@@ -83,9 +83,8 @@ class MemoryBudget:
 
     @property
     def fits(self) -> bool:
-        host_ok = (
-            self.os_reserved_mib + self.services_total_mib
-            <= self.ram_mib * (1 - self.headroom_fraction)
+        host_ok = self.os_reserved_mib + self.services_total_mib <= self.ram_mib * (
+            1 - self.headroom_fraction
         )
         return host_ok and self.free_mib >= 0
 
@@ -93,7 +92,7 @@ class MemoryBudget:
 def tier_memory_budget(catalog: Catalog, tier: Tier) -> MemoryBudget:
     """The memory budget of a tier serving all its models at once (one server process each)."""
     stack = catalog.stack
-    services = {name: stack.services[name].memory_mib for name in tier.services}
+    services: dict[str, int] = {name: stack.services[name].memory_mib for name in tier.services}
     models = {
         entry.model: model_memory_mib(
             catalog.models[entry.model],

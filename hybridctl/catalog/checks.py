@@ -76,7 +76,8 @@ def _check_references(catalog: Catalog, findings: Findings) -> None:
         for j, service in enumerate(tier.services):
             if service not in catalog.stack.services:
                 findings.problem(
-                    ("tiers", i, "services", j), f"service {service!r} has no entry in stack.services"
+                    ("tiers", i, "services", j),
+                    f"service {service!r} has no entry in stack.services",
                 )
     routing = catalog.routing
     for route, names in routing.routes.items():
@@ -111,14 +112,16 @@ def _check_offers(catalog: Catalog, findings: Findings) -> None:
                 findings.problem(
                     (*loc, "provider"),
                     f"hybridctl cannot deploy to {offer.provider!r}; deployable providers are "
-                    f"{', '.join(DEPLOYABLE_PROVIDERS)} (mark price references `reference_only: true`)",
+                    f"{', '.join(DEPLOYABLE_PROVIDERS)} "
+                    "(mark price references `reference_only: true`)",
                 )
             if offer.reference_only:
                 continue
             if offer.ram_gib < tier.ram_gib:
                 findings.problem(
                     (*loc, "ram_gib"),
-                    f"{offer.instance_type} has {offer.ram_gib:g} GiB, the tier needs {tier.ram_gib:g}",
+                    f"{offer.instance_type} has {offer.ram_gib:g} GiB, "
+                    f"the tier needs {tier.ram_gib:g}",
                 )
             if offer.vcpu < tier.vcpu:
                 findings.problem(

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
 from rich.console import Console
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Piped output (CI logs, `| less`) gets room for the wide tables instead of Rich's 80 columns.
+_width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 140
+console = Console(highlight=False, width=_width)
+err_console = Console(stderr=True, highlight=False, width=_width)
 
 
 def print_json(data: Any) -> None:

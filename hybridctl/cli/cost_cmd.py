@@ -1,0 +1,106 @@
+"""`hybridctl cost`: the tier guide's hybrid-versus-cloud-only table for a scenario."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from hybridctl.catalog import load_catalog
+from hybridctl.catalog.schema import CostScenario
+from hybridctl.cli.options import CatalogOption, JsonOption
+from hybridctl.cli.output import console, print_json
+from hybridctl.errors import UsageError
+from hybridctl.planning.cost import ScenarioResult, scenario_result
+from hybridctl.suggest import close_matches
+
+
+def cost(
+    tier: Annotated[
+        str | None,
+        typer.Option(
+            "--tier", "-t", help="The guide's scenario for this tier (default: all four)."
+        ),
+    ] = None,
+    requests_per_month: Annotated[
+        float | None, typer.Option(help="Override the scenario's requests a month.")
+    ] = None,
+    local_share: Annotated[
+        float | None, typer.Option(help="Override the share served locally (0-1).")
+    ] = None,
+    server: Annotated[
+        float | None, typer.Option("--server-usd", help="Override the server's monthly price.")
+    ] = None,
+    catalog: CatalogOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Hybrid against cloud-only for the tier guide's Cost-Benefit scenarios.
+
+    Reproduces the guide's four tables from the catalog (e.g. Tier 2 at 10,000 requests a
+    month: cloud-only $660, hybrid $502, savings 24%); override any input to see your own.
+
+    Example: hybridctl cost --tier 2 --requests-per-month 25000
+    """
+    cat = load_catalog(catalog)
+    scenarios = cat.cost_scenarios
+    if tier is not None:
+        scenarios = [s for s in scenarios if s.tier == tier]
+        if not scenarios:
+            known = [s.tier for s in cat.cost_scenarios]
+            guess = close_matches(tier, known)
+            raise UsageError(
+                f"no cost scenario for tier {tier!r}"
+                + (f"; did you mean {guess}?" if guess else ""),
+                hint=f"Scenarios exist for tiers {', '.join(known)}.",
+            )
+    if local_share is not None and not 0 <= local_share <= 1:
+        raise UsageError("--local-share must be between 0 and 1")
+    results = [
+        scenario_result(
+            s, requests_per_month=requests_per_month, local_share=local_share, server_usd=server
+        )
+        for s in scenarios
+    ]
+    if json:
+        print_json([r.__dict__ for r in results])
+        return
+    for scenario, result in zip(scenarios, results, strict=True):
+        console.print(_table(scenario, result))
+
+
+def _table(scenario: CostScenario, r: ScenarioResult) -> Table:
+    local_pct = 100 * r.local_requests / r.requests_per_month if r.requests_per_month else 0
+    title = (
+        f"{r.name}: {r.requests_per_month:,.0f} requests/month, {local_pct:.0f}% local "
+        f"({scenario.source.ref})"
+    )
+    table = Table(title=title, title_justify="left")
+    for column in ("cost category", "cloud-only", f"tier {r.tier} hybrid", "savings"):
+        table.add_column(column, justify="right")
+    table.add_row("VPS", "$0", _usd(r.server_usd), _usd(-r.server_usd))
+    table.add_row(
+        f"API ({r.cloud_requests:,.0f} complex)",
+        _usd(r.complex_api_usd),
+        _usd(r.complex_api_usd),
+        "$0",
+    )
+    table.add_row(
+        f"API ({r.local_requests:,.0f} simple, served locally)",
+        _usd(r.simple_api_usd),
+        "$0",
+        _usd(r.simple_api_usd),
+    )
+    verdict = "worth it" if r.savings_usd > 0 else "not cost-effective"
+    table.add_row(
+        "[bold]total[/]",
+        f"[bold]{_usd(r.cloud_only_usd)}[/]",
+        f"[bold]{_usd(r.hybrid_usd)}[/]",
+        f"[bold]{_usd(r.savings_usd)}[/] ({r.savings_pct:.0f}%, {r.roi_x:.1f}x VPS) {verdict}",
+    )
+    return table
+
+
+def _usd(value: float) -> str:
+    sign = "-" if value < 0 else ""
+    return f"{sign}${abs(value):,.0f}" if value == int(value) else f"{sign}${abs(value):,.2f}"
