@@ -198,7 +198,7 @@ def _word_pieces() -> Iterator[str]:
 def _tensor_plan(shape: ModelShape) -> list[tuple[str, tuple[int, ...], str]]:
     """(name, numpy shape, kind) in llama.cpp's order; numpy shapes are ggml's reversed."""
     e, f, kv, v = shape.embedding, shape.feed_forward, shape.kv_embedding, shape.vocab
-    plan = [("token_embd.weight", (v, e), "matrix")]
+    plan: list[tuple[str, tuple[int, ...], str]] = [("token_embd.weight", (v, e), "matrix")]
     for i in range(shape.layers):
         plan += [
             (f"blk.{i}.attn_norm.weight", (e,), "norm"),

@@ -23,11 +23,17 @@ def kv_cache_mib(arch: Architecture, context_tokens: int, parallel_slots: int) -
 
 
 def model_memory_mib(
-    model: Model, context_tokens: int, parallel_slots: int, runtime_overhead_mib: int
+    model: Model,
+    context_tokens: int,
+    parallel_slots: int,
+    runtime_overhead_mib: int,
+    *,
+    repacked: bool = False,
 ) -> float:
-    """Resident memory of one loaded model: weights + KV cache + compute buffers."""
+    """Resident memory of one loaded model: weights (twice when repacked) + KV cache + buffers."""
+    weights = weights_mib(model) * (2 if repacked else 1)
     return (
-        weights_mib(model)
+        weights
         + kv_cache_mib(model.architecture, context_tokens, parallel_slots)
         + runtime_overhead_mib
     )
@@ -99,6 +105,7 @@ def tier_memory_budget(catalog: Catalog, tier: Tier) -> MemoryBudget:
             tier.context_tokens,
             tier.parallel_slots,
             stack.runtime_overhead_mib,
+            repacked=tier.weight_repacking and tier.gpu is None,
         )
         for entry in tier.models
         if entry.model in catalog.models

@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown quantization {quant!r}; known: {', '.join(quantization_types())}")
 
     params = shape.parameter_count()
-    print(f"writing {shape.name} ({params / 1e9:.3f} B parameters) as {quant} -> {args.out}")
+    count = f"{params / 1e9:.3f} B" if params >= 1e8 else f"{params / 1e6:.2f} M"
+    print(f"writing {shape.name} ({count} parameters) as {quant} -> {args.out}")
     started = time.perf_counter()
     path = write_model(args.out, shape, quant, seed=args.seed)
     seconds = time.perf_counter() - started

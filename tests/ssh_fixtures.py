@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import shutil
 import socket
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 SSHD = "/usr/sbin/sshd"
+PRIVSEP_DIR = Path("/run/sshd")
 
 
 def free_port() -> int:
@@ -66,13 +68,17 @@ def missing_reason() -> str | None:
     for tool in (SSHD, "ssh", "ssh-keygen"):
         if not shutil.which(tool):
             return f"{tool} is not installed (apt-get install openssh-server openssh-client)"
+    try:
+        PRIVSEP_DIR.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"sshd needs its privilege separation directory {PRIVSEP_DIR}: {exc}"
     return None
 
 
 def start_sshd(root: Path) -> SshServer:
     """Start `sshd -D -e` on 127.0.0.1:<free port> and wait until it accepts connections."""
     root.mkdir(parents=True, exist_ok=True)
-    Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # privilege separation directory
+    PRIVSEP_DIR.mkdir(parents=True, exist_ok=True)
     host_key = root / "ssh_host_ed25519_key"
     host_public = keygen(host_key, "test-host")
     host_key.chmod(0o600)
@@ -155,10 +161,8 @@ def stop_sshd(server: SshServer) -> None:
         server.process.kill()
         server.process.wait()
     for child in children:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             child.kill()
-        except psutil.NoSuchProcess:
-            pass
 
 
 @pytest.fixture(scope="module")

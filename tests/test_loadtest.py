@@ -101,8 +101,20 @@ def test_concurrent_clients_measure_throughput_and_latency(server: str, tmp_path
 
 def test_verdict_against_promised_concurrency_and_rpm_target(server: str, tmp_path: Path) -> None:
     code, result = run_main(
-        ["--url", f"{server}/v1", "--clients", "2", "--requests", "2", "--max-tokens", "4"]
-        + ["--promised-concurrency", "3", "--target-rpm", "100000000"],
+        [
+            "--url",
+            f"{server}/v1",
+            "--clients",
+            "2",
+            "--requests",
+            "2",
+            "--max-tokens",
+            "4",
+            "--promised-concurrency",
+            "3",
+            "--target-rpm",
+            "100000000",
+        ],
         tmp_path / "r.json",
     )
     assert code == 1
@@ -111,8 +123,20 @@ def test_verdict_against_promised_concurrency_and_rpm_target(server: str, tmp_pa
     assert "short of the 1e+08 target" in shortfalls
 
     code, result = run_main(
-        ["--url", server, "--clients", "3", "--requests", "3", "--max-tokens", "4"]
-        + ["--promised-concurrency", "3", "--target-rpm", "1"],
+        [
+            "--url",
+            server,
+            "--clients",
+            "3",
+            "--requests",
+            "3",
+            "--max-tokens",
+            "4",
+            "--promised-concurrency",
+            "3",
+            "--target-rpm",
+            "1",
+        ],
         tmp_path / "r2.json",
     )
     assert code == 0, result["verdict"]
@@ -158,7 +182,9 @@ def test_api_key_comes_from_the_named_environment_variable(
 
 def test_unreachable_server_is_a_failure_not_a_crash(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    code, result = run_main(["--url", url, "--clients", "2", "--requests", "3"], tmp_path / "r.json")
+    code, result = run_main(
+        ["--url", url, "--clients", "2", "--requests", "3"], tmp_path / "r.json"
+    )
     assert code == 1
     assert result["errors"] == 3 and result["requests_ok"] == 0
     assert "ConnectionRefusedError" in result["error_samples"][0]

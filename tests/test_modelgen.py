@@ -112,3 +112,20 @@ def test_make_model_cli(tmp_path: Path) -> None:
     )
     assert bad.returncode == 2
     assert "tinyllama-1.1b" in bad.stderr
+
+
+def test_shape_from_catalog_model() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_model", REPO / "scripts" / "make_model.py")
+    assert spec is not None and spec.loader is not None
+    make_model = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_model)
+    shape, quant = make_model.shape_from_catalog("tinyllama-1.1b-chat-q4_k_m", None)
+    assert quant == "Q4_K_M"
+    assert shape == ModelShape(
+        shape.name, 22, 2048, 5632, 32, 4, 32000, shape.context_max, shape.rope_theta
+    )
+    assert 1.0e9 < shape.parameter_count() < 1.2e9
+    with pytest.raises(SystemExit, match="no model 'nope'"):
+        make_model.shape_from_catalog("nope", None)

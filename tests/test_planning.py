@@ -9,7 +9,6 @@ import pytest
 from hybridctl.catalog import load_catalog
 from hybridctl.catalog.schema import CostScenario
 from hybridctl.planning.capacity import (
-    PROMPT_SPEEDUP,
     parallel_gain,
     request_seconds,
     tier_load,
@@ -115,7 +114,7 @@ def test_parallel_gain(slots: int, gpu: bool, gain: float) -> None:
 
 def test_request_seconds_counts_prompt_and_generation() -> None:
     workload = Workload(requests_per_day=100, prompt_tokens=300, response_tokens=150)
-    assert request_seconds(workload, 15) == pytest.approx(300 / (15 * PROMPT_SPEEDUP) + 10)
+    assert request_seconds(workload, 15, 3) == pytest.approx(300 / 45 + 10)
 
 
 @pytest.mark.parametrize(
@@ -175,9 +174,9 @@ def test_guide_decision_tree(requests_per_day: float, guide: str) -> None:
     ("workload", "tier", "provider", "nodes"),
     [
         (Workload(requests_per_day=300), "2", "hetzner", 1),
-        (Workload(requests_per_day=2000), "3", "hetzner", 1),
+        (Workload(requests_per_day=1000), "3", "hetzner", 1),
         (Workload(requests_per_day=5000), "4", "gcp", 1),
-        (Workload(requests_per_day=5000, max_nodes=4), "2", "hetzner", 4),
+        (Workload(requests_per_day=20000, max_nodes=8), "4", "gcp", 2),
         (Workload(requests_per_day=300, providers=("aws",)), "2", "aws", 1),
     ],
 )
@@ -218,3 +217,14 @@ def test_local_only_needs_a_model_for_complex_requests() -> None:
     assert result.cloud_spill_usd == 0
     tier2 = next(c for c in result.considered if c.tier == "2" and c.provider == "hetzner")
     assert not tier2.feasible and "local-only needs a 7B-class model" in tier2.reason
+
+
+def test_weight_repacking_counts_a_second_copy_and_can_break_the_fit() -> None:
+    model = CATALOG.models["mistral-7b-instruct-v0.2-q4_k_m"]
+    plain = model_memory_mib(model, 2048, 2, 96)
+    repacked = model_memory_mib(model, 2048, 2, 96, repacked=True)
+    assert repacked - plain == pytest.approx(weights_mib(model))
+    tier3 = CATALOG.tier("3")
+    assert tier_memory_budget(CATALOG, tier3).fits
+    roomy = tier3.model_copy(update={"weight_repacking": True})
+    assert not tier_memory_budget(CATALOG, roomy).fits

@@ -24,7 +24,9 @@ def _copy_rate(buffer_bytes: int, threads: int, passes: int, trials: int) -> flo
     for _ in range(trials):
         barrier = threading.Barrier(threads + 1)
 
-        def work(src: ctypes.Array, dst: ctypes.Array, barrier: threading.Barrier = barrier) -> None:
+        def work(
+            src: ctypes.Array, dst: ctypes.Array, barrier: threading.Barrier = barrier
+        ) -> None:
             barrier.wait()
             for _ in range(passes):
                 ctypes.memmove(dst, src, buffer_bytes)

@@ -103,7 +103,7 @@ class GGUFInfo:
     @property
     def tensor_bytes(self) -> int:
         """Bytes of tensor data: everything after the header, tensor table and padding."""
-        return self.file_size - self.data_offset
+        return max(0, self.file_size - self.data_offset)
 
     def summary(self) -> dict[str, Any]:
         keys = ("block_count", "embedding_length", "feed_forward_length", "context_length")
@@ -222,6 +222,6 @@ def _parse(path: Path, stream: BinaryIO, size: int) -> GGUFInfo:
         tensors.append(TensorInfo(name, dims, reader.scalar("<I"), reader.scalar("<Q")))
     alignment = int(metadata.get("general.alignment", DEFAULT_ALIGNMENT)) or DEFAULT_ALIGNMENT
     data_offset = -(-stream.tell() // alignment) * alignment
-    if data_offset > size:
+    if data_offset > size and tensors:
         raise GGUFError(f"{path}: file ends before its tensor data")
     return GGUFInfo(path, version, size, data_offset, metadata, tensors)

@@ -6,7 +6,8 @@ Standalone (standard library only) so it runs from the bench zipapp on the box:
 
 Measured per request, on the client's clock: time to first token (first streamed chunk that
 carries content), total latency, and generated tokens (the server's `usage` when it reports
-it, else one per streamed content chunk, which is what llama.cpp-based servers send).
+it, else one per streamed content chunk, capped at max_tokens: llama.cpp-based servers send
+one chunk per token).
 Aggregated: requests per minute and generated tokens per second over the wall time of the
 whole run, latency and TTFT p50/p95, and every error. Not measured: the server's own queueing
 split from its compute, and network time beyond loopback or the box's own interface.
@@ -129,6 +130,8 @@ def one_request(index: int, settings: LoadSettings, endpoint: str) -> RequestRec
         "messages": [{"role": "user", "content": settings.prompt}],
         "max_tokens": settings.max_tokens,
         "stream": True,
+        # Servers that support it (llama.cpp's server, vLLM, LiteLLM) then report exact usage.
+        "stream_options": {"include_usage": True},
     }
     if settings.model:
         body["model"] = settings.model
@@ -171,7 +174,9 @@ def one_request(index: int, settings: LoadSettings, endpoint: str) -> RequestRec
         return RequestRecord(index, False, error=f"{type(exc).__name__}: {exc}")
     finally:
         conn.close()
-    tokens = usage_tokens if usage_tokens is not None else chunks
+    # Without usage, count chunks: llama.cpp-based servers send one per token, but
+    # llama-cpp-python splits a token that ends inside a UTF-8 character over several chunks.
+    tokens = usage_tokens if usage_tokens is not None else min(chunks, settings.max_tokens)
     if finish_reason is None:
         # The stream closed without saying why it ended: the server cut it off (a
         # llama-cpp-python server started without --interrupt_requests False does this to a
@@ -275,14 +280,17 @@ def summarize(
         "requests_per_minute": round(len(ok) / wall_s * 60, 2) if wall_s > 0 else 0.0,
         "generated_tokens": tokens,
         "tokens_per_s": round(tokens / wall_s, 2) if wall_s > 0 else 0.0,
-        "ttft_s": {"p50": _rounded(percentile(ttfts, 0.5)), "p95": _rounded(percentile(ttfts, 0.95))},
+        "ttft_s": {
+            "p50": _rounded(percentile(ttfts, 0.5)),
+            "p95": _rounded(percentile(ttfts, 0.95)),
+        },
         "latency_s": {
             "p50": _rounded(percentile(latencies, 0.5)),
             "p95": _rounded(percentile(latencies, 0.95)),
         },
         "requests": [asdict(r) for r in records],
-        "not_measured": "server-side queueing vs compute; tokens counted from streamed chunks "
-        "when the server reports no usage",
+        "not_measured": "server-side queueing apart from compute; when the server reports no "
+        "usage, generated tokens are counted from streamed chunks (capped at max_tokens)",
     }
 
 
@@ -310,7 +318,9 @@ def verdict(
                 f"{promised_concurrency}: the promise was not tested"
             )
         else:
-            notes.append(f"served {result['clients']} concurrent clients (promised {promised_concurrency})")
+            notes.append(
+                f"served {result['clients']} concurrent clients (promised {promised_concurrency})"
+            )
     if target_rpm is not None:
         rpm = result["requests_per_minute"]
         if rpm < target_rpm:
@@ -323,7 +333,9 @@ def verdict(
     p95 = result["latency_s"]["p95"]
     if max_p95_latency_s is not None and p95 is not None:
         if p95 > max_p95_latency_s:
-            shortfalls.append(f"latency p95 {p95:.2f} s is over the {max_p95_latency_s:g} s promise")
+            shortfalls.append(
+                f"latency p95 {p95:.2f} s is over the {max_p95_latency_s:g} s promise"
+            )
         else:
             notes.append(f"latency p95 {p95:.2f} s is within {max_p95_latency_s:g} s")
     return {"ok": not shortfalls, "shortfalls": shortfalls, "notes": notes}
@@ -343,18 +355,19 @@ def summary_text(result: dict[str, Any]) -> str:
         f"generated tokens/s {result['tokens_per_s']:.1f} ({result['generated_tokens']} tokens)",
         f"  time to first token p50 {fmt(result['ttft_s']['p50'])} s, "
         f"p95 {fmt(result['ttft_s']['p95'])} s",
-        f"  latency p50 {fmt(result['latency_s']['p50'])} s, p95 {fmt(result['latency_s']['p95'])} s",
+        f"  latency p50 {fmt(result['latency_s']['p50'])} s, "
+        f"p95 {fmt(result['latency_s']['p95'])} s",
     ]
     lines += [f"  error: {sample}" for sample in result["error_samples"]]
     judged = result.get("verdict")
     if judged:
-        lines += [f"  ok: {note}" for note in judged["notes"]]
+        lines += [f"  note: {note}" for note in judged["notes"]]
         lines += [f"  SHORT: {gap}" for gap in judged["shortfalls"]]
         lines.append("  verdict: " + ("promises hold" if judged["ok"] else "falls short"))
     return "\n".join(lines)
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bench serve",
         description="Load-test an OpenAI-compatible /v1/chat/completions endpoint (streaming).",
@@ -409,8 +422,8 @@ def settings_from_args(args: argparse.Namespace) -> LoadSettings:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`bench serve`: run the load test, write JSON, print a summary; exit 0 ok, 1 short, 2 usage."""
-    args = _parser().parse_args(argv)
+    """`bench serve`: run the load test, write JSON, print a summary; exit 0/1 (short)/2 (usage)."""
+    args = build_parser().parse_args(argv)
     try:
         settings = settings_from_args(args)
     except BadInput as exc:

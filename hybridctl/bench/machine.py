@@ -35,7 +35,7 @@ def _cpuinfo() -> tuple[str, set[str]]:
     path = Path("/proc/cpuinfo")
     if not path.exists():
         return platform.processor() or platform.machine(), set()
-    model, flags = "", set()
+    model, flags = "", set[str]()
     for line in path.read_text(errors="replace").splitlines():
         key, _, value = line.partition(":")
         key = key.strip()

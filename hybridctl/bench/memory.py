@@ -59,13 +59,16 @@ class PeakSampler:
     llama.cpp releases the GIL while it computes, so the thread keeps sampling during decode.
     """
 
-    def __init__(self, interval_s: float = 0.02) -> None:
+    def __init__(self, interval_s: float = 0.2) -> None:
         self.interval_s = interval_s
         self.peaks: dict[str, float] = {}
+        self.baseline_mib: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> PeakSampler:
+        # The interpreter and the llama.cpp library before any model: what a C++ server lacks.
+        self.baseline_mib = process_status_mib(os.getpid()).get("VmRSS")
         self._thread.start()
         return self
 
@@ -85,11 +88,15 @@ class PeakSampler:
             self._stop.wait(self.interval_s)
 
     def result(self) -> dict[str, float | None]:
-        """peak_rss_mib is the kernel's high-water mark (VmHWM) when available."""
+        """peak_rss_mib is the kernel's high-water mark (VmHWM) when available; model_rss_mib is
+        that peak less the process before loading (Python and the library), i.e. the model's own."""
         current = process_status_mib(os.getpid())
         peak = current.get("VmHWM", self.peaks.get("VmRSS"))
+        model = peak - self.baseline_mib if peak is not None and self.baseline_mib else None
         return {
             "peak_rss_mib": _round(peak),
+            "baseline_rss_mib": _round(self.baseline_mib),
+            "model_rss_mib": _round(model),
             "peak_rss_anon_mib": _round(self.peaks.get("RssAnon")),
             "peak_rss_file_mib": _round(self.peaks.get("RssFile")),
         }

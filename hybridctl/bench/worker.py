@@ -21,7 +21,8 @@ from .memory import PeakSampler
 
 FAULT_ENV = "HYBRIDCTL_BENCH_FAULT"
 """Fault injection for tests: 'segv-when-repacking' makes the child segfault (a real SIGSEGV)
-right after loading a model with repacking on, as llama.cpp's AMX repacking did on some VMs."""
+right after loading a model with repacking on, as llama.cpp's AMX repacking did on some VMs;
+'segv' makes it segfault on every attempt."""
 
 _LOG_SINK = None  # keeps the ctypes log callback alive
 
@@ -50,10 +51,14 @@ def _decode(llama_cpp: Any, ctx: Any, tokens: list[int]) -> None:
     status = llama_cpp.llama_decode(ctx, llama_cpp.llama_batch_get_one(array, len(tokens)))
     if status != 0:
         raise WorkerError(f"llama_decode returned {status}")
+    # llama.cpp adds a decode to its perf counters when the context synchronizes (as llama-bench)
+    llama_cpp.llama_synchronize(ctx)
 
 
 def _counters(llama_cpp: Any, ctx: Any) -> tuple[int, float]:
     data = llama_cpp.llama_perf_context(ctx)
+    if data.t_p_eval_ms + data.t_eval_ms <= 0:
+        raise WorkerError("llama.cpp's perf counters read zero (built with no perf timing?)")
     return data.n_p_eval + data.n_eval, data.t_p_eval_ms + data.t_eval_ms
 
 
@@ -88,7 +93,8 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         model = llama_cpp.llama_model_load_from_file(spec["path"].encode(), model_params)
         if not model:
             raise WorkerError("llama.cpp could not load the model (llama_model_load_from_file)")
-        if spec["repack"] and os.environ.get(FAULT_ENV) == "segv-when-repacking":
+        fault = os.environ.get(FAULT_ENV)
+        if fault == "segv" or (fault == "segv-when-repacking" and spec["repack"]):
             _log("fault injection: segfaulting now")
             ctypes.string_at(0)
         ctx_params = llama_cpp.llama_context_default_params()
@@ -171,5 +177,7 @@ def main(spec_path: str, result_path: str) -> int:
         code = 0
     except WorkerError as exc:
         payload, code = {"ok": False, "error": str(exc)}, 3
+    except Exception as exc:  # reported in the row; the parent stays alive either way
+        payload, code = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}, 3
     Path(result_path).write_text(json.dumps(payload))
     return code

@@ -122,6 +122,9 @@ class Tier(Strict):
     context_tokens: int = Field(ge=256)
     parallel_slots: int = Field(ge=1)
     swap_gib: NonNegativeFloat = 0
+    # llama.cpp's CPU weight repacking is faster but keeps a second copy of the weights in
+    # memory (measured: 7.4 GiB peak for a 7B Q4_K_M, 4.2 GiB without); off unless it fits.
+    weight_repacking: bool = False
     note: str | None = None
     services: list[ServiceName] = Field(min_length=1)
     models: list[TierModel] = Field(min_length=1)
@@ -203,6 +206,9 @@ class Stack(Strict):
     os_reserved_mib: int = Field(ge=128)
     runtime_overhead_mib: int = Field(ge=0, description="llama.cpp compute buffers per model")
     headroom_fraction: Fraction
+    prompt_speedup_cpu: PositiveFloat = Field(description="prompt tok/s over generation tok/s")
+    prompt_speedup_gpu: PositiveFloat
+    prompt_speedup_source: Source
     services: dict[ServiceName, StackService]
 
 

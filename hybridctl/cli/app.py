@@ -57,13 +57,24 @@ def command(name: str, fn: Callable[..., Any], **kwargs: Any) -> None:
 
 
 def _register() -> None:
-    from hybridctl.cli import catalog_cmds, cost_cmd, recommend_cmd
+    from hybridctl.cli import catalog_cmds, cost_cmd, deploy_cmd, recommend_cmd
 
     command("tiers", catalog_cmds.tiers)
     command("models", catalog_cmds.models)
     command("validate", catalog_cmds.validate)
-    command("recommend", recommend_cmd.recommend)
+    command("recommend", recommend_cmd.recommend_cmd)
     command("cost", cost_cmd.cost)
+    command("deploy", deploy_cmd.deploy)
+    command("status", deploy_cmd.status)
+    command("outputs", deploy_cmd.outputs)
+    command("destroy", deploy_cmd.destroy)
+    command("deployments", deploy_cmd.deployments)
+    from hybridctl.cli import render_cmd
+
+    command("render", render_cmd.render)
+    from hybridctl.cli import bench_cmd
+
+    command("bench", bench_cmd.bench)
 
 
 _register()

@@ -86,8 +86,12 @@ def recommend_cmd(
             console.print(_considered_table(exc.considered))
         raise CheckFailed(
             "no tier x provider carries this traffic (see the reasons above)",
-            hint="Allow more boxes with --max-nodes, relax --p95-latency or --budget, "
-            "or send more to the cloud (drop --local-only).",
+            hint="Allow more boxes with --max-nodes, or relax --p95-latency or --budget"
+            + (
+                ", or let complex requests go to the cloud (drop --local-only)."
+                if local_only
+                else "."
+            ),
         ) from None
     if json:
         print_json(result.model_dump(mode="json"))
@@ -129,7 +133,7 @@ def _considered_table(considered: list[Candidate]) -> Table:
         "instance",
         "nodes",
         "local",
-        "load",
+        "busy",
         "p95",
         "total/mo",
         "verdict",

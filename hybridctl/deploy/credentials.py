@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hybridctl.errors import UsageError
-
-_GCP_ZONE = re.compile(r"^([a-z]+-[a-z]+\d+)-([a-z])$")
 
 
 @dataclass(frozen=True)
@@ -88,11 +85,11 @@ def _aws(region: str, env: Mapping[str, str]) -> ProviderConfig:
 
 
 def gcp_region_and_zone(location: str) -> tuple[str, str]:
-    """('europe-west4', 'europe-west4-a') from either a zone or a region."""
-    match = _GCP_ZONE.match(location)
-    if match:
-        return match.group(1), location
-    return location, f"{location}-a"
+    """(region, zone) from either, chosen as the GCP program chooses them."""
+    from hybridctl.stacks.gcp import region_of, zone_for
+
+    zone = zone_for(location)
+    return region_of(zone), zone
 
 
 def _gcp_credentials(env: Mapping[str, str]) -> tuple[str, Path | None, str | None]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from hybridctl.deploy import hostkeys, records
 from hybridctl.deploy.automation import (
@@ -49,18 +50,20 @@ RESIZE_DOWNTIME = {
 }
 
 
+class _Declined(Exception):
+    """The user answered no at the confirmation."""
+
+
 def default_backend_url() -> str:
     """Pulumi's local file backend under hybridctl's state directory (no account needed)."""
     return (state_dir() / "pulumi").resolve().as_uri()
 
 
-def deployment_name(catalog: Any, request: DeployRequest) -> str:
-    """The name the request deploys under: --name, else one made of provider and tier."""
-    from hybridctl.catalog import find_tier
-
+def deployment_name(request: DeployRequest) -> str:
+    """The name the request deploys under: --name, else hybridctl-<provider>."""
     if request.name:
         return records.check_name(request.name)
-    return default_name(request.provider, find_tier(catalog, request.tier_id).id)
+    return default_name(request.provider)
 
 
 def make_program(spec_box: dict[str, DeploySpec]) -> Callable[[], None]:
@@ -88,10 +91,12 @@ class Session:
     passphrase: Passphrase
     config: ProviderConfig | None
     backend_url: str
+    extra_secrets: list[str] = field(default_factory=list)
 
     @property
     def secrets(self) -> list[str]:
-        values = [self.passphrase.value]
+        """Every secret value this session knows, so no message or progress line shows one."""
+        values = [self.passphrase.value, *self.extra_secrets]
         if self.config is not None:
             values.extend(self.config.secret.values())
         return values
@@ -104,16 +109,17 @@ class Deployer:
         self,
         console: Console,
         *,
-        opener: StackOpener = open_automation_stack,
+        opener: StackOpener | None = None,
         confirm: Callable[[str], bool] | None = None,
         env: Mapping[str, str] | None = None,
-        cli_finder: Callable[[], Any] = find_pulumi_cli,
+        cli_finder: Callable[[], Any] | None = None,
     ) -> None:
         self.console = console
-        self.opener = opener
+        # Looked up at call time, so tests can swap the Automation API for a fake.
+        self.opener = opener or (lambda target: open_automation_stack(target))
         self.confirm = confirm or (lambda question: False)
         self.env = os.environ if env is None else env
-        self.cli_finder = cli_finder
+        self.cli_finder = cli_finder or (lambda: find_pulumi_cli())
 
     # -- preconditions -----------------------------------------------------------------------
 
@@ -170,19 +176,20 @@ class Deployer:
         self, catalog: Any, request: DeployRequest, *, yes: bool, resume: bool = False
     ) -> DeploymentRecord:
         """Preview, confirm and apply a deployment (a new one, a tier change, or a resume)."""
-        existing = records.find_record(deployment_name(catalog, request))
+        existing = records.find_record(deployment_name(request))
         resolved = resolve(catalog, request, existing=existing, offline_plan=False)
         config = provider_config(resolved.provider, resolved.region, self.env)
         backend = request.backend or (existing.backend_url if existing else None)
 
         spec_box: dict[str, DeploySpec] = {}
         session = self._open(resolved.name, backend, spec_box, config)
-        stack = session.stack
         host_private, host_public = self._host_key(session, resolved.name)
-        spec = build_spec(resolved, host_private, host_public)
+        session.extra_secrets += [host_private, encode_key(host_private)]
+        dotenv = self._dotenv(resolved.name)
+        session.extra_secrets += list(dotenv.values())
+        spec = build_spec(resolved, host_private, host_public, env=dotenv)
         check_spec(spec)
         spec_box["spec"] = spec
-        del host_private
 
         record = self._record(resolved, spec, session, existing, status="deploying")
         records.save_record(record)
@@ -192,66 +199,82 @@ class Deployer:
             host_public,
             _ips(record.outputs),
         )
-        self._run(session, resolved.name, "configuration", lambda: self._configure(stack, config))
-        self._run(
-            session,
-            resolved.name,
-            "plugin installation",
-            lambda: self._plugins(stack, resolved.provider),
-        )
+        try:
+            outputs = self._apply(session, resolved, existing, config, yes=yes, resume=resume)
+        except _Declined:
+            if existing is None:
+                self._forget_new(session, resolved.name)
+            else:
+                records.save_record(existing)
+            raise OperationFailed(
+                "deploy cancelled at the confirmation; nothing was changed"
+            ) from None
+        except HybridctlError as exc:
+            failed = {"status": "failed", "last_error": exc.message, "updated": records.now()}
+            records.save_record(record.model_copy(update=failed))
+            raise
+        return self._finish(record, outputs, host_public)
 
+    def _apply(
+        self,
+        session: Session,
+        resolved: Resolved,
+        existing: DeploymentRecord | None,
+        config: ProviderConfig,
+        *,
+        yes: bool,
+        resume: bool,
+    ) -> dict[str, Any]:
+        """Configure, (refresh,) preview, confirm and update; the stack outputs."""
+        stack, name = session.stack, resolved.name
+        self._run(session, name, "configuration", lambda: self._configure(stack, config))
+        self._run(
+            session, name, "plugin installation", lambda: self._plugins(stack, resolved.provider)
+        )
         if resume:
-            self.console.print(
-                f"Refreshing [bold]{resolved.name}[/] (clears pending operations) ..."
-            )
+            self.console.print(f"Refreshing [bold]{name}[/] (clears pending operations) ...")
             with EventProgress(self.console, secrets=session.secrets) as progress:
                 self._run(
                     session,
-                    resolved.name,
+                    name,
                     "refresh",
                     lambda: stack.refresh(progress.on_event, progress.on_output),
                 )
 
         self.console.print(
-            f"Previewing [bold]{resolved.name}[/] "
-            f"({resolved.provider}, tier {resolved.tier.id}) ..."
+            f"Previewing [bold]{name}[/] ({resolved.provider}, tier {resolved.tier.id}) ..."
         )
         preview = EventProgress(self.console, secrets=session.secrets, preview=True)
         summary = self._run(
-            session,
-            resolved.name,
-            "preview",
-            lambda: stack.preview(preview.on_event, preview.on_output),
+            session, name, "preview", lambda: stack.preview(preview.on_event, preview.on_output)
         )
         self._show_preview(preview, summary)
         self._warn_about_changes(existing, resolved, preview)
         changes = {k: v for k, v in summary.items() if k != "same" and v}
-        if not changes and existing is not None and existing.status == "deployed":
-            self.console.print("No changes: the deployment already matches.")
-        elif not yes and not self.confirm(f"Apply these changes to {resolved.name}?"):
-            if existing is None:
-                self._forget_new(session, resolved.name)
-            else:
-                records.save_record(existing)
-            raise OperationFailed("deploy cancelled at the confirmation; nothing was changed")
+        if not changes and existing is not None:
+            self.console.print("No changes to the resources; refreshing the outputs.")
+        elif not yes and not self.confirm(f"Apply these changes to {name}?"):
+            raise _Declined()
 
-        self.console.print(f"Deploying [bold]{resolved.name}[/] ...")
-        try:
-            with EventProgress(self.console, secrets=session.secrets) as progress:
-                outputs = self._run(
-                    session,
-                    resolved.name,
-                    "update",
-                    lambda: stack.up(progress.on_event, progress.on_output),
-                )
-        except HybridctlError as exc:
-            records.save_record(
-                record.model_copy(
-                    update={"status": "failed", "last_error": exc.message, "updated": records.now()}
-                )
+        self.console.print(f"Deploying [bold]{name}[/] ...")
+        with EventProgress(self.console, secrets=session.secrets) as progress:
+            outputs: dict[str, Any] = self._run(
+                session, name, "update", lambda: stack.up(progress.on_event, progress.on_output)
             )
-            raise
-        return self._finish(record, outputs, host_public)
+        return outputs
+
+    def _dotenv(self, name: str) -> dict[str, str]:
+        """The stack's .env (API keys from the environment, generated secrets), kept 0600 in
+        the deployment's folder so updates reuse it; it rides in the secret user data."""
+        from hybridctl.render.envfile import ENV_FILE, ensure_env
+
+        result = ensure_env(records.deployment_dir(name), environ=self.env)
+        path = records.deployment_dir(name) / ENV_FILE
+        if result.generated:
+            self.console.print(f"Generated {', '.join(result.generated)} in {path} (0600).")
+        if result.from_environment:
+            self.console.print(f"Took {', '.join(result.from_environment)} from the environment.")
+        return dict(result.values)
 
     def _host_key(self, session: Session, name: str) -> tuple[str, str]:
         """The stack's pinned host key, or a new one stored (secret) in the stack config."""
@@ -361,7 +384,8 @@ class Deployer:
     def _warn_about_changes(
         self, existing: DeploymentRecord | None, resolved: Resolved, preview: EventProgress
     ) -> None:
-        from hybridctl.cli.output import warn
+        def warn(message: str) -> None:
+            self.console.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
 
         if existing is not None and existing.instance_type != resolved.offer.instance_type:
             warn(

@@ -10,8 +10,8 @@ from hybridctl.errors import HybridctlError, OperationFailed, UsageError
 PULUMI_INSTALL = "curl -fsSL https://get.pulumi.com | sh"
 
 _PLUGIN = re.compile(
-    r"(no resource plugin '?([\w-]+)'? found|could not (?:find|load) plugin[^\n]*?([\w-]+)"
-    r"|failed to (?:download|install) plugin[^\n]*?([\w-]+))",
+    r"(?:no resource plugin|(?:failed to (?:download|install)|could not (?:find|load)) plugin)"
+    r"(?: for)?[\s:']*(?:pulumi-resource-)?([a-z][a-z0-9]*)",
     re.IGNORECASE,
 )
 _PENDING = re.compile(r"pending operations?", re.IGNORECASE)
@@ -89,7 +89,7 @@ def map_pulumi_error(
         )
     plugin = _PLUGIN.search(text)
     if plugin:
-        found = next((g for g in plugin.groups()[1:] if g), "the provider")
+        found = plugin.group(1)
         return UsageError(
             f"the Pulumi plugin for {found} is missing and could not be installed",
             hint=f"Install it with `pulumi plugin install resource {found}` (needs network access "

@@ -23,7 +23,6 @@ class PlanReport:
     nodes: int
     volume_gb: int
     admin_cidr: str
-    host_key_fingerprint: str
     offer_monthly_usd: float
     monthly_usd: float
     price_source: str
@@ -31,6 +30,12 @@ class PlanReport:
     resources: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
     update_of: str | None = None
+
+    @property
+    def not_included(self) -> str:
+        """What the monthly figure leaves out (the catalog prices servers only)."""
+        parts = ["volumes", "static IPs", "traffic over the offer's allowance"]
+        return ", ".join((["the load balancer"] if self.load_balancer else []) + parts)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -42,14 +47,12 @@ class PlanReport:
             "nodes": self.nodes,
             "volume_gb": self.volume_gb,
             "admin_cidr": self.admin_cidr,
-            "host_key_fingerprint": self.host_key_fingerprint,
             "cost": {
                 "offer_monthly_usd": self.offer_monthly_usd,
                 "nodes": self.nodes,
                 "monthly_usd": self.monthly_usd,
                 "price_source": self.price_source,
-                "not_included": "load balancer, volumes, static IPs and traffic beyond the "
-                "offer's allowance",
+                "not_included": self.not_included,
             },
             "load_balancer": self.load_balancer,
             "resources": self.resources,
@@ -59,19 +62,17 @@ class PlanReport:
 
 
 def _resource_rows(planned: Any) -> list[dict[str, Any]]:
-    """Normalise what plan_resources returns into {type, name, properties} rows."""
-    rows = []
-    for item in planned:
-        if isinstance(item, dict):
-            rtype = item.get("type") or item.get("typ") or ""
-            name = item.get("name", "")
-            props = item.get("properties") or item.get("inputs") or {}
-        else:
-            rtype = getattr(item, "type", "") or getattr(item, "typ", "")
-            name = getattr(item, "name", "")
-            props = getattr(item, "properties", None) or getattr(item, "inputs", None) or {}
-        rows.append({"type": str(rtype), "name": str(name), "properties": dict(props)})
-    return rows
+    """PlannedResource objects as JSON-able rows."""
+    return [
+        {
+            "type": item.type,
+            "name": item.name,
+            "component": item.type.startswith("hybridctl:"),
+            "properties": dict(item.properties),
+            "secret_properties": list(item.secret_properties),
+        }
+        for item in planned
+    ]
 
 
 def plan_deployment(catalog: Any, request: DeployRequest) -> PlanReport:
@@ -80,7 +81,7 @@ def plan_deployment(catalog: Any, request: DeployRequest) -> PlanReport:
     from hybridctl.deploy.driver import deployment_name
     from hybridctl.stacks.plan import plan_resources
 
-    existing = find_record(deployment_name(catalog, request))
+    existing = find_record(deployment_name(request))
     _, throwaway_admin_key = hostkeys.generate_host_key("hybridctl-plan-placeholder")
     resolved = resolve(
         catalog,
@@ -93,7 +94,6 @@ def plan_deployment(catalog: Any, request: DeployRequest) -> PlanReport:
     spec = build_spec(resolved, host_private, host_public)
     if existing is not None:
         # The real host key stays in the stack's encrypted config; the plan renders a stand-in.
-        host_public = existing.host_key_public
         resolved.notes.append(
             f"{resolved.name} exists (tier {existing.tier}): a deploy updates it in place and "
             "keeps its pinned host key."
@@ -110,7 +110,6 @@ def plan_deployment(catalog: Any, request: DeployRequest) -> PlanReport:
         nodes=resolved.nodes,
         volume_gb=resolved.volume_gb,
         admin_cidr=resolved.admin_cidr,
-        host_key_fingerprint=hostkeys.fingerprint(host_public),
         offer_monthly_usd=resolved.offer.monthly_usd,
         monthly_usd=resolved.monthly_usd,
         price_source=f"{resolved.offer.price_source.ref} ({resolved.offer.price_source.as_of})",

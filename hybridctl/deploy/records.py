@@ -20,7 +20,7 @@ RECORD_FILE = "deployment.json"
 KNOWN_HOSTS_FILE = "known_hosts"
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,40}[a-z0-9]$")
 
-Status = Literal["planned", "deploying", "deployed", "failed", "destroying"]
+Status = Literal["deploying", "deployed", "failed", "destroying"]
 
 
 class DeploymentRecord(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +25,7 @@ class DeployRequest:
     provider: str
     region: str | None = None
     name: str | None = None
-    nodes: int = 1
+    nodes: int | None = None  # None: keep the deployment's count (1 for a new one)
     admin_cidr: str | None = None
     ssh_public_key_file: Path | None = None
     backend: str | None = None
@@ -52,8 +53,9 @@ class Resolved:
         return self.offer.provider
 
 
-def default_name(provider: str, tier_id: str) -> str:
-    return f"{provider}-tier-{tier_id.replace('.', '-')}".lower()
+def default_name(provider: str) -> str:
+    """One default deployment per provider, so running again with another tier updates it."""
+    return f"hybridctl-{provider}"
 
 
 def deployable_offer(tier: Tier, provider: str) -> Offer:
@@ -84,15 +86,19 @@ def volume_size_gb(catalog: Catalog, tier: Tier, provider: str) -> int:
 
 
 def check_admin_cidr(cidr: str) -> str:
-    """The admin network, normalised (the stack programs refuse /0 themselves)."""
+    """The admin network, normalised; SSH open to the whole internet is refused."""
+    hint = (
+        "Give the address you administer from, e.g. --admin-cidr 203.0.113.7/32 "
+        "(look it up with `curl -s https://ifconfig.me`)."
+    )
     try:
         network = ipaddress.ip_network(cidr.strip(), strict=False)
     except ValueError as exc:
+        raise InputError(f"--admin-cidr {cidr!r} is not an IP network", hint=hint) from exc
+    if network.prefixlen == 0:
         raise InputError(
-            f"--admin-cidr {cidr!r} is not an IP network",
-            hint="Give the address you administer from, e.g. --admin-cidr 203.0.113.7/32 "
-            "(look it up with `curl -s https://ifconfig.me`).",
-        ) from exc
+            f"--admin-cidr {cidr} would open SSH (port 22) to the whole internet", hint=hint
+        )
     return str(network)
 
 
@@ -135,7 +141,7 @@ def resolve(
 
     tier = find_tier(catalog, request.tier_id)
     offer = deployable_offer(tier, request.provider)
-    name = check_name(request.name or default_name(request.provider, tier.id))
+    name = check_name(request.name or default_name(request.provider))
     notes: list[str] = []
     if existing is not None and existing.provider != request.provider:
         raise UsageError(
@@ -143,8 +149,9 @@ def resolve(
             f"{request.provider} in place",
             hint=f"Pick another --name for a {request.provider} deployment.",
         )
-    if request.nodes < 1:
-        raise UsageError(f"--nodes must be at least 1, got {request.nodes}")
+    nodes = request.nodes or (existing.nodes if existing is not None else 1)
+    if nodes < 1:
+        raise UsageError(f"--nodes must be at least 1, got {nodes}")
     region = request.region or (existing.region if existing else None) or offer.region
 
     if request.admin_cidr:
@@ -188,19 +195,24 @@ def resolve(
         offer=offer,
         name=name,
         region=region,
-        nodes=request.nodes,
+        nodes=nodes,
         admin_cidr=admin_cidr,
         ssh_public_key=ssh_key,
         volume_gb=volume_size_gb(catalog, tier, request.provider),
-        monthly_usd=round(offer.monthly_usd * request.nodes, 2),
+        monthly_usd=round(offer.monthly_usd * nodes, 2),
         notes=notes,
     )
 
 
-def build_spec(resolved: Resolved, host_private: str, host_public: str) -> DeploySpec:
-    """Render the cloud-init user data with the pinned host key and assemble the DeploySpec."""
-    from hybridctl.render import render_user_data
-    from hybridctl.render.cloud_init import SshHostKey
+def build_spec(
+    resolved: Resolved,
+    host_private: str,
+    host_public: str,
+    env: Mapping[str, str] | None = None,
+) -> DeploySpec:
+    """Render the cloud-init user data with the pinned host key (and the stack's .env, so it
+    starts at first boot) and assemble the DeploySpec."""
+    from hybridctl.render.cloud_init import SshHostKey, render_user_data
 
     user_data = render_user_data(
         resolved.catalog,
@@ -209,6 +221,7 @@ def build_spec(resolved: Resolved, host_private: str, host_public: str) -> Deplo
         admin_ssh_public_key=resolved.ssh_public_key,
         admin_cidr=resolved.admin_cidr,
         ssh_host_key=SshHostKey(private_openssh=host_private, public_openssh=host_public),
+        env=env,
     )
     return DeploySpec(
         name=resolved.name,

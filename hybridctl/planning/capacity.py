@@ -8,9 +8,6 @@ from dataclasses import dataclass
 from hybridctl.catalog.schema import Catalog, Tier, TierModel
 from hybridctl.planning.workload import Workload
 
-# Prompt processing runs about ten times faster than generation on CPU (DESIGN.md: ~200 tok/s
-# prompt against ~15-18 tok/s generation for TinyLlama Q4_K_M on 2 vCPU).
-PROMPT_SPEEDUP = 10.0
 # Above this utilisation at peak, queues grow faster than they drain on a real box.
 MAX_UTILIZATION = 0.8
 # A model this large answers the hybrid strategy's "complex" requests acceptably.
@@ -59,9 +56,9 @@ class TierLoad:
         return max((p.p95_latency_s for p in self.paths), default=0.0)
 
 
-def request_seconds(workload: Workload, tokens_per_s: float) -> float:
-    """One request alone: prompt processing plus generation."""
-    return workload.prompt_tokens / (tokens_per_s * PROMPT_SPEEDUP) + (
+def request_seconds(workload: Workload, tokens_per_s: float, prompt_speedup: float) -> float:
+    """One request alone: prompt processing (prompt_speedup x faster) plus generation."""
+    return workload.prompt_tokens / (tokens_per_s * prompt_speedup) + (
         workload.response_tokens / tokens_per_s
     )
 
@@ -112,19 +109,27 @@ def tier_load(
         wanted_complex = workload.complex_share if complex_model else 0.0
         complex_local = min(wanted_complex, max(0.0, cap - simple_local))
 
+    stack = catalog.stack
+    speedup = stack.prompt_speedup_gpu if tier.gpu else stack.prompt_speedup_cpu
     paths = []
     if simple_local > 0:
         tps = simple_model.promised_tokens_per_s
         paths.append(
             LocalPath(
-                "simple", simple_model.model, simple_local, tps, request_seconds(workload, tps)
+                "simple",
+                simple_model.model,
+                simple_local,
+                tps,
+                request_seconds(workload, tps, speedup),
             )
         )
     if complex_local > 0:
         entry = complex_model or simple_model
         tps = entry.promised_tokens_per_s
         paths.append(
-            LocalPath("complex", entry.model, complex_local, tps, request_seconds(workload, tps))
+            LocalPath(
+                "complex", entry.model, complex_local, tps, request_seconds(workload, tps, speedup)
+            )
         )
 
     # Busy single-stream seconds per second at peak, per node; every model shares the same cores.

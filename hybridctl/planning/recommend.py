@@ -104,7 +104,7 @@ def _load_rejection(load: TierLoad, workload: Workload) -> str | None:
     if load.problems:
         return "; ".join(load.problems)
     if load.utilization > MAX_UTILIZATION:
-        return f"capacity: {load.utilization:.0%} busy at peak > {MAX_UTILIZATION:.0%}"
+        return f"capacity: {load.utilization:.0%} busy > {MAX_UTILIZATION:.0%}"
     if load.worst_p95_s > workload.p95_latency_s:
         return f"latency: p95 {load.worst_p95_s:.1f} s > {workload.p95_latency_s:g} s"
     return None
@@ -176,8 +176,8 @@ def recommend(catalog: Catalog, workload: Workload) -> Recommendation:
 def _load_variants(catalog: Catalog, tier: Tier, workload: Workload) -> list[TierLoad]:
     """Ways to run the tier: with or without its large model on complex requests, on 1..N nodes.
 
-    The first variant (complex requests served locally where the tier can, one node) is the one
-    whose shortfall is reported when no variant works.
+    When no variant works, the shortfall reported is that of the most generous one: complex
+    requests served locally where the tier can, on the most nodes allowed.
     """
     variants = []
     for serve_complex in (True, False):
@@ -195,7 +195,7 @@ def _best_variant(
     feasible = [pair for pair in scored if pair[0].feasible]
     if feasible:
         return min(feasible, key=lambda pair: (pair[0].hybrid_usd or 0.0, pair[1].nodes))
-    return scored[0]
+    return scored[workload.max_nodes - 1]
 
 
 def _recommendation(

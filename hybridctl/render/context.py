@@ -91,6 +91,7 @@ class RenderContext(Frozen):
     models: list[LocalModel]
     context_tokens: int
     parallel_slots: int
+    weight_repacking: bool
     vcpu: float
     images: Images
     memory_mib: dict[str, int]  # every service's memory limit, by compose service name
@@ -124,7 +125,7 @@ def validate_domain(domain: str | None) -> str | None:
     if not _DOMAIN.match(cleaned):
         raise InputError(
             f"--domain {domain!r} is not a DNS name",
-            hint="Give the name whose A record points at the server, e.g. --domain llm.example.com.",
+            hint="Give the name that resolves to the server, e.g. --domain llm.example.com.",
         )
     return cleaned
 
@@ -150,7 +151,7 @@ def validate_ssh_public_key(key: str) -> str:
     if "PRIVATE KEY" in line:
         raise InputError(
             "the SSH key given is a private key",
-            hint="Pass the public half (the .pub file), e.g. --ssh-public-key ~/.ssh/id_ed25519.pub.",
+            hint="Pass the public half, e.g. --ssh-public-key ~/.ssh/id_ed25519.pub.",
         )
     if not _SSH_KEY.match(line):
         raise InputError(
@@ -186,6 +187,32 @@ def _local_model(name: str, model: Model, memory_mib: float) -> LocalModel:
     )
 
 
+REQUIRED_SERVICES = ("gateway", "proxy")
+
+
+def _check_runtimes(tier: Tier, catalog: Catalog, server: ServerKind) -> None:
+    missing = [name for name in REQUIRED_SERVICES if name not in tier.services]
+    if missing:
+        raise InputError(
+            f"tier {tier.id} does not list the {', '.join(missing)} service(s) every bundle runs",
+            hint="Add them to the tier's `services` in the catalog.",
+        )
+    needs = "bitnet.cpp" if server == "bitnet.cpp" else "llama.cpp"  # Ollama embeds llama.cpp
+    unfit = [e.model for e in tier.models if needs not in catalog.models[e.model].runtimes]
+    if unfit:
+        raise InputError(
+            f"tier {tier.id} serves with {needs}, but these models do not run on it: "
+            f"{', '.join(unfit)}",
+            hint="Fix the tier's runtime or its models in the catalog.",
+        )
+    if server == "bitnet.cpp" and len(tier.models) != 1:
+        raise InputError(
+            f"tier {tier.id}: bitnet.cpp's server (an older llama.cpp) serves one model per "
+            f"process, and the bundle runs one; the tier lists {len(tier.models)}",
+            hint="Give a bitnet.cpp tier exactly one model.",
+        )
+
+
 def build_context(catalog: Catalog, tier: Tier, options: RenderOptions) -> RenderContext:
     """Turn the catalog's numbers for one tier, and the user's options, into a RenderContext."""
     from hybridctl.sizing import tier_memory_budget
@@ -202,6 +229,7 @@ def build_context(catalog: Catalog, tier: Tier, options: RenderOptions) -> Rende
         for entry in tier.models
     ]
     server = _server_kind(tier, options.ollama)
+    _check_runtimes(tier, catalog, server)
     gpu = tier.gpu is not None
     notes: list[str] = []
 
@@ -232,6 +260,7 @@ def build_context(catalog: Catalog, tier: Tier, options: RenderOptions) -> Rende
         models=models,
         context_tokens=tier.context_tokens,
         parallel_slots=tier.parallel_slots,
+        weight_repacking=tier.weight_repacking,
         vcpu=tier.vcpu,
         images=Images(llm=_llm_image(server, gpu)),
         memory_mib=dict(sorted(memory.items())),

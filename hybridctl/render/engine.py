@@ -34,28 +34,37 @@ def make_environment(root: Path | None = None) -> jinja2.Environment:
     return env
 
 
-def _template_location(exc: BaseException) -> str | None:
-    """'file line N' of the innermost template frame of a Jinja error (includes resolved)."""
+def _template_location(exc: BaseException, root: str | None) -> str | None:
+    """'name line N' of the innermost template frame of a Jinja error (includes resolved).
+
+    Jinja rewrites the traceback so that template frames carry the template's file name and
+    line; they are the frames whose globals hold `__jinja_exception__`.
+    """
     found = None
     tb = exc.__traceback__
     while tb is not None:
-        template = tb.tb_frame.f_globals.get("__jinja_template__")
-        if template is not None:
-            found = f"{template.name} line {template.get_corresponding_lineno(tb.tb_lineno)}"
+        frame = tb.tb_frame
+        if "__jinja_exception__" in frame.f_globals:
+            filename = frame.f_code.co_filename
+            if root and filename.startswith(root.rstrip("/") + "/"):
+                filename = filename[len(root.rstrip("/")) + 1 :]
+            found = f"{filename} line {tb.tb_lineno}"
         tb = tb.tb_next
     return found
 
 
-def render_template(env: jinja2.Environment, name: str, context: BaseModel, **extra: Any) -> str:
-    """Render one template with the context's fields as its variables (plus `ctx` itself)."""
-    variables: dict[str, Any] = {name: getattr(context, name) for name in type(context).model_fields}
+def render_template(env: jinja2.Environment, name: str, context: BaseModel) -> str:
+    """Render one template; its only variables are the context model's fields (and `ctx`)."""
+    variables: dict[str, Any] = {
+        field: getattr(context, field) for field in type(context).model_fields
+    }
     variables["ctx"] = context
-    variables.update(extra)
     try:
         template = env.get_template(name)
         return template.render(variables)
     except jinja2.UndefinedError as exc:
-        where = _template_location(exc) or name
+        searchpath = getattr(env.loader, "searchpath", None) or [None]
+        where = _template_location(exc, searchpath[0]) or name
         raise InputError(
             f"template {where} uses a variable the render context does not define: {exc.message}",
             hint="Fix the template (or add the field to RenderContext); "

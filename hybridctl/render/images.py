@@ -7,7 +7,8 @@ LLAMA_CPP_BUILD = "b8840"  # router mode (--models-preset, load-on-startup) need
 LLAMA_CPP_CPU = f"ghcr.io/ggml-org/llama.cpp:server-{LLAMA_CPP_BUILD}"
 LLAMA_CPP_CUDA = f"ghcr.io/ggml-org/llama.cpp:server-cuda-{LLAMA_CPP_BUILD}"
 OLLAMA = "ollama/ollama:0.11.4"
-LITELLM = "ghcr.io/berriai/litellm:main-v1.77.3-stable"
+# The version the gateway end-to-end test runs the rendered router config with (pip litellm).
+LITELLM = "ghcr.io/berriai/litellm:v1.103.7"
 REDIS = "redis:7.4.5-alpine"
 PROMETHEUS = "prom/prometheus:v3.5.0"
 GRAFANA = "grafana/grafana:12.1.1"

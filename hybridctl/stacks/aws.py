@@ -97,11 +97,12 @@ class AwsStack(pulumi.ComponentResource):
             opts=child,
         )
         payload = user_data_payload(spec)
+        user_data: pulumi.Output[str] | None = None
+        user_data_base64: pulumi.Output[str] | None = None
         if payload == spec.user_data.encode():
-            user_data_args = {"user_data": pulumi.Output.secret(spec.user_data)}
+            user_data = pulumi.Output.secret(spec.user_data)
         else:  # gzipped to fit the 16 KiB limit; cloud-init recognises and unpacks it
-            encoded = base64.b64encode(payload).decode()
-            user_data_args = {"user_data_base64": pulumi.Output.secret(encoded)}
+            user_data_base64 = pulumi.Output.secret(base64.b64encode(payload).decode())
 
         instances: list[aws.ec2.Instance] = []
         addresses: list[pulumi.Output[str]] = []
@@ -126,7 +127,8 @@ class AwsStack(pulumi.ComponentResource):
                     "volume_size": ROOT_VOLUME_GB,
                     "delete_on_termination": True,
                 },
-                **user_data_args,
+                user_data=user_data,
+                user_data_base64=user_data_base64,
                 region=region,
                 tags=node_tags,
                 volume_tags=node_tags,
@@ -194,9 +196,9 @@ class AwsStack(pulumi.ComponentResource):
         self.register_outputs(outputs)
 
 
-def _ingress_rules(admin_cidr: str) -> list[dict[str, object]]:
+def _ingress_rules(admin_cidr: str) -> list[aws.ec2.SecurityGroupIngressArgsDict]:
     admin_v6 = ":" in admin_cidr
-    rules: list[dict[str, object]] = [
+    rules: list[aws.ec2.SecurityGroupIngressArgsDict] = [
         {
             "protocol": "tcp",
             "from_port": SSH_PORT,

@@ -24,6 +24,8 @@ SSH_PORT = 22
 GATEWAY_HEALTH_PATH = "/health/liveliness"
 """LiteLLM's unauthenticated liveness route, reached through the TLS proxy on 443."""
 HEALTH_CHECK_PORT = 443
+ADMIN_LOGIN = "hybridctl"
+"""The admin user the rendered cloud-init creates (hybridctl.render.context.ADMIN_USER)."""
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,8 @@ class DeploySpec:
 
     `user_data` is secret (it carries the server's SSH host private key); programs pass it to the
     cloud as a Pulumi secret. `host_key_public` is the matching OpenSSH public key, pinned by
-    clients through the `host_key_fingerprint` output. `ssh_user` None means the provider's
-    default login for the image (see `default_ssh_user`).
+    clients through the `host_key_fingerprint` output. `ssh_user` is the login the rendered
+    cloud-init creates (root login is disabled there and the image's own user is not created).
     """
 
     name: str
@@ -49,7 +51,7 @@ class DeploySpec:
     node_count: int = 1
     image: str | None = None
     gpu: bool = False
-    ssh_user: str | None = None
+    ssh_user: str = ADMIN_LOGIN
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,8 @@ class ProviderSupport:
 
     provider: str
     default_image: str
-    default_ssh_user: str
+    image_login: str
+    """The image's own login, which hybridctl's cloud-init does not use (for reference)."""
     gpu: bool
     load_balancer: str
     max_nodes: int
@@ -67,6 +70,8 @@ class ProviderSupport:
     user_data_max_bytes: int
     user_data_gzip: bool
     """True where the program gzips user data that is too big (cloud-init unpacks it)."""
+    models_device: str
+    """Where the models volume appears inside the server (for cloud-init to mount it)."""
     resize: str
     """What changing the instance type (a tier change) does to the running server."""
     unsupported: dict[str, str] = field(default_factory=dict)
@@ -77,15 +82,17 @@ SUPPORTED: dict[str, ProviderSupport] = {
     "hetzner": ProviderSupport(
         provider="hetzner",
         default_image="ubuntu-24.04",
-        default_ssh_user="root",
+        image_login="root",
         gpu=False,
         load_balancer="Hetzner Cloud Load Balancer (lb11), TCP 80/443 passthrough, "
-        "HTTP health check on the gateway",
+        "HTTPS health check on the gateway",
         max_nodes=25,  # lb11 serves at most 25 targets
         volume_gb_min=10,
         volume_gb_max=10240,
         user_data_max_bytes=32 * 1024,
         user_data_gzip=False,
+        models_device="/dev/disk/by-id/scsi-0HC_Volume_<volume id>, formatted ext4 and "
+        "automounted at /mnt/HC_Volume_<volume id>",
         resize="in place with downtime: the server is powered off, resized (disk kept, so a "
         "later downgrade stays possible) and started again",
         unsupported={
@@ -93,36 +100,37 @@ SUPPORTED: dict[str, ProviderSupport] = {
             "outside the Cloud API); choose aws or gcp for a GPU tier",
             "more_than_25_nodes": "the lb11 load balancer takes at most 25 targets",
         },
-        notes=("Hetzner Ubuntu images log in as root; cloud-init may add a user",),
     ),
     "aws": ProviderSupport(
         provider="aws",
         default_image="ubuntu-24.04 (Canonical AMI, owner 099720109477)",
-        default_ssh_user="ubuntu",
+        image_login="ubuntu",
         gpu=True,
         load_balancer="Network Load Balancer, TCP 80/443 passthrough, "
-        "HTTP health check on the gateway",
+        "HTTPS health check on the gateway",
         max_nodes=50,
         volume_gb_min=1,
         volume_gb_max=16384,
         user_data_max_bytes=16 * 1024,
         user_data_gzip=True,
+        models_device="attached as /dev/sdf: /dev/nvme1n1 on Nitro instance types; unformatted",
         resize="in place with downtime: the instance is stopped, its type changed, and started",
         unsupported={"more_than_50_nodes": "kept below the default per-region instance quota"},
-        notes=("uses the region's default VPC and its first default subnet",),
+        notes=("uses the region's default VPC and its default subnets, one per zone",),
     ),
     "gcp": ProviderSupport(
         provider="gcp",
         default_image="ubuntu-os-cloud/ubuntu-2404-lts-amd64",
-        default_ssh_user="ubuntu",
+        image_login="ubuntu",
         gpu=True,
         load_balancer="regional external passthrough Network Load Balancer (backend service), "
-        "HTTP health check on the gateway",
+        "HTTPS health check on the gateway",
         max_nodes=50,
         volume_gb_min=10,
         volume_gb_max=65536,
         user_data_max_bytes=256 * 1024,
         user_data_gzip=False,
+        models_device="/dev/disk/by-id/google-models; unformatted",
         resize="in place with downtime: the instance is stopped (allow_stopping_for_update), "
         "its machine type changed, and started",
         unsupported={"more_than_50_nodes": "kept below the default per-region CPU quota"},
@@ -145,8 +153,8 @@ def short_name(name: str, limit: int) -> str:
 
 
 def default_ssh_user(spec: DeploySpec) -> str:
-    """The login the outputs report: the spec's override, else the provider's image default."""
-    return spec.ssh_user or SUPPORTED[spec.provider].default_ssh_user
+    """The login the outputs report: the admin user that the spec's cloud-init creates."""
+    return spec.ssh_user
 
 
 def host_key_fingerprint(public_openssh: str) -> str:
@@ -187,6 +195,8 @@ def check_spec(spec: DeploySpec) -> None:
             f"{support.unsupported['gpu']}",
             hint="Pick a provider with GPU support (aws, gcp) or a CPU tier.",
         )
+    if not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", spec.ssh_user):
+        raise InputError(f"SSH user {spec.ssh_user!r} is not a valid Linux user name")
     if spec.node_count < 1:
         raise InputError(f"--nodes must be at least 1, got {spec.node_count}")
     if spec.node_count > support.max_nodes:

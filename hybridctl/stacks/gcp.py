@@ -90,20 +90,19 @@ class GcpStack(pulumi.ComponentResource):
             opts=child,
         )
 
-        metadata = {
+        metadata: dict[str, pulumi.Input[str]] = {
             "user-data": pulumi.Output.secret(spec.user_data),
             "ssh-keys": f"{ssh_user}:{spec.ssh_public_key.strip()}",
             "block-project-ssh-keys": "TRUE",
             "enable-oslogin": "FALSE",
         }
         image = spec.image or SUPPORTED["gcp"].default_image
-        gpu_args: dict[str, object] = {}
+        accelerators: list[gcp.compute.InstanceGuestAcceleratorArgsDict] | None = None
+        scheduling: gcp.compute.InstanceSchedulingArgsDict | None = None
         if spec.gpu:
-            gpu_args = {
-                "guest_accelerators": [{"type": GPU_TYPE, "count": 1}],
-                # GPUs cannot live-migrate: the instance stops for host maintenance.
-                "scheduling": {"on_host_maintenance": "TERMINATE", "automatic_restart": True},
-            }
+            accelerators = [{"type": GPU_TYPE, "count": 1}]
+            # GPUs cannot live-migrate: the instance stops for host maintenance.
+            scheduling = {"on_host_maintenance": "TERMINATE", "automatic_restart": True}
 
         instances: list[gcp.compute.Instance] = []
         addresses: list[pulumi.Output[str]] = []
@@ -152,7 +151,8 @@ class GcpStack(pulumi.ComponentResource):
                 labels=labels,
                 # A tier change stops the instance to change its machine type.
                 allow_stopping_for_update=True,
-                **gpu_args,
+                guest_accelerators=accelerators,
+                scheduling=scheduling,
                 opts=child,
             )
             instances.append(instance)

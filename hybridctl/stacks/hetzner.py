@@ -128,8 +128,8 @@ class HetznerStack(pulumi.ComponentResource):
         self.register_outputs(outputs)
 
 
-def _firewall_rules(admin_cidr: str) -> list[dict[str, object]]:
-    rules: list[dict[str, object]] = [
+def _firewall_rules(admin_cidr: str) -> list[hcloud.FirewallRuleArgsDict]:
+    rules: list[hcloud.FirewallRuleArgsDict] = [
         {
             "direction": "in",
             "protocol": "tcp",

@@ -33,6 +33,7 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
     "aws:ec2/securityGroup:SecurityGroup": ("name", "ingress", "egress"),
     "aws:ec2/instance:Instance": (
         "instanceType",
+        "region",
         "ami",
         "metadataOptions",
         "rootBlockDevice",
@@ -95,10 +96,12 @@ class RecordedResource:
 
     type: str
     name: str
+    id: str
     inputs: dict[str, Any]
     secret_inputs: frozenset[str]
     redacted_inputs: dict[str, Any]
     custom: bool
+    ignore_changes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -159,6 +162,19 @@ def _redacted_properties(struct: Any) -> dict[str, Any]:
     return rpc.deserialize_properties(wrapper.struct_value)
 
 
+def _unwrap_secrets(value: Any) -> Any:
+    """Deserialized inputs with every secret wrapper (at any depth) replaced by its value."""
+    from pulumi.runtime import rpc
+
+    if rpc.is_rpc_secret(value):
+        return _unwrap_secrets(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {key: _unwrap_secrets(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [_unwrap_secrets(inner) for inner in value]
+    return value
+
+
 def _fake_outputs(type_token: str, ordinal: int, inputs: dict[str, Any]) -> dict[str, Any]:
     """Computed outputs a real deploy would fill in; documentation IPs (RFC 5737) stand in."""
     ip = f"192.0.2.{ordinal % 250 + 1}"
@@ -192,17 +208,31 @@ def _mock_call(token: str, args: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def _ensure_event_loop() -> None:
+    """Pulumi's synchronous await needs the thread's current loop; asyncio.run() leaves none."""
+    import asyncio
+
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+        if not loop.is_closed():
+            return
+    except RuntimeError:
+        pass
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def run_program(spec: DeploySpec) -> ProgramRun:
     """Build the spec's component under fresh mocks; return every resource, call and output."""
     import pulumi
     from pulumi.runtime import mocks as pulumi_mocks
-    from pulumi.runtime.settings import SETTINGS
+    from pulumi.runtime.settings import ROOT, SETTINGS
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
     from hybridctl.stacks.base import create_stack
 
     check_spec(spec)
+    _ensure_event_loop()
     run = ProgramRun()
     ids = itertools.count(1001)
 
@@ -212,14 +242,15 @@ def run_program(spec: DeploySpec) -> ProgramRun:
             # hcloud ids are numbers; the same numeric form works for every provider's mocks.
             return str(ordinal), _fake_outputs(args.typ, ordinal, args.inputs)
 
-        def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
             run.calls.append((args.token, dict(args.args)))
-            return _mock_call(args.token, args.args)
+            return _mock_call(args.token, args.args), []
 
     class RecordingMonitor(pulumi_mocks.MockMonitor):
         def RegisterResource(self, request: Any) -> Any:
             from pulumi.runtime import rpc
 
+            response = super().RegisterResource(request)
             if request.type != "pulumi:pulumi:Stack":
                 secret = frozenset(
                     key for key, value in request.object.fields.items() if _contains_secret(value)
@@ -228,15 +259,18 @@ def run_program(spec: DeploySpec) -> ProgramRun:
                     RecordedResource(
                         type=request.type,
                         name=request.name,
-                        inputs=rpc.deserialize_properties(request.object),
+                        id=response.id,
+                        inputs=_unwrap_secrets(rpc.deserialize_properties(request.object)),
                         secret_inputs=secret,
                         redacted_inputs=_redacted_properties(request.object),
                         custom=bool(request.custom),
+                        ignore_changes=tuple(request.ignoreChanges),
                     )
                 )
-            return super().RegisterResource(request)
+            return response
 
     mocks = Recorder()
+    ROOT.set(None)  # a fresh root stack per run, so nothing from an earlier run carries over
     pulumi.runtime.set_mocks(
         mocks,
         project="hybridctl",
@@ -253,7 +287,7 @@ def run_program(spec: DeploySpec) -> ProgramRun:
         if getattr(stack, "load_balancer_ip", None) is not None:
             names.append("load_balancer_ip")
         values = _sync_await(pulumi.Output.all(*(getattr(stack, n) for n in names)).future())
-        run.outputs.update(zip(names, values, strict=True))
+        run.outputs.update(zip(names, values or [], strict=True))
 
     _sync_await(run_pulumi_func(program))
     return run

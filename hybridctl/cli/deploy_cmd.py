@@ -1,0 +1,377 @@
+"""Deploy commands: deploy (--plan, --resume, --cancel), status, outputs, destroy, deployments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from hybridctl.cli.options import CatalogOption, JsonOption
+from hybridctl.errors import UsageError
+
+ProviderOption = Annotated[
+    str | None, typer.Option("--provider", "-p", help="Cloud to deploy on: hetzner, aws or gcp.")
+]
+BackendOption = Annotated[
+    str | None,
+    typer.Option(
+        "--backend",
+        help="Pulumi backend URL (default: a local file backend under hybridctl's state dir; "
+        "e.g. s3://bucket, https://api.pulumi.com).",
+        show_default=False,
+    ),
+]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+def _console() -> Any:
+    from hybridctl.cli.output import console
+
+    return console
+
+
+def _confirm(question: str) -> bool:
+    return typer.confirm(question, default=False)
+
+
+def _deployer() -> Any:
+    from hybridctl.cli.output import err_console
+    from hybridctl.deploy.driver import Deployer
+
+    return Deployer(err_console, confirm=_confirm)
+
+
+def deploy(
+    tier: Annotated[str | None, typer.Option("--tier", "-t", help="Tier id, e.g. 2.5.")] = None,
+    provider: ProviderOption = None,
+    region: Annotated[
+        str | None, typer.Option("--region", help="Region/location (default: the offer's).")
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            help="Deployment (stack) name (default: hybridctl-<provider>; deploying another "
+            "tier under the same name updates it in place).",
+        ),
+    ] = None,
+    nodes: Annotated[
+        int | None,
+        typer.Option(
+            "--nodes",
+            min=1,
+            help="Servers; more than 1 adds a load balancer (default: 1, or the deployment's).",
+            show_default=False,
+        ),
+    ] = None,
+    admin_cidr: Annotated[
+        str | None,
+        typer.Option(
+            "--admin-cidr", help="The only network allowed to SSH in, e.g. 203.0.113.7/32."
+        ),
+    ] = None,
+    ssh_public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--ssh-public-key", help="Admin SSH public key (default ~/.ssh/id_ed25519.pub)."
+        ),
+    ] = None,
+    yes: YesOption = False,
+    plan: Annotated[
+        bool,
+        typer.Option(
+            "--plan",
+            help="Offline: show what would be created and its cost (no CLI, no credentials).",
+        ),
+    ] = False,
+    backend: BackendOption = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            "--resume", metavar="NAME", help="Resume an interrupted deploy: refresh, then update."
+        ),
+    ] = None,
+    cancel: Annotated[
+        str | None,
+        typer.Option(
+            "--cancel", metavar="NAME", help="Release a stale lock on a deployment's stack."
+        ),
+    ] = None,
+    catalog: CatalogOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Deploy a tier to a cloud with Pulumi: preview, confirm, update; or --plan it offline.
+
+    Example: hybridctl deploy --tier 2.5 --provider hetzner --admin-cidr 203.0.113.7/32
+    Example: hybridctl deploy --tier 2.5 --provider hetzner --plan
+    """
+    from hybridctl.catalog import load_catalog
+    from hybridctl.deploy.spec import DeployRequest
+
+    if cancel:
+        _deployer().cancel(cancel, backend=backend)
+        _console().print(f"Released the lock on {cancel}; run the deploy again or --resume it.")
+        return
+    loaded = load_catalog(catalog)
+    if resume:
+        record = _deployer().resume(loaded, resume, yes=yes, backend=backend)
+        _print_deployed(record, as_json)
+        return
+    if tier is None or provider is None:
+        raise UsageError(
+            "--tier and --provider are required",
+            hint="e.g. hybridctl deploy --tier 2.5 --provider hetzner --plan",
+        )
+    request = DeployRequest(
+        tier_id=tier,
+        provider=provider.lower(),
+        region=region,
+        name=name,
+        nodes=nodes,
+        admin_cidr=admin_cidr,
+        ssh_public_key_file=ssh_public_key,
+        backend=backend,
+        catalog_path=catalog,
+    )
+    if plan:
+        from hybridctl.deploy.plan import plan_deployment
+
+        report = plan_deployment(loaded, request)
+        if as_json:
+            from hybridctl.cli.output import print_json
+
+            print_json(report.to_json())
+        else:
+            _print_plan(report)
+        return
+    record = _deployer().deploy(loaded, request, yes=yes)
+    _print_deployed(record, as_json)
+
+
+def _compact(value: Any, nested: bool = False) -> str:
+    """A value as short readable text: k=v pairs (description last), {..} when nested, [a, b]."""
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda k: (k == "description", k))
+        text = " ".join(f"{k}={_compact(value[k], True)}" for k in keys)
+        return f"{{{text}}}" if nested else text
+    if isinstance(value, list):
+        return "[" + ", ".join(_compact(v, True) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).replace("\n", "\\n")
+
+
+def _short_value(value: Any, limit: int = 180) -> str:
+    text = _compact(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _property_lines(value: Any, indent: str) -> list[str]:
+    """A property as short lines: one per list item, so firewall rules read one per line."""
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return [f"{indent}- {_short_value(item)}" for item in value]
+    return [f"{indent}{_short_value(value)}"]
+
+
+def _print_plan(report: Any) -> None:
+    from rich.markup import escape
+
+    console = _console()
+    nodes = f"{report.nodes} node{'s' if report.nodes != 1 else ''}"
+    console.print(
+        f"[bold]Plan for {report.name}[/]: tier {report.tier} on {report.provider} "
+        f"({report.instance_type} in {report.region}), {nodes}, {report.volume_gb} GB model volume "
+        "each. Offline: nothing was created."
+    )
+    for note in report.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}")
+    cloud = 0
+    for row in report.resources:
+        if row["component"]:
+            console.print(f"  [bold]{row['type']}[/]  {row['name']}")
+            continue
+        cloud += 1
+        console.print(f"  + [bold]{row['type']}[/]  {row['name']}")
+        for key, value in row["properties"].items():
+            lines = _property_lines(value, "        ")
+            if len(lines) == 1:
+                console.print(f"      {key}: {escape(lines[0].strip())}", soft_wrap=True)
+            else:
+                console.print(f"      {key}:")
+                for line in lines:
+                    console.print(escape(line), soft_wrap=True)
+    console.print(f"{cloud} cloud resources would be created.")
+    if report.load_balancer:
+        console.print(f"Load balancer: {report.load_balancer}.")
+    console.print(
+        f"[bold]Monthly cost:[/] ${report.monthly_usd:,.2f} = "
+        f"{report.nodes} x {report.instance_type} "
+        f"at ${report.offer_monthly_usd:,.2f} (catalog: {escape(report.price_source)}); "
+        f"not included: {report.not_included}."
+    )
+
+
+def _print_deployed(record: Any, as_json: bool) -> None:
+    from hybridctl.cli.output import print_json
+
+    if as_json:
+        print_json(record.model_dump())
+        return
+    console = _console()
+    console.print(
+        f"[bold green]Deployed[/] {record.name}: tier {record.tier} on {record.provider}."
+    )
+    _print_outputs(record.outputs)
+    console.print(f"Host key {record.host_key_fingerprint} pinned in {record.known_hosts}")
+    ip = record.outputs.get("ip")
+    user = record.outputs.get("ssh_user", "root")
+    if ip:
+        console.print(
+            f"SSH: ssh -o UserKnownHostsFile={record.known_hosts} -o StrictHostKeyChecking=yes "
+            f"{user}@{ip}"
+        )
+
+
+def _print_outputs(outputs: dict[str, Any]) -> None:
+    console = _console()
+    for key, value in outputs.items():
+        shown = ", ".join(value) if isinstance(value, list) else value
+        console.print(f"  {key:<21} {shown}")
+
+
+def status(
+    name: Annotated[str | None, typer.Argument(help="Deployment name (default: all).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a deployment's state (saved record, plus the stack's last update when Pulumi is here).
+
+    Example: hybridctl status hybridctl-hetzner
+    """
+    from hybridctl.cli.output import print_json
+    from hybridctl.deploy import records
+
+    if name is None:
+        deployments(as_json=as_json)
+        return
+    result = _deployer().live_status(name)
+    if as_json:
+        print_json(result)
+        return
+    record = records.DeploymentRecord.model_validate(result["record"])
+    console = _console()
+    console.print(
+        f"[bold]{record.name}[/]: {record.status}; tier {record.tier} on {record.provider} "
+        f"({record.instance_type} x {record.nodes} in {record.region}); created {record.created}, "
+        f"updated {record.updated}; ${record.monthly_usd:,.2f}/month"
+    )
+    if record.last_error:
+        console.print(f"  last error: {record.last_error}")
+    console.print(f"  host key {record.host_key_fingerprint} (known_hosts: {record.known_hosts})")
+    console.print(f"  backend {record.backend_url}")
+    _print_outputs(record.outputs)
+    live = result["live"]
+    if live and live.get("last_update"):
+        update = live["last_update"]
+        console.print(
+            f"  last Pulumi {update['kind']}: {update['result']} ({update['started']} - "
+            f"{update['ended']})"
+        )
+    elif result["live_error"]:
+        console.print(f"  [dim]{result['live_error']}[/]")
+
+
+def outputs(
+    name: Annotated[str, typer.Argument(help="Deployment name.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Print a deployment's outputs (IP, SSH user, host key fingerprint, gateway URL).
+
+    Example: hybridctl outputs hybridctl-hetzner --json
+    """
+    from hybridctl.cli.output import print_json
+    from hybridctl.deploy.records import load_record
+
+    record = load_record(name)
+    data = {**record.outputs, "known_hosts": record.known_hosts}
+    if as_json:
+        print_json(data)
+        return
+    if not record.outputs:
+        _console().print(f"{name} has no outputs yet (status: {record.status}).")
+    _print_outputs(data)
+
+
+def destroy(
+    name: Annotated[str, typer.Argument(help="Deployment name.")],
+    yes: YesOption = False,
+    backend: BackendOption = None,
+) -> None:
+    """Delete every cloud resource of a deployment, then its stack and record.
+
+    Example: hybridctl destroy hybridctl-hetzner --yes
+    """
+    record = _deployer().destroy(name, yes=yes, backend=backend)
+    _console().print(f"Destroyed {record.name} ({record.provider}, tier {record.tier}).")
+
+
+def deployments(as_json: JsonOption = False) -> None:
+    """List the deployments hybridctl knows about (from its state directory).
+
+    Example: hybridctl deployments --json
+    """
+    from rich.table import Table
+
+    from hybridctl.cli.output import print_json
+    from hybridctl.deploy.records import list_records
+
+    found = list_records()
+    if as_json:
+        print_json(
+            [
+                {
+                    "name": r.name,
+                    "provider": r.provider,
+                    "tier": r.tier,
+                    "region": r.region,
+                    "nodes": r.nodes,
+                    "status": r.status,
+                    "ip": r.outputs.get("ip"),
+                    "monthly_usd": r.monthly_usd,
+                    "updated": r.updated,
+                }
+                for r in found
+            ]
+        )
+        return
+    if not found:
+        _console().print(
+            "No deployments yet. Plan one: hybridctl deploy --tier 1 --provider hetzner --plan"
+        )
+        return
+    table = Table()
+    for column in (
+        "name",
+        "provider",
+        "tier",
+        "region",
+        "nodes",
+        "status",
+        "ip",
+        "$/month",
+        "updated",
+    ):
+        table.add_column(column)
+    for r in found:
+        table.add_row(
+            r.name,
+            r.provider,
+            r.tier,
+            r.region,
+            str(r.nodes),
+            r.status,
+            str(r.outputs.get("ip", "-")),
+            f"{r.monthly_usd:,.2f}",
+            r.updated,
+        )
+    _console().print(table)

@@ -1,0 +1,330 @@
+"""The gateway's configuration from the catalog: LiteLLM's proxy config plus the routing hook."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from statistics import fmean
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from hybridctl.catalog.schema import Catalog, Routing, Tier
+from hybridctl.errors import InputError
+
+LOCAL_API_BASE = "http://llm:8080/v1"  # the `llm` compose service, internal network only
+AUTO_MODEL = "hybrid"
+ROUTE_ORDER = ("local", "medium", "large")
+ROUTER_TEMPLATE_DIR = "router"
+ROUTER_FILES = ("litellm_config.yaml", "hybrid_router.py", "hybrid_policy.json")
+"""Files rendered into the bundle's router/ folder (each from templates/router/<name>.j2)."""
+
+# The hybrid strategy's complexity factors; the hook detects exactly these (names as in 002).
+COMPLEXITY_FEATURES = (
+    "multi_turn",
+    "requires_analysis",
+    "requires_creativity",
+    "includes_personal_data",
+    "long_request",
+    "is_simple",
+    "has_examples",
+    "is_faq",
+)
+STRATEGY_HEADER = "x-hybrid-strategy"
+USER_TIER_HEADER = "x-hybrid-user-tier"
+MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
+REDIS_HOST = "redis"  # the compose service
+REDIS_PORT = 6379
+REDIS_PASSWORD_ENV = "REDIS_PASSWORD"
+
+# LiteLLM's own choice among the deployments of one route, per default strategy.
+_LITELLM_STRATEGY = {
+    "local_first": "simple-shuffle",
+    "quality": "simple-shuffle",
+    "cost_optimized": "cost-based-routing",
+    "speed": "latency-based-routing",
+}
+# Environment variable that holds each cloud provider's key (the names LiteLLM itself reads).
+_PROVIDER_KEY_ENV = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "google": "GEMINI_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+    "groq": "GROQ_API_KEY",
+    "openrouter": "OPENROUTER_API_KEY",
+}
+
+CacheKind = Literal["redis", "local", "none"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Deployment(_Frozen):
+    """One entry of LiteLLM's model_list."""
+
+    model_name: str  # what clients ask for: a route (local/medium/large) or a local model's name
+    route: str
+    litellm_model: str
+    api_base: str | None = None
+    api_key_env: str | None = None  # rendered as os.environ/NAME, never as a value
+    input_cost_per_token: float = 0.0
+    output_cost_per_token: float = 0.0
+    timeout_s: int = 120
+
+
+class Fallback(_Frozen):
+    route: str
+    then: list[str]
+
+
+class RouterContext(_Frozen):
+    """Everything the router templates use (reached as `router` in a template)."""
+
+    tier_id: str
+    provider: str
+    auto_model: str = AUTO_MODEL
+    deployments: list[Deployment]
+    fallback_chain: list[str]
+    fallbacks: list[Fallback]
+    litellm_routing_strategy: str
+    num_retries: int = 1
+    request_timeout_s: int = 120
+    cooldown_s: int = 30
+    cache: CacheKind
+    cache_ttl_s: int
+    redis_host: str = REDIS_HOST
+    redis_port: int = REDIS_PORT
+    redis_password_env: str = REDIS_PASSWORD_ENV
+    master_key_env: str = MASTER_KEY_ENV
+    prometheus: bool
+    policy: dict[str, Any]
+
+    @property
+    def route_names(self) -> list[str]:
+        return [r for r in ROUTE_ORDER if any(d.model_name == r for d in self.deployments)]
+
+    @property
+    def policy_json(self) -> str:
+        return json.dumps(self.policy, indent=2, sort_keys=True)
+
+    @property
+    def key_env_names(self) -> list[str]:
+        """Environment variables the gateway container needs (besides the master key)."""
+        names = {d.api_key_env for d in self.deployments if d.api_key_env}
+        if self.cache == "redis":
+            names.add(self.redis_password_env)
+        return sorted(names)
+
+
+def _per_token(usd_per_mtok: float) -> float:
+    """A per-million price as LiteLLM's per-token price, without float noise in the YAML."""
+    return float(f"{usd_per_mtok / 1e6:.6g}")
+
+
+def _key_env(provider: str) -> str:
+    return _PROVIDER_KEY_ENV.get(provider.lower(), f"{provider.upper()}_API_KEY")
+
+
+def _check_routing(routing: Routing) -> None:
+    unknown = sorted(set(routing.complexity.weights) - set(COMPLEXITY_FEATURES))
+    if unknown:
+        raise InputError(
+            f"catalog routing.complexity.weights has factors the router cannot detect: "
+            f"{', '.join(unknown)}",
+            hint=f"Use only: {', '.join(COMPLEXITY_FEATURES)}.",
+        )
+    missing = sorted(set(ROUTE_ORDER) - set(routing.fallback_chain))
+    if missing:
+        raise InputError(
+            f"catalog routing.fallback_chain lacks {', '.join(missing)}",
+            hint="List every route, cheapest first: fallback_chain: [local, medium, large].",
+        )
+
+
+def _cloud_deployments(catalog: Catalog, route: str) -> list[Deployment]:
+    deployments = []
+    for name in catalog.routing.routes.get(route, []):  # type: ignore[call-overload]
+        cloud = catalog.cloud_models.get(name)
+        if cloud is None:
+            raise InputError(
+                f"catalog routing.routes.{route} names {name!r}, which is not in cloud_models",
+                hint="Add it to cloud_models or remove it; known: "
+                f"{', '.join(catalog.cloud_models)}.",
+            )
+        deployments.append(
+            Deployment(
+                model_name=route,
+                route=route,
+                litellm_model=cloud.litellm_model,
+                api_key_env=_key_env(cloud.provider),
+                input_cost_per_token=_per_token(cloud.input_usd_per_mtok),
+                output_cost_per_token=_per_token(cloud.output_usd_per_mtok),
+            )
+        )
+    return deployments
+
+
+def _local_deployments(tier: Tier, api_base: str) -> list[Deployment]:
+    primary = tier.models[0].model
+    local = [Deployment(model_name="local", route="local", litellm_model=f"openai/{primary}")]
+    # Every model the tier serves is also reachable by its own catalog name.
+    local += [
+        Deployment(model_name=m.model, route="local", litellm_model=f"openai/{m.model}")
+        for m in tier.models
+    ]
+    return [d.model_copy(update={"api_base": api_base}) for d in local]
+
+
+def _route_prices(deployments: list[Deployment]) -> dict[str, dict[str, float]]:
+    prices = {}
+    for route in ROUTE_ORDER:
+        group = [d for d in deployments if d.model_name == route]
+        if group:
+            prices[route] = {
+                "input_usd_per_mtok": round(fmean(d.input_cost_per_token for d in group) * 1e6, 6),
+                "output_usd_per_mtok": round(
+                    fmean(d.output_cost_per_token for d in group) * 1e6, 6
+                ),
+            }
+    return prices
+
+
+def _policy(
+    routing: Routing, deployments: list[Deployment], routes: list[str], redis: bool
+) -> dict[str, Any]:
+    tiers = {
+        name: {
+            "routes": [r for r in policy.routes if r in routes],
+            "max_complexity_local": policy.max_complexity_local,
+        }
+        for name, policy in routing.user_tiers.items()
+    }
+    return {
+        "auto_model": AUTO_MODEL,
+        "default_strategy": routing.default_strategy,
+        "strategies": sorted(routing.strategies),
+        "routes": routes,
+        "fallback_chain": [r for r in routing.fallback_chain if r in routes],
+        "complexity": {
+            "weights": dict(sorted(routing.complexity.weights.items())),
+            "long_request_chars": routing.complexity.long_request_chars,
+            "local_below": routing.complexity.local_below,
+            "medium_below": routing.complexity.medium_below,
+        },
+        "user_tiers": tiers,
+        "default_user_tier": "paid" if "paid" in tiers else sorted(tiers)[0],
+        "daily_cloud_budget_usd": routing.daily_cloud_budget_usd,
+        "route_prices": _route_prices(deployments),
+        "headers": {"strategy": STRATEGY_HEADER, "user_tier": USER_TIER_HEADER},
+        "spend_store": (
+            {"host": REDIS_HOST, "port": REDIS_PORT, "password_env": REDIS_PASSWORD_ENV}
+            if redis
+            else None
+        ),
+    }
+
+
+def build_router_context(
+    catalog: Catalog, tier: Tier | str, provider: str, *, local_api_base: str = LOCAL_API_BASE
+) -> RouterContext:
+    """The router settings for a tier: its local models, the catalog's cloud routes and policy."""
+    if isinstance(tier, str):
+        tier = catalog.tier(tier)
+    routing = catalog.routing
+    _check_routing(routing)
+    deployments = _local_deployments(tier, local_api_base)
+    for route in ("medium", "large"):
+        deployments += _cloud_deployments(catalog, route)
+    routes = [r for r in ROUTE_ORDER if any(d.model_name == r for d in deployments)]
+    chain = [r for r in routing.fallback_chain if r in routes]
+    fallbacks = [Fallback(route=r, then=chain[i + 1 :]) for i, r in enumerate(chain[:-1])]
+    redis = "redis" in tier.services
+    return RouterContext(
+        tier_id=tier.id,
+        provider=provider,
+        deployments=deployments,
+        fallback_chain=chain,
+        fallbacks=fallbacks,
+        litellm_routing_strategy=_LITELLM_STRATEGY[routing.default_strategy],
+        cache="redis" if redis else "local",
+        cache_ttl_s=routing.cache_ttl_s,
+        prometheus="prometheus" in tier.services,
+        policy=_policy(routing, deployments, routes, redis),
+    )
+
+
+def point_routes_at(
+    context: RouterContext,
+    api_bases: dict[str, str],
+    *,
+    budget_usd: float | None = None,
+    redis: bool = True,
+) -> RouterContext:
+    """A copy whose routes each go to one OpenAI-compatible server (tests, or a relay).
+
+    Each route named in `api_bases` keeps its first deployment's key variable and the route's
+    mean catalog price, so spend accounting and key handling stay as rendered. `redis=False`
+    keeps the cache and the daily spend inside the gateway process.
+    """
+    deployments: list[Deployment] = []
+    for d in context.deployments:
+        if d.model_name not in api_bases:
+            deployments.append(d)
+        elif not any(x.model_name == d.model_name for x in deployments):
+            prices = context.policy["route_prices"][d.model_name]
+            deployments.append(
+                d.model_copy(
+                    update={
+                        "litellm_model": f"openai/{d.model_name}-model",
+                        "api_base": api_bases[d.model_name],
+                        "input_cost_per_token": _per_token(prices["input_usd_per_mtok"]),
+                        "output_cost_per_token": _per_token(prices["output_usd_per_mtok"]),
+                    }
+                )
+            )
+    policy = dict(context.policy)
+    if budget_usd is not None:
+        policy["daily_cloud_budget_usd"] = budget_usd
+    update: dict[str, Any] = {"deployments": deployments, "policy": policy}
+    if not redis:  # no Redis beside the gateway: cache and spend in the gateway process
+        policy["spend_store"] = None
+        update["cache"] = "local" if context.cache == "redis" else context.cache
+    return context.model_copy(update=update)
+
+
+def point_redis_at(context: RouterContext, host: str, port: int) -> RouterContext:
+    """A copy whose cache and daily spend use the Redis at host:port (tests, or an external one)."""
+    policy = dict(context.policy)
+    policy["spend_store"] = {"host": host, "port": port, "password_env": context.redis_password_env}
+    return context.model_copy(
+        update={"cache": "redis", "redis_host": host, "redis_port": port, "policy": policy}
+    )
+
+
+class _RouterOnly(BaseModel):
+    router: RouterContext
+
+
+def render_router(context: RouterContext, templates: Path | None = None) -> dict[str, str]:
+    """The router files' text by file name, rendered exactly as the bundle renders them."""
+    from hybridctl.render.engine import make_environment, render_template
+
+    env = make_environment(templates)
+    wrapper = _RouterOnly(router=context)
+    return {
+        name: render_template(env, f"{ROUTER_TEMPLATE_DIR}/{name}.j2", wrapper)
+        for name in ROUTER_FILES
+    }
+
+
+def write_router(context: RouterContext, dest: Path) -> list[Path]:
+    """Write the router files into `dest` (created if needed); returns the paths written."""
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in render_router(context).items():
+        path = dest / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
