@@ -35,5 +35,5 @@ export HYBRIDCTL_REQUIRE_GATEWAY=1
 
 ruff check .
 ruff format --check .
-mypy hybridctl/catalog hybridctl/planning hybridctl/sizing.py
+mypy hybridctl
 python -m pytest -q "$@"

@@ -23,6 +23,23 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from hybridctl import __version__
+
+        typer.echo(f"hybridctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Size, deploy and prove a self-hosted hybrid (local + cloud) LLM server."""
+
+
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn hybridctl errors into a message and an exit code; no traceback unless debugging."""
 

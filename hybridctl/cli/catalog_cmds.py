@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -20,7 +20,7 @@ def tiers(catalog: CatalogOption = None, json: JsonOption = False) -> None:
     Example: hybridctl tiers --json
     """
     cat = load_catalog(catalog)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for tier in cat.tiers:
         budget = tier_memory_budget(cat, tier)
         deployable = [o for o in tier.offers if not o.reference_only]
@@ -53,8 +53,8 @@ def tiers(catalog: CatalogOption = None, json: JsonOption = False) -> None:
     for row, tier in zip(rows, cat.tiers, strict=True):
         band = tier.requests_per_day
         volume = f"{band.min:,.0f}-{band.max:,.0f}" if band.max else f"{band.min:,.0f}+"
-        cheapest = row["cheapest_offer"]
-        price = f"${cheapest['monthly_usd']:,.2f} {cheapest['provider']}" if cheapest else "-"
+        offer = row["cheapest_offer"]
+        price = f"${offer['monthly_usd']:,.2f} {offer['provider']}" if offer else "-"
         table.add_row(
             tier.id,
             tier.name,

@@ -13,11 +13,10 @@ from hybridctl.stacks.base import (
     SSH_PORT,
     WEB_PORTS,
     DeploySpec,
-    default_ssh_user,
-    host_key_fingerprint,
     short_name,
     user_data_payload,
 )
+from hybridctl.stacks.component import NodesComponent
 
 CANONICAL_OWNER = "099720109477"
 UBUNTU_2404_NAME = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*"
@@ -43,7 +42,7 @@ def ubuntu_ami(region: str, image: str | None) -> str:
     return result.id
 
 
-class AwsStack(pulumi.ComponentResource):
+class AwsStack(NodesComponent):
     """One or more EC2 instances for a tier, behind a Network Load Balancer when N > 1.
 
     Networking: the region's default VPC and its default subnets (one per availability zone);
@@ -169,31 +168,16 @@ class AwsStack(pulumi.ComponentResource):
             instances.append(instance)
             addresses.append(eip.public_ip)
 
-        self.ip: pulumi.Output[str] = addresses[0]
-        self.ips: pulumi.Output[list[str]] = pulumi.Output.all(*addresses)
-        self.ssh_user = pulumi.Output.from_input(default_ssh_user(spec))
-        self.host_key_fingerprint = pulumi.Output.from_input(
-            host_key_fingerprint(spec.host_key_public)
-        )
-        outputs: dict[str, object] = {
-            "ip": self.ip,
-            "ips": self.ips,
-            "ssh_user": self.ssh_user,
-            "host_key_fingerprint": self.host_key_fingerprint,
-        }
         if spec.node_count > 1:
             balancer, balancer_ip = _network_load_balancer(
                 spec, vpc.id, subnet_ids, instances, tags, child
             )
-            self.load_balancer_ip: pulumi.Output[str] | None = balancer_ip
-            outputs["load_balancer_ip"] = balancer_ip
             # The NLB has one address per zone behind one DNS name: the name survives a zone outage.
-            self.gateway_url = balancer.dns_name.apply(lambda host: f"https://{host}")
+            self._finish(
+                spec, addresses, load_balancer_ip=balancer_ip, gateway_host=balancer.dns_name
+            )
         else:
-            self.load_balancer_ip = None
-            self.gateway_url = self.ip.apply(lambda ip: f"https://{ip}")
-        outputs["gateway_url"] = self.gateway_url
-        self.register_outputs(outputs)
+            self._finish(spec, addresses)
 
 
 def _ingress_rules(admin_cidr: str) -> list[aws.ec2.SecurityGroupIngressArgsDict]:

@@ -13,8 +13,8 @@ from hybridctl.stacks.base import (
     WEB_PORTS,
     DeploySpec,
     default_ssh_user,
-    host_key_fingerprint,
 )
+from hybridctl.stacks.component import NodesComponent
 
 SUBNET_RANGE = "10.42.0.0/24"
 GPU_TYPE = "nvidia-tesla-t4"
@@ -36,7 +36,7 @@ def region_of(zone: str) -> str:
     return zone.rsplit("-", 1)[0] if len(zone.split("-")) == 3 else zone
 
 
-class GcpStack(pulumi.ComponentResource):
+class GcpStack(NodesComponent):
     """One or more Shielded VM instances for a tier, behind a regional passthrough NLB when N > 1.
 
     The program creates its own VPC network: the project's `default` network usually carries
@@ -158,28 +158,12 @@ class GcpStack(pulumi.ComponentResource):
             instances.append(instance)
             addresses.append(address.address)
 
-        self.ip: pulumi.Output[str] = addresses[0]
-        self.ips: pulumi.Output[list[str]] = pulumi.Output.all(*addresses)
-        self.ssh_user = pulumi.Output.from_input(ssh_user)
-        self.host_key_fingerprint = pulumi.Output.from_input(
-            host_key_fingerprint(spec.host_key_public)
+        balancer_ip = (
+            _regional_load_balancer(spec, zone, region, instances, labels, child)
+            if spec.node_count > 1
+            else None
         )
-        outputs: dict[str, object] = {
-            "ip": self.ip,
-            "ips": self.ips,
-            "ssh_user": self.ssh_user,
-            "host_key_fingerprint": self.host_key_fingerprint,
-        }
-        if spec.node_count > 1:
-            balancer_ip = _regional_load_balancer(spec, zone, region, instances, labels, child)
-            self.load_balancer_ip: pulumi.Output[str] | None = balancer_ip
-            outputs["load_balancer_ip"] = balancer_ip
-            self.gateway_url = balancer_ip.apply(lambda ip: f"https://{ip}")
-        else:
-            self.load_balancer_ip = None
-            self.gateway_url = self.ip.apply(lambda ip: f"https://{ip}")
-        outputs["gateway_url"] = self.gateway_url
-        self.register_outputs(outputs)
+        self._finish(spec, addresses, load_balancer_ip=balancer_ip)
 
 
 def _regional_load_balancer(

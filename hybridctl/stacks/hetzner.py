@@ -12,9 +12,8 @@ from hybridctl.stacks.base import (
     SUPPORTED,
     WEB_PORTS,
     DeploySpec,
-    default_ssh_user,
-    host_key_fingerprint,
 )
+from hybridctl.stacks.component import NodesComponent
 
 ANYWHERE = ["0.0.0.0/0", "::/0"]
 LOAD_BALANCER_TYPE = "lb11"
@@ -25,7 +24,7 @@ def _as_int(resource: pulumi.CustomResource) -> pulumi.Output[int]:
     return resource.id.apply(int)
 
 
-class HetznerStack(pulumi.ComponentResource):
+class HetznerStack(NodesComponent):
     """One or more Hetzner Cloud servers for a tier, behind a load balancer when N > 1."""
 
     def __init__(self, spec: DeploySpec, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -104,28 +103,8 @@ class HetznerStack(pulumi.ComponentResource):
             servers.append(server)
             addresses.append(primary_ip.ip_address)
 
-        self.ip: pulumi.Output[str] = addresses[0]
-        self.ips: pulumi.Output[list[str]] = pulumi.Output.all(*addresses)
-        self.ssh_user = pulumi.Output.from_input(default_ssh_user(spec))
-        self.host_key_fingerprint = pulumi.Output.from_input(
-            host_key_fingerprint(spec.host_key_public)
-        )
-        outputs: dict[str, object] = {
-            "ip": self.ip,
-            "ips": self.ips,
-            "ssh_user": self.ssh_user,
-            "host_key_fingerprint": self.host_key_fingerprint,
-        }
-        if spec.node_count > 1:
-            balancer = _load_balancer(spec, servers, labels, child)
-            self.load_balancer_ip: pulumi.Output[str] | None = balancer.ipv4
-            outputs["load_balancer_ip"] = balancer.ipv4
-            self.gateway_url = balancer.ipv4.apply(lambda ip: f"https://{ip}")
-        else:
-            self.load_balancer_ip = None
-            self.gateway_url = self.ip.apply(lambda ip: f"https://{ip}")
-        outputs["gateway_url"] = self.gateway_url
-        self.register_outputs(outputs)
+        balancer = _load_balancer(spec, servers, labels, child) if spec.node_count > 1 else None
+        self._finish(spec, addresses, load_balancer_ip=balancer.ipv4 if balancer else None)
 
 
 def _firewall_rules(admin_cidr: str) -> list[hcloud.FirewallRuleArgsDict]:
