@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hybridctl.bench import loadtest
+from hybridctl.bench import loadreport, loadtest
 
 pytest.importorskip("llama_cpp")
 pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] extras not installed")
@@ -222,9 +222,9 @@ def test_runs_as_bench_serve_subcommand(server: str, tmp_path: Path) -> None:
 
 
 def test_percentile_and_endpoint_helpers() -> None:
-    assert loadtest.percentile([], 0.5) is None
-    assert loadtest.percentile([3.0, 1.0, 2.0], 0.5) == 2.0
-    assert loadtest.percentile([1.0, 2.0], 0.95) == pytest.approx(1.95)
+    assert loadreport.percentile([], 0.5) is None
+    assert loadreport.percentile([3.0, 1.0, 2.0], 0.5) == 2.0
+    assert loadreport.percentile([1.0, 2.0], 0.95) == pytest.approx(1.95)
     assert loadtest.chat_completions_url("http://h:1/") == "http://h:1/v1/chat/completions"
     assert loadtest.chat_completions_url("http://h:1/v1") == "http://h:1/v1/chat/completions"
     full = "https://h/x/v1/chat/completions"

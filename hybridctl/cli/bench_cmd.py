@@ -369,7 +369,7 @@ def _serve(
     out: Path | None,
     json_output: bool,
 ) -> int:
-    from hybridctl.bench import loadtest
+    from hybridctl.bench import loadreport, loadtest
 
     promised = None
     typical: tuple[float, float] | None = None
@@ -399,7 +399,7 @@ def _serve(
         settings.api_key = api_key
         _progress(f"load test: {clients} clients, {requests} requests against {url}")
         result = loadtest.run_load(settings, _progress)
-        result["verdict"] = loadtest.verdict(
+        result["verdict"] = loadreport.verdict(
             result, promised_concurrency=promised, target_rpm=target_rpm, max_p95_latency_s=None
         )
     else:
@@ -424,5 +424,5 @@ def _serve(
     else:
         from hybridctl.cli.output import console
 
-        console.print(loadtest.summary_text(result), markup=False, highlight=False)
+        console.print(loadreport.summary_text(result), markup=False, highlight=False)
     return 0 if result["verdict"]["ok"] else 1

@@ -22,6 +22,7 @@ from hybridctl.deploy.automation import (
     find_pulumi_cli,
     open_automation_stack,
 )
+from hybridctl.deploy.changes import change_warnings
 from hybridctl.deploy.credentials import ProviderConfig, provider_config
 from hybridctl.deploy.errmap import map_pulumi_error, missing_cli
 from hybridctl.deploy.passphrase import Passphrase, load_passphrase
@@ -39,14 +40,6 @@ PLUGINS = {
     "hetzner": ("hcloud", "pulumi_hcloud"),
     "aws": ("aws", "pulumi_aws"),
     "gcp": ("gcp", "pulumi_gcp"),
-}
-RESIZE_DOWNTIME = {
-    "hetzner": "Hetzner powers the server off to change its server type (a few minutes of "
-    "downtime; the disk, volume and IP are kept)",
-    "aws": "AWS stops the instance to change its instance type (minutes of downtime; the "
-    "Elastic IP and volumes are kept)",
-    "gcp": "GCP stops the VM to change its machine type (minutes of downtime; the static IP "
-    "and disks are kept)",
 }
 
 
@@ -384,29 +377,8 @@ class Deployer:
     def _warn_about_changes(
         self, existing: DeploymentRecord | None, resolved: Resolved, preview: EventProgress
     ) -> None:
-        def warn(message: str) -> None:
+        for message in change_warnings(existing, resolved, preview.changes()):
             self.console.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
-
-        if existing is not None and existing.instance_type != resolved.offer.instance_type:
-            warn(
-                f"tier change {existing.tier} -> {resolved.tier.id} resizes "
-                f"{existing.instance_type} -> {resolved.offer.instance_type} in place: "
-                f"{RESIZE_DOWNTIME[resolved.provider]}. "
-                f"The server keeps its first-boot stack; render the new tier's bundle "
-                f"(`hybridctl render --tier {resolved.tier.id}`) and copy it over after the resize."
-            )
-        replaced = [
-            s
-            for s in preview.changes()
-            if s.op in ("replace", "create-replacement", "delete-replaced")
-        ]
-        deleted = [s for s in preview.changes() if s.op == "delete"]
-        if replaced:
-            names = ", ".join(sorted({s.name for s in replaced}))
-            warn(f"these resources will be REPLACED (deleted and created again): {names}")
-        if deleted and existing is not None:
-            names = ", ".join(sorted({s.name for s in deleted}))
-            warn(f"these resources will be DELETED: {names}")
 
     # -- other operations ----------------------------------------------------------------------
 

@@ -1,0 +1,48 @@
+"""What a deploy's preview means for a running server: resizes, replacements, deletions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from hybridctl.deploy.records import DeploymentRecord
+from hybridctl.deploy.spec import Resolved
+
+RESIZE_DOWNTIME = {
+    "hetzner": "Hetzner powers the server off to change its server type (a few minutes of "
+    "downtime; the disk, volume and IP are kept)",
+    "aws": "AWS stops the instance to change its instance type (minutes of downtime; the "
+    "Elastic IP and volumes are kept)",
+    "gcp": "GCP stops the VM to change its machine type (minutes of downtime; the static IP "
+    "and disks are kept)",
+}
+
+
+class Step(Protocol):
+    op: str
+    name: str
+
+
+def change_warnings(
+    existing: DeploymentRecord | None, resolved: Resolved, steps: Iterable[Step]
+) -> list[str]:
+    """The warnings to show before the user confirms an update."""
+    steps = list(steps)
+    warnings = []
+    if existing is not None and existing.instance_type != resolved.offer.instance_type:
+        warnings.append(
+            f"tier change {existing.tier} -> {resolved.tier.id} resizes "
+            f"{existing.instance_type} -> {resolved.offer.instance_type} in place: "
+            f"{RESIZE_DOWNTIME[resolved.provider]}. "
+            f"The server keeps its first-boot stack; render the new tier's bundle "
+            f"(`hybridctl render --tier {resolved.tier.id}`) and copy it over after the resize."
+        )
+    replacing = ("replace", "create-replacement", "delete-replaced")
+    replaced = {s.name for s in steps if s.op in replacing}
+    if replaced:
+        names = ", ".join(sorted(replaced))
+        warnings.append(f"these resources will be REPLACED (deleted and created again): {names}")
+    deleted = {s.name for s in steps if s.op == "delete"}
+    if deleted and existing is not None:
+        warnings.append(f"these resources will be DELETED: {', '.join(sorted(deleted))}")
+    return warnings
