@@ -91,6 +91,8 @@ def build_plan(
         raise InputError(
             "nothing to bench", hint="Pass --tier T (the tier's models) or --model PATH."
         )
+    for model_file in model_files:
+        check_gguf(model_file.path)
     plan: dict[str, Any] = {
         "models": [],
         **_settings(repetitions, prompt_tokens, gen_tokens, threads),
@@ -147,6 +149,23 @@ def build_plan(
             }
         )
     return plan
+
+
+GGUF_MAGIC = b"GGUF"
+
+
+def check_gguf(path: Path) -> None:
+    """Refuse a file that does not start with the GGUF magic (a key, a text file, a safetensors)."""
+    try:
+        with path.open("rb") as stream:
+            magic = stream.read(len(GGUF_MAGIC))
+    except OSError as exc:
+        raise InputError(f"model file {path} cannot be read: {exc.strerror or exc}") from None
+    if magic != GGUF_MAGIC:
+        raise InputError(
+            f"model file {path} is not a GGUF file (it does not start with {GGUF_MAGIC!r})",
+            hint="Give a llama.cpp GGUF model file with --model (e.g. model.Q4_K_M.gguf).",
+        )
 
 
 def file_sha256(path: Path) -> str:

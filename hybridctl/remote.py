@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shlex
 import tempfile
@@ -141,6 +140,39 @@ def run_remote_bench(
     deadline = time.monotonic() + timeout_s
     python = find_remote_python(client, remote_python, install_deps, progress)
     workdir = make_workdir(client)
+    run = RemoteBenchRun(target=str(client.target), exit_code=0, result=None, remote_dir=workdir)
+    try:
+        _bench_on_box(client, plan, python, workdir, run, progress, deadline, timeout_s)
+    finally:
+        # A dropped connection leaves the directory for the user (it holds what finished);
+        # otherwise, and on any error (a refused plan, a failed upload), tidy up if possible.
+        if not run.connection_lost and _remove_workdir(client, workdir):
+            run.remote_dir = None
+    if run.connection_lost:
+        run.exit_code = SSH_EXIT_ERROR
+    return run
+
+
+def _remove_workdir(client: SshClient, workdir: str) -> bool:
+    """Remove a work directory on the box, best effort; whether it was removed."""
+    try:
+        completed = client.run(f"rm -rf {shlex.quote(workdir)}", timeout_s=60)
+    except HybridctlError:
+        return False
+    return completed.returncode == 0
+
+
+def _bench_on_box(
+    client: SshClient,
+    plan: dict[str, Any],
+    python: str,
+    workdir: str,
+    run: RemoteBenchRun,
+    progress: Progress,
+    deadline: float,
+    timeout_s: float,
+) -> None:
+    """Upload the bench, the plans and local model files to workdir, run each model, fill run."""
     q_dir = shlex.quote(workdir)
     plan = json.loads(json.dumps(plan))  # a copy we may rewrite
     models = plan.get("models", [])
@@ -161,7 +193,6 @@ def run_remote_bench(
             one.write_text(json.dumps({**plan, "models": [model]}, indent=2))
             client.upload(one, f"{workdir}/plan-{index}.json")
 
-    run = RemoteBenchRun(target=str(client.target), exit_code=0, result=None, remote_dir=workdir)
     results: list[dict[str, Any]] = []
     for index, model in enumerate(models):
         name = str(model.get("name"))
@@ -202,15 +233,6 @@ def run_remote_bench(
     run.missing_models = [
         str(m.get("name")) for m in models if str(m.get("name")) not in run.completed_models
     ]
-    if run.connection_lost:
-        run.exit_code = SSH_EXIT_ERROR
-    else:
-        try:
-            client.run(f"rm -rf {q_dir}", timeout_s=60)
-            run.remote_dir = None
-        except HybridctlError:
-            pass
-    return run
 
 
 def merge_results(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -256,6 +278,29 @@ def run_remote_serve(
     never on a command line.
     """
     workdir = make_workdir(client)
+    try:
+        code, tail, result = _serve_on_box(
+            client, workdir, serve_args, api_key, remote_python, progress, timeout_s
+        )
+    finally:
+        _remove_workdir(client, workdir)
+    if result is None:
+        raise OperationFailed(
+            f"the load test on {client.target} exited {code} without a result: {tail_lines(tail)}"
+        )
+    return code, result
+
+
+def _serve_on_box(
+    client: SshClient,
+    workdir: str,
+    serve_args: list[str],
+    api_key: str | None,
+    remote_python: str,
+    progress: Progress,
+    timeout_s: float,
+) -> tuple[int, str, dict[str, Any] | None]:
+    """Upload the bench to workdir and run its load test there: exit code, stderr tail, result."""
     q_dir = shlex.quote(workdir)
     with tempfile.TemporaryDirectory(prefix="hybridctl-remote-") as tmp:
         _upload_zipapp(client, workdir, Path(tmp), progress)
@@ -273,11 +318,4 @@ def run_remote_serve(
         raise InputError(
             f"the load test on {client.target} refused its options: {tail_lines(tail)}"
         )
-    result = _fetch_json(client, f"{workdir}/serve.json")
-    with contextlib.suppress(HybridctlError):
-        client.run(f"rm -rf {q_dir}", timeout_s=60)
-    if result is None:
-        raise OperationFailed(
-            f"the load test on {client.target} exited {code} without a result: {tail_lines(tail)}"
-        )
-    return code, result
+    return code, tail, _fetch_json(client, f"{workdir}/serve.json")

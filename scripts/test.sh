@@ -5,14 +5,17 @@ cd "$(dirname "$0")/.."
 
 # System packages the tests run for real: OpenSSH (SSH transport), cloud-init (schema check of
 # the user data), Caddy (Caddyfile validation) and Redis (the rendered redis command).
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+if command -v apt-get >/dev/null 2>&1; then
   missing=()
   for pkg in openssh-server openssh-client cloud-init caddy redis-server; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done
   if [ "${#missing[@]}" -gt 0 ]; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}"
   fi
 fi
 

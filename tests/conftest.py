@@ -2,36 +2,28 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-_LEAKY_ENV = (
-    "HYBRIDCTL_CATALOG",
-    "HYBRIDCTL_STATE_DIR",
-    "HYBRIDCTL_DEBUG",
-    "XDG_STATE_HOME",
-    "XDG_CONFIG_HOME",
-    "PULUMI_ACCESS_TOKEN",
-    "PULUMI_CONFIG_PASSPHRASE",
-    "HCLOUD_TOKEN",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_PROFILE",
-    "GOOGLE_CREDENTIALS",
-    "GOOGLE_APPLICATION_CREDENTIALS",
-    "OPENAI_API_KEY",
-    "ANTHROPIC_API_KEY",
-)
+_LEAKY_PREFIXES = ("HYBRIDCTL_", "PULUMI_", "AWS_", "GOOGLE_", "CLOUDSDK_", "HCLOUD_", "XDG_")
+_KEEP = {"HYBRIDCTL_REQUIRE_GATEWAY", "HYBRIDCTL_LITELLM", "HYBRIDCTL_UPDATE_GOLDEN"}
+
+
+def _leaky(name: str) -> bool:
+    if name in _KEEP:
+        return False
+    return name.startswith(_LEAKY_PREFIXES) or name.endswith(("_API_KEY", "_TOKEN"))
 
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Isolate HOME and hybridctl's state so no test reads or writes the real user's files."""
     home = tmp_path_factory.mktemp("home")
-    for name in _LEAKY_ENV:
+    for name in [n for n in os.environ if _leaky(n)]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("HYBRIDCTL_STATE_DIR", str(home / "state"))

@@ -138,6 +138,58 @@ def test_update_catalog_skips_a_stand_in_file(tiny_model: Path, tmp_path: Path) 
     assert catalog.read_text() == before
 
 
+def test_update_catalog_refuses_the_catalog_installed_with_the_package(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Installed from a wheel, the default catalog is site-packages/hybridctl/data/tiers.yaml."""
+    from hybridctl import paths
+
+    package = tmp_path / "site-packages" / "hybridctl"
+    (package / "data").mkdir(parents=True)
+    installed = package / "data" / "tiers.yaml"
+    installed.write_text(default_catalog_path().read_text())
+    before = installed.read_text()
+    monkeypatch.setattr(paths, "_PACKAGE_DIR", package)
+    assert default_catalog_path() == installed
+    code, stdout, stderr = invoke(
+        "--tier", "1", "--model", f"{TINYLLAMA}={tiny_model}", *SMALL, "--update-catalog"
+    )
+    assert code == 2, stderr
+    assert "would write into the catalog installed with hybridctl" in stderr
+    assert "--catalog" in stderr and str(installed) in stderr
+    assert "running in a child process" not in stderr and stdout == ""  # refused up front
+    assert installed.read_text() == before
+    # the writer itself refuses it too, whoever calls it
+    from hybridctl.catalog.measurements import MeasurementUpdate, record_measurements
+    from hybridctl.errors import InputError
+
+    with pytest.raises(InputError, match="installed with hybridctl"):
+        record_measurements(installed, [MeasurementUpdate(TINYLLAMA, dict(MEASURED))])
+    assert installed.read_text() == before
+
+
+def test_a_source_checkouts_catalog_stays_updatable() -> None:
+    from hybridctl.catalog.measurements import check_catalog_writable
+
+    assert default_catalog_path().resolve().parent.name != "data"  # the repo root's tiers.yaml
+    check_catalog_writable(default_catalog_path())  # does not raise
+
+
+def test_a_file_that_is_not_gguf_is_refused(tmp_path: Path) -> None:
+    key = tmp_path / "id_ed25519.pub"
+    key.write_text("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey user@host\n")
+    code, stdout, stderr = invoke("--model", str(key), *SMALL)
+    assert code == 2, stderr
+    assert f"model file {key} is not a GGUF file" in stderr
+    assert "running in a child process" not in stderr and stdout == ""
+    code, _, stderr = invoke("--tier", "1", "--model", f"{TINYLLAMA}={key}", *SMALL)
+    assert code == 2 and "is not a GGUF file" in stderr
+    empty = tmp_path / "empty.gguf"
+    empty.write_bytes(b"")
+    code, _, stderr = invoke("--model", str(empty), *SMALL)
+    assert code == 2 and f"model file {empty} is not a GGUF file" in stderr
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -285,6 +337,29 @@ def test_bench_a_deployment_by_name(sshd: SshServer, tiny_model: Path, tmp_path:
     known_hosts_path("test-box").unlink()
     code, _, stderr = invoke("--deployment", "test-box", *args)
     assert code == 2 and "known_hosts file" in stderr and "is missing" in stderr
+
+
+def test_bench_a_deployment_takes_its_tier_from_the_record(
+    sshd: SshServer,  # noqa: F811
+    tiny_model: Path,
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host 127.0.0.1\n  Port {sshd.port}\n")
+    save_deployment("tier-box", sshd, sshd.host_public_key)  # a tier 1 deployment
+    code, stdout, stderr = invoke(
+        "--deployment", "tier-box", "--model", f"{TINYLLAMA}={tiny_model}", *SMALL, "--json",
+        "--ssh-config", str(config), "--identity", str(sshd.identity_file),
+        "--remote-python", sys.executable,
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert "tier 1 (deployment tier-box's" in stderr
+    result = json.loads(stdout)
+    assert result["settings"]["tier"] == "1"
+    (row,) = result["rows"]
+    tier_1 = load_catalog(default_catalog_path()).tier("1")
+    promised = next(m.promised_tokens_per_s for m in tier_1.models if m.model == TINYLLAMA)
+    assert row["name"] == TINYLLAMA and row["verdict"]["promised_tokens_per_s"] == promised
 
 
 def test_serve_on_the_box_passes_the_api_key_on_stdin(

@@ -48,6 +48,7 @@ def test_recommend_per_minute_equals_per_day() -> None:
         ([], "exactly one of --requests-per-day or --requests-per-minute"),
         (["-r", "10", "--requests-per-minute", "1"], "exactly one of"),
         (["-r", "-5"], "--requests-per-day: Input should be greater than 0"),
+        (["-r", "inf"], "--requests-per-day: Input should be a finite number"),
         (["-r", "100", "--complex-share", "1.5"], "--complex-share"),
         (["-r", "100", "--provider", "hetzner", "--provider", "linode"], "unknown provider linode"),
     ],
@@ -90,7 +91,19 @@ def test_cost_json_and_override() -> None:
     assert result.exit_code == 0
     (row,) = json.loads(result.output)
     assert row["cloud_only_usd"] == pytest.approx(1320)
-    assert runner.invoke(app, ["cost", "--local-share", "2"]).exit_code == 2
+    for bad in (["--local-share", "2"], ["--requests-per-month", "-1"], ["--server-usd", "-5"]):
+        assert runner.invoke(app, ["cost", *bad]).exit_code == 2, bad
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["cost", "--tier", "[/x]"], ["recommend", "-r", "10", "-p", "[bold]aws"]],
+)
+def test_user_input_in_messages_is_not_markup(args: list[str]) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    assert args[-1] in result.output
 
 
 def test_tiers_and_models_json() -> None:
@@ -113,14 +126,27 @@ def test_debug_variable_shows_the_traceback(monkeypatch) -> None:
     assert result.exception is not None
 
 
-def test_python_dash_m_and_start_up_imports_nothing_heavy() -> None:
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["cost", "--tier", "2"], "$502"),
+        (["recommend", "-r", "5000", "--json"], '"tier": "4"'),
+        (["--help"], "recommend"),
+        (["deploy", "--help"], "Example: hybridctl deploy"),
+        (["bench", "--help"], "Example: hybridctl bench"),
+    ],
+)
+def test_python_dash_m_and_start_up_imports_nothing_heavy(args: list[str], expected: str) -> None:
     code = (
-        "import sys, runpy; sys.argv = ['hybridctl', 'cost', '--tier', '2'];\n"
+        "import sys, runpy; sys.argv = ['hybridctl', *sys.argv[1:]];\n"
         "try:\n    runpy.run_module('hybridctl', run_name='__main__')\n"
         "except SystemExit as e:\n    assert not e.code, e.code\n"
-        "heavy = [m for m in ('pulumi', 'llama_cpp', 'litellm') if m in sys.modules]\n"
+        "heavy = [m for m in ('pulumi', 'llama_cpp', 'litellm', 'jinja2', 'jsonschema')\n"
+        "         if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
-    assert "$502" in done.stdout
+    assert expected in done.stdout

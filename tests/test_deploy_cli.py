@@ -295,3 +295,21 @@ def test_no_deployments_yet() -> None:
     result = invoke("deployments")
     assert result.exit_code == 0 and "No deployments yet" in result.output
     assert invoke("outputs", "nothing").exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--tier", "2", "--provider", "hetzner", "--plan", "--cancel", "x"],
+        ["--resume", "x", "--cancel", "y"],
+        ["--resume", "x", "--plan"],
+    ],
+)
+def test_modes_cannot_be_combined(args: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from hybridctl.cli.app import app
+
+    result = CliRunner().invoke(app, ["deploy", *args])
+    assert result.exit_code == 2, result.output
+    assert "cannot be combined" in result.output

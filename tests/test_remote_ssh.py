@@ -222,6 +222,36 @@ def test_dropped_connection_keeps_the_models_that_finished(
     shutil.rmtree(run.remote_dir)
 
 
+def test_a_refused_plan_still_removes_the_work_directory(
+    sshd: SshServer,  # noqa: F811
+    tiny_model: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hybridctl import remote
+
+    made: list[str] = []
+    make_workdir = remote.make_workdir
+
+    def recording_make_workdir(client: SshClient) -> str:
+        made.append(make_workdir(client))
+        return made[-1]
+
+    monkeypatch.setattr(remote, "make_workdir", recording_make_workdir)
+    plan = {**small_plan(tiny_model, "tiny"), "repetitions": 0}  # the bench refuses it (exit 2)
+    with pytest.raises(InputError, match="refused the plan for tiny"):
+        run_remote_bench(client_for(sshd, sshd.known_hosts), plan, remote_python=sys.executable)
+    (workdir,) = made
+    assert workdir.startswith("/") and not Path(workdir).exists()  # the "box" is this machine
+
+    with pytest.raises(InputError, match="refused its options"):
+        remote.run_remote_serve(
+            client_for(sshd, sshd.known_hosts),
+            ["--url", "http://127.0.0.1:9", "--clients", "0"],
+            remote_python=sys.executable,
+        )
+    assert len(made) == 2 and not Path(made[1]).exists()
+
+
 def test_keepalive_timeout_when_the_server_stops_answering(
     sshd: SshServer,  # noqa: F811
 ) -> None:

@@ -97,3 +97,67 @@ def test_help_has_an_example() -> None:
     result = _invoke("render", "--help")
     assert result.exit_code == 0
     assert "Example: hybridctl render --tier 2 --out ./bundle" in result.output
+
+
+def _assert_clear_error(result, code: int, text: str) -> None:
+    assert result.exit_code == code, result.output
+    assert text in result.output
+    assert "internal error" not in result.output.lower()
+    assert "Traceback" not in result.output
+
+
+def test_render_out_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    existing = tmp_path / "passwd"
+    existing.write_text("root:x:0:0::/root:/bin/sh\n")
+    result = _invoke("render", "--tier", "2", "--out", str(existing))
+    _assert_clear_error(result, 2, "is an existing file, not a folder")
+    assert existing.read_text() == "root:x:0:0::/root:/bin/sh\n"
+    below = _invoke("render", "--tier", "2", "--out", str(existing / "bundle"))
+    _assert_clear_error(below, 2, "cannot create the bundle folder")
+
+
+def test_check_of_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
+    result = _invoke("render", "--check", str(tmp_path / "nonexistent"))
+    _assert_clear_error(result, 2, "no such folder")
+    (tmp_path / "file").write_text("x")
+    _assert_clear_error(_invoke("render", "--check", str(tmp_path / "file")), 2, "is a file")
+
+
+def test_check_of_a_folder_that_is_not_a_bundle(tmp_path: Path) -> None:
+    (tmp_path / "blob.yml").write_bytes(b"\xff\xfe\x00garbage")
+    (tmp_path / "data.json").write_bytes(b"\x80\x81")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "bin").write_bytes(bytes(range(256)))
+    result = _invoke("render", "--check", str(tmp_path))
+    _assert_clear_error(result, 2, "is not a hybridctl bundle")
+
+
+def test_check_reports_undecodable_files_in_a_bundle(tmp_path: Path) -> None:
+    out = tmp_path / "b"
+    assert _invoke("render", "--tier", "2", "--out", str(out)).exit_code == 0
+    (out / "extra.yml").write_bytes(b"key: \xff\xfe\n")
+    (out / "extra.json").write_bytes(b'{"a": "\x80"}')
+    (out / "blob.bin").write_bytes(bytes(range(256)))
+    (out / "docker-compose.yml").write_bytes(b"\xff" + (out / "docker-compose.yml").read_bytes())
+    result = _invoke("render", "--check", str(out))
+    _assert_clear_error(result, 1, "extra.yml is not UTF-8 text")
+    assert "extra.json is not UTF-8 text" in result.output
+    assert "docker-compose.yml was changed after it was rendered" in result.output
+
+
+def test_undecodable_env_is_a_clear_error(tmp_path: Path) -> None:
+    out = tmp_path / "b"
+    assert _invoke("render", "--tier", "2", "--out", str(out)).exit_code == 0
+    (out / ".env").write_bytes(b"REDIS_PASSWORD=\xff\xfe\n")
+    _assert_clear_error(_invoke("render", "--check", str(out)), 1, ".env is not UTF-8 text")
+    _assert_clear_error(_invoke("render", "--tier", "2", "--out", str(out)), 2, "not UTF-8")
+
+
+def test_env_value_compose_would_mangle_is_refused_without_showing_it(tmp_path: Path) -> None:
+    value = "sk-live-abc$HOME #rest"
+    result = _invoke(
+        "render", "--tier", "2", "--out", str(tmp_path / "b"), env={"GROQ_API_KEY": value}
+    )
+    _assert_clear_error(result, 2, "the value of GROQ_API_KEY contains a '$'")
+    assert "sk-live-abc" not in result.output
+    assert not (tmp_path / "b" / ".env").exists()  # nothing half-written

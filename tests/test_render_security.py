@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import stat
+import subprocess
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -14,7 +17,7 @@ import yaml
 from hybridctl.errors import InputError
 from hybridctl.render import SshHostKey, check_bundle, render_user_data
 from hybridctl.render.checks import published_ports
-from hybridctl.render.envfile import read_env
+from hybridctl.render.envfile import check_env_value, format_env, read_env
 from tests.render_fixtures import (
     ADMIN_CIDR,
     ADMIN_KEY,
@@ -143,7 +146,7 @@ def test_user_data_for_a_deploy_carries_bundle_key_and_env(tmp_path: Path) -> No
 
 def test_user_data_refuses_unsafe_inputs(tmp_path: Path) -> None:
     private, public = ed25519(tmp_path, "admin")
-    common = {"admin_ssh_public_key": public}
+    common: dict[str, Any] = {"admin_ssh_public_key": public}
     with pytest.raises(InputError, match="whole internet"):
         render_user_data(catalog(), "1", "hetzner", admin_cidr="0.0.0.0/0", **common)
     with pytest.raises(InputError, match="not an IP network"):
@@ -213,3 +216,116 @@ def test_check_catches_weakened_cloud_init_and_broken_yaml(tmp_path: Path) -> No
     problems = check_bundle(tmp_path, catalog()).problems
     assert any("does not turn SSH password login off" in p for p in problems)
     assert any("prometheus/prometheus.yml is not valid YAML" in p for p in problems)
+
+
+METADATA_RULE = "-d 169.254.169.254/32 -j REJECT"
+BLOCK_SCRIPT = "/usr/local/sbin/hybridctl-block-metadata"
+
+
+@pytest.mark.parametrize("provider", ["hetzner", "aws", "gcp"])
+@pytest.mark.parametrize("tier_id", tier_ids())
+def test_user_data_blocks_containers_from_the_metadata_service(
+    tmp_path: Path, tier_id: str, provider: str
+) -> None:
+    user_data = render_user_data(
+        catalog(),
+        tier_id,
+        provider,
+        admin_ssh_public_key=ADMIN_KEY,
+        admin_cidr=ADMIN_CIDR,
+        env={"LITELLM_MASTER_KEY": "sk-deploy-master-0123456789", "REDIS_PASSWORD": "r" * 20},
+    )
+    data = yaml.safe_load(user_data)
+    files = {f["path"]: f for f in data["write_files"]}
+    script = files[BLOCK_SCRIPT]
+    assert script["permissions"] == "0755"
+    assert f"iptables -w -I DOCKER-USER {METADATA_RULE}" in script["content"]
+    # re-applied whenever Docker (re)starts, and before the stack starts
+    dropin = files["/etc/systemd/system/docker.service.d/60-hybridctl-metadata.conf"]
+    assert f"ExecStartPost={BLOCK_SCRIPT}" in dropin["content"]
+    stack = files["/etc/systemd/system/hybridctl-stack.service"]["content"]
+    assert stack.index(f"ExecStartPre={BLOCK_SCRIPT}") < stack.index("ExecStart=/usr/bin/docker")
+    assert [BLOCK_SCRIPT] in data["runcmd"]
+    # the host's own lookup of its public address still uses the metadata service
+    host_env = files["/usr/local/sbin/hybridctl-host-env"]["content"]
+    assert "http://169.254.169.254/" in host_env
+    dotenv = files["/opt/hybridctl/.env"]
+    assert (dotenv["owner"], dotenv["permissions"]) == ("root:root", "0600")
+
+
+def test_metadata_block_script_inserts_the_rule_once(tmp_path: Path) -> None:
+    """Run the rendered script against a stand-in iptables that keeps its rules in a file."""
+    user_data = render_user_data(
+        catalog(), "1", "hetzner", admin_ssh_public_key=ADMIN_KEY, admin_cidr=ADMIN_CIDR
+    )
+    files = {f["path"]: f for f in yaml.safe_load(user_data)["write_files"]}
+    script = tmp_path / "block"
+    script.write_text(files[BLOCK_SCRIPT]["content"])
+    rules = tmp_path / "rules"
+    rules.write_text("")
+    fake = tmp_path / "bin" / "iptables"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = -w ] && shift\n'
+        'op="$1"; shift\n'
+        'case "$op" in\n'
+        "  -N) exit 1 ;;\n"  # the chain exists (Docker made it)
+        f'  -C) grep -qxF "$*" {rules} ;;\n'
+        f'  -I) echo "$*" >> {rules} ;;\n'
+        "  *) exit 2 ;;\n"
+        "esac\n"
+    )
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}"}
+    for _ in range(3):  # Docker restarting re-runs it; the rule must not pile up
+        subprocess.run(["sh", str(script)], check=True, env=env, timeout=30)
+    assert rules.read_text().splitlines() == [f"DOCKER-USER {METADATA_RULE}"]
+
+
+@pytest.mark.parametrize(
+    ("value", "what"),
+    [
+        ("sk-abc$HOME", "a '$'"),
+        ("sk-abc${X}", "a '$'"),
+        ("sk-abc #tail", "whitespace"),
+        ("sk-abc#tail", "a '#'"),
+        ("sk-'abc'", 'a "\'"'),
+        ('sk-"abc"', "a '\"'"),
+        ("sk-a\\nbc", "a '\\\\'"),
+        ("sk-a`id`", "a '`'"),
+        ("sk-a bc", "whitespace"),
+        ("sk-a\tbc", "whitespace"),
+        ("sk-a\nbc", "a line break"),
+        ("sk-a\x00bc", "a control or non-ASCII character"),
+        ("sk-abcé", "a control or non-ASCII character"),
+    ],
+)
+def test_env_values_compose_would_mangle_are_refused(tmp_path: Path, value: str, what: str) -> None:
+    with pytest.raises(InputError) as caught:
+        render(tmp_path / "fresh", "1", environ={"GROQ_API_KEY": value})
+    message = str(caught.value)
+    assert f"the value of GROQ_API_KEY contains {what}," in message
+    assert value.strip() not in message
+    # the same from a hand-edited .env, and on the deploy path (user data)
+    existing = tmp_path / "edited"
+    existing.mkdir()
+    (existing / ".env").write_text(f"REDIS_PASSWORD={value}\n")
+    if "\n" not in value:
+        with pytest.raises(InputError, match="the value of REDIS_PASSWORD contains"):
+            render(existing, "1")
+    with pytest.raises(InputError, match="the value of REDIS_PASSWORD contains"):
+        format_env({"REDIS_PASSWORD": value})
+
+
+def test_plain_secret_values_are_kept_verbatim(tmp_path: Path) -> None:
+    keys = {
+        "OPENAI_API_KEY": "sk-proj-AbC_12-xyz=+/.:@,%~",
+        "GEMINI_API_KEY": "AIzaSyA-0123456789_abcdef",
+    }
+    render(tmp_path, "1", environ=keys)
+    values = read_env(tmp_path / ".env")
+    for name, value in keys.items():
+        assert values[name] == value
+    for name in ("LITELLM_MASTER_KEY", "REDIS_PASSWORD"):
+        check_env_value(name, values[name])  # generated secrets are always safe

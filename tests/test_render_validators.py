@@ -39,13 +39,18 @@ def _cloud_init_schema(path: Path) -> subprocess.CompletedProcess[str]:
 
 
 @needs_cloud_init
-@pytest.mark.parametrize("tier_id", tier_ids())
-def test_deploy_user_data_is_valid_cloud_config(tmp_path: Path, tier_id: str) -> None:
+@pytest.mark.parametrize(
+    ("tier_id", "provider"),
+    [(t, "aws") for t in tier_ids()] + [("2", "hetzner"), ("2", "gcp")],
+)
+def test_deploy_user_data_is_valid_cloud_config(
+    tmp_path: Path, tier_id: str, provider: str
+) -> None:
     private, public = ed25519(tmp_path, "host")
     user_data = render_user_data(
         catalog(),
         tier_id,
-        "aws",
+        provider,
         admin_ssh_public_key=ADMIN_KEY,
         admin_cidr=ADMIN_CIDR,
         ssh_host_key=SshHostKey(private_openssh=private, public_openssh=public),

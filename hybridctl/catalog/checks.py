@@ -189,9 +189,14 @@ def _check_claim(
         return
     ceiling = roofline_tokens_per_s(model, tier_bandwidth_gbs(best))
     if claimed > ceiling:
+        where = (
+            f"on every tier serving it (best: tier {best.id}"
+            if serving
+            else f"on every CPU tier (no tier serves it; best: tier {best.id}"
+        )
         findings.warning(
             ("models", model_id, "claims", index, "tokens_per_s"),
-            f"claimed {claimed:g} tok/s exceeds the roofline on tier {best.id} "
-            f"({tier_bandwidth_gbs(best):g} GB/s / {model.file_size_mb / 1000:.2f} GB per token "
+            f"claimed {claimed:g} tok/s exceeds the roofline {where}, "
+            f"{tier_bandwidth_gbs(best):g} GB/s / {model.file_size_mb / 1000:.2f} GB per token "
             f"= {ceiling:.1f} tok/s); recorded as a claim, not a promise",
         )

@@ -180,6 +180,25 @@ def _insert_after(text: str, starts: list[int], node: yaml.Node, block: str) -> 
     return text[:position] + block + text[position:]
 
 
+def check_catalog_writable(catalog_path: Path) -> None:
+    """Refuse to record into the catalog shipped inside the installed package (site-packages).
+
+    An installed wheel's data file is not the user's to edit: the next upgrade replaces it,
+    and it is often not writable. A source checkout's tiers.yaml (outside the package) is.
+    """
+    from hybridctl import paths
+
+    package_data = (paths._PACKAGE_DIR / "data").resolve()
+    if catalog_path.resolve().is_relative_to(package_data):
+        raise InputError(
+            f"--update-catalog would write into the catalog installed with hybridctl "
+            f"({catalog_path}), which an upgrade replaces",
+            hint="Copy it somewhere writable and pass that copy: "
+            f"cp {catalog_path} tiers.yaml && hybridctl bench ... --update-catalog "
+            "--catalog tiers.yaml (or set HYBRIDCTL_CATALOG).",
+        )
+
+
 def record_measurements(catalog_path: Path, updates: list[MeasurementUpdate]) -> None:
     """Append every measurement to the catalog file, validate the result, then replace the file.
 
@@ -188,6 +207,7 @@ def record_measurements(catalog_path: Path, updates: list[MeasurementUpdate]) ->
     """
     from hybridctl.catalog import validate_catalog
 
+    check_catalog_writable(catalog_path)
     text = catalog_path.read_text()
     for update in updates:
         text = insert_measurement(text, update.model_id, update.fields)

@@ -19,7 +19,12 @@ _SERVE = "Load test (--serve)"
 
 def bench(
     tier: Annotated[
-        str | None, typer.Option("--tier", "-t", help="Bench every model of this tier.")
+        str | None,
+        typer.Option(
+            "--tier",
+            "-t",
+            help="Bench every model of this tier (with --deployment: its tier, by default).",
+        ),
     ] = None,
     model: Annotated[
         list[str] | None,
@@ -151,9 +156,16 @@ def bench(
     ]
     if len(where) > 1:
         raise UsageError(f"choose one of --local, --host, --deployment (got {' and '.join(where)})")
+    if update_catalog and not serve:
+        from hybridctl.catalog.measurements import check_catalog_writable
+        from hybridctl.paths import default_catalog_path
+
+        check_catalog_writable(catalog or default_catalog_path())  # before the bench, not after
     ssh = _ssh_client(
         host, deployment, known_hosts, accept_new_host_key, identity, ssh_config, connect_timeout
     )
+    if deployment and not tier and (serve or not model or any("=" in m for m in model)):
+        tier = _deployment_tier(deployment)
     if serve:
         code = _serve(
             serve,
@@ -206,6 +218,15 @@ def _tier(catalog_path: Path | None, tier_id: str) -> tuple[Any, Any]:
 
     cat = load_catalog(catalog_path)
     return cat, find_tier(cat, tier_id)
+
+
+def _deployment_tier(deployment: str) -> str:
+    """The tier a deployment was made with (its record's), for a bench with no --tier."""
+    from hybridctl.deploy.records import load_record
+
+    tier = load_record(deployment).tier
+    _progress(f"tier {tier} (deployment {deployment}'s; --tier overrides it)")
+    return tier
 
 
 def _ssh_client(

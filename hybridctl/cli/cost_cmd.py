@@ -56,6 +56,10 @@ def cost(
             )
     if local_share is not None and not 0 <= local_share <= 1:
         raise UsageError("--local-share must be between 0 and 1")
+    if requests_per_month is not None and not 0 < requests_per_month < float("inf"):
+        raise UsageError("--requests-per-month must be a positive number")
+    if server is not None and not 0 <= server < float("inf"):
+        raise UsageError("--server-usd must be zero or more")
     results = [
         scenario_result(
             s, requests_per_month=requests_per_month, local_share=local_share, server_usd=server

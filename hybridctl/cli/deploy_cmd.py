@@ -109,6 +109,21 @@ def deploy(
     from hybridctl.catalog import load_catalog
     from hybridctl.deploy.spec import DeployRequest
 
+    modes = [
+        flag
+        for flag, given in (
+            ("--cancel", cancel is not None),
+            ("--resume", resume is not None),
+            ("--plan", plan),
+            ("--tier/--provider", tier is not None or provider is not None),
+        )
+        if given
+    ]
+    if len(modes) > 1 and modes != ["--plan", "--tier/--provider"]:
+        raise UsageError(
+            f"{' and '.join(modes)} cannot be combined",
+            hint="Deploy (--tier/--provider, optionally --plan), --resume NAME or --cancel NAME.",
+        )
     if cancel:
         _deployer().cancel(cancel, backend=backend)
         _console().print(f"Released the lock on {cancel}; run the deploy again or --resume it.")

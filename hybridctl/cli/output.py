@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 # Piped output (CI logs, `| less`) gets room for the wide tables instead of Rich's 80 columns.
 _width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 140
@@ -22,11 +23,11 @@ def print_json(data: Any) -> None:
 
 
 def report_error(message: str, hint: str | None = None) -> None:
-    """Print a user-facing error paragraph to stderr."""
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    """Print a user-facing error paragraph to stderr (user input in it is never markup)."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     if hint:
-        err_console.print(f"[yellow]hint:[/] {hint}", soft_wrap=True)
+        err_console.print(f"[yellow]hint:[/] {escape(hint)}", soft_wrap=True)
 
 
 def warn(message: str) -> None:
-    err_console.print(f"[yellow]warning:[/] {message}", soft_wrap=True)
+    err_console.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)

@@ -25,7 +25,23 @@ def _check(bundle: Path, catalog_path: Path | None, json_output: bool) -> None:
     from hybridctl.catalog import load_catalog
     from hybridctl.cli.output import console, print_json
     from hybridctl.render.checks import check_bundle
+    from hybridctl.render.files import MANIFEST
 
+    if not bundle.exists():
+        raise UsageError(
+            f"--check {bundle}: no such folder",
+            hint="Pass the folder `hybridctl render --tier T --out DIR` wrote.",
+        )
+    if not bundle.is_dir():
+        raise UsageError(
+            f"--check {bundle} is a file, not a bundle folder",
+            hint="Pass the folder `hybridctl render --tier T --out DIR` wrote.",
+        )
+    if not (bundle / MANIFEST).is_file():
+        raise InputError(
+            f"{bundle} is not a hybridctl bundle (it has no {MANIFEST})",
+            hint="Pass the folder `hybridctl render --tier T --out DIR` wrote, or render one.",
+        )
     report = check_bundle(bundle, load_catalog(catalog_path))
     if json_output:
         print_json(

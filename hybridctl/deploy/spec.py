@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hybridctl.admin_access import check_admin_cidr, check_ssh_public_key
 from hybridctl.catalog.schema import Catalog, Offer, Tier
 from hybridctl.deploy.records import DeploymentRecord, check_name
 from hybridctl.errors import InputError, UsageError
@@ -85,23 +85,6 @@ def volume_size_gb(catalog: Catalog, tier: Tier, provider: str) -> int:
     return max(size, SUPPORTED[provider].volume_gb_min)
 
 
-def check_admin_cidr(cidr: str) -> str:
-    """The admin network, normalised; SSH open to the whole internet is refused."""
-    hint = (
-        "Give the address you administer from, e.g. --admin-cidr 203.0.113.7/32 "
-        "(look it up with `curl -s https://ifconfig.me`)."
-    )
-    try:
-        network = ipaddress.ip_network(cidr.strip(), strict=False)
-    except ValueError as exc:
-        raise InputError(f"--admin-cidr {cidr!r} is not an IP network", hint=hint) from exc
-    if network.prefixlen == 0:
-        raise InputError(
-            f"--admin-cidr {cidr} would open SSH (port 22) to the whole internet", hint=hint
-        )
-    return str(network)
-
-
 def read_ssh_public_key(path: Path | None) -> tuple[str, Path]:
     """The admin's SSH public key line from --ssh-public-key, else ~/.ssh/id_ed25519.pub."""
     chosen = (path or DEFAULT_SSH_KEY).expanduser()
@@ -113,18 +96,12 @@ def read_ssh_public_key(path: Path | None) -> tuple[str, Path]:
                 "`ssh-keygen -t ed25519` (it writes ~/.ssh/id_ed25519.pub).",
             )
         raise UsageError(f"--ssh-public-key {chosen} does not exist")
-    text = chosen.read_text().strip()
-    if "PRIVATE KEY" in text:
-        raise UsageError(
-            f"{chosen} is a private key",
-            hint="Pass the public half (the .pub file); the private key never leaves your machine.",
-        )
-    line = text.splitlines()[0] if text else ""
-    if not line.startswith(("ssh-ed25519 ", "ssh-rsa ", "ecdsa-sha2-")):
-        raise InputError(
-            f"{chosen} is not an OpenSSH public key",
-            hint="Expected one line like 'ssh-ed25519 AAAA... you@host'.",
-        )
+    try:
+        text = chosen.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read --ssh-public-key {chosen}: {exc}") from None
+    first = text.splitlines()[0] if text else ""
+    line = check_ssh_public_key(text if "PRIVATE KEY" in text else first, str(chosen))
     return line, chosen
 
 

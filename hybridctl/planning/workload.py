@@ -11,7 +11,7 @@ DAYS_PER_MONTH = 30
 class Workload(BaseModel):
     """Expected traffic; every field has the default a small business would start from."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     requests_per_day: float = Field(gt=0)
     peak_factor: float = Field(default=3.0, ge=1, description="peak-hour rate / average rate")

@@ -138,6 +138,22 @@ class RenderResult:
     problems: list[str]
 
 
+def prepare_out(out: Path) -> None:
+    """Create the bundle folder, or say clearly why it cannot be (a file there, no permission)."""
+    if out.exists() and not out.is_dir():
+        raise InputError(
+            f"--out {out} is an existing file, not a folder",
+            hint="Pass a new or existing folder, e.g. --out ./hybridctl-bundle.",
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"cannot create the bundle folder {out}: {exc.strerror}",
+            hint="Pass a folder you can write to, e.g. --out ./hybridctl-bundle.",
+        ) from None
+
+
 def render_bundle(
     catalog: Catalog,
     options: RenderOptions,
@@ -150,7 +166,7 @@ def render_bundle(
     from hybridctl.render.checks import check_bundle
 
     rendered = render_files(catalog, options)
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_out(out)
     report = write_files(out, rendered.files, rendered.meta, force=force)
     env = ensure_env(out, os.environ if environ is None else environ)
     problems = check_bundle(out, catalog).problems

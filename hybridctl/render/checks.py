@@ -85,14 +85,33 @@ def published_ports(entry: object) -> list[tuple[str, str, str]]:
     return [(host_ip or "0.0.0.0", published, target)]
 
 
-def _load_yaml(bundle: Path, name: str, problems: list[str]) -> Any:
-    path = bundle / name
+def read_text(path: Path, name: str, problems: list[str]) -> str | None:
+    """A bundle file's text, or None with a problem noted (unreadable, or not UTF-8)."""
     try:
-        return yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        problems.append(f"{name} is not valid YAML: {exc}".replace("\n", " "))
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(f"{name} is not UTF-8 text (byte {exc.start})")
     except OSError as exc:
         problems.append(f"{name} cannot be read: {exc.strerror}")
+    return None
+
+
+def _read_lenient(path: Path) -> str:
+    """A file's text for searching; bytes that are not UTF-8 become U+FFFD, unreadable is ''."""
+    try:
+        return path.read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _load_yaml(bundle: Path, name: str, problems: list[str]) -> Any:
+    text = read_text(bundle / name, name, problems)
+    if text is None:
+        return None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        problems.append(f"{name} is not valid YAML: {exc}".replace("\n", " "))
     return None
 
 
@@ -109,7 +128,7 @@ def _check_manifest(bundle: Path, problems: list[str]) -> dict[str, Any] | None:
         path = bundle / name
         if not path.is_file():
             problems.append(f"{name} is missing (listed in {MANIFEST})")
-        elif sha256_text(path.read_text(errors="replace")) != digest:
+        elif sha256_text(_read_lenient(path)) != digest:
             problems.append(f"{name} was changed after it was rendered (sha256 differs)")
     return manifest
 
@@ -122,8 +141,11 @@ def _check_syntax(bundle: Path, problems: list[str]) -> None:
         if path.suffix in {".yml", ".yaml"}:
             _load_yaml(bundle, name, problems)
         elif path.suffix == ".json":
+            text = read_text(path, name, problems)
+            if text is None:
+                continue
             try:
-                json.loads(path.read_text())
+                json.loads(text)
             except json.JSONDecodeError as exc:
                 problems.append(f"{name} is not valid JSON: {exc}")
 
@@ -269,8 +291,11 @@ def _check_env(bundle: Path, problems: list[str]) -> None:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         problems.append(f"{ENV_FILE} is readable by others (mode {mode:04o}); it must be 0600")
+    text = read_text(path, ENV_FILE, problems)
+    if text is None:
+        return
     try:
-        values = parse_env(path.read_text(), ENV_FILE)
+        values = parse_env(text, ENV_FILE)
     except Exception as exc:
         problems.append(str(exc).splitlines()[0])
         return
@@ -281,7 +306,7 @@ def _check_env(bundle: Path, problems: list[str]) -> None:
     for path_ in sorted(bundle.rglob("*")):
         if not path_.is_file() or path_.name == ENV_FILE or path_.name.startswith(".env."):
             continue
-        text = path_.read_text(errors="replace")
+        text = _read_lenient(path_)
         for name, value in sorted(secrets.items()):
             if value in text:
                 problems.append(
@@ -294,7 +319,9 @@ def _check_cloud_init(bundle: Path, problems: list[str]) -> None:
     path = bundle / CLOUD_INIT_FILE
     if not path.exists():
         return
-    text = path.read_text()
+    text = read_text(path, CLOUD_INIT_FILE, problems)
+    if text is None:
+        return
     if not text.startswith("#cloud-config\n"):
         problems.append(f"{CLOUD_INIT_FILE} does not start with #cloud-config")
     if "PRIVATE KEY" in text:

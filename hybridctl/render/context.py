@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from hybridctl.admin_access import check_admin_cidr, check_ssh_public_key
 from hybridctl.catalog.schema import Catalog, Model, Tier
 from hybridctl.errors import InputError
 from hybridctl.render import images
@@ -33,10 +33,6 @@ API_KEY_ENV = (
 GENERATED_ENV = ("GRAFANA_ADMIN_PASSWORD", "LITELLM_MASTER_KEY", "REDIS_PASSWORD")
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_SSH_KEY = re.compile(
-    r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com)"
-    r" [A-Za-z0-9+/]+=*( [^\n]*)?$"
-)
 _MODEL_FILE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -131,34 +127,11 @@ def validate_domain(domain: str | None) -> str | None:
 
 
 def validate_admin_cidr(cidr: str) -> str:
-    try:
-        network = ipaddress.ip_network(cidr.strip(), strict=False)
-    except ValueError as exc:
-        raise InputError(
-            f"--admin-cidr {cidr!r} is not an IP network",
-            hint="Give the address you administer from, e.g. --admin-cidr 203.0.113.7/32.",
-        ) from exc
-    if network.prefixlen == 0:
-        raise InputError(
-            f"--admin-cidr {cidr} would open SSH to the whole internet",
-            hint="Give the address you administer from, e.g. --admin-cidr 203.0.113.7/32.",
-        )
-    return str(network)
+    return check_admin_cidr(cidr)
 
 
 def validate_ssh_public_key(key: str) -> str:
-    line = key.strip()
-    if "PRIVATE KEY" in line:
-        raise InputError(
-            "the SSH key given is a private key",
-            hint="Pass the public half, e.g. --ssh-public-key ~/.ssh/id_ed25519.pub.",
-        )
-    if not _SSH_KEY.match(line):
-        raise InputError(
-            "the SSH key is not an OpenSSH public key line",
-            hint="Expected 'ssh-ed25519 AAAA... [comment]' (the .pub file).",
-        )
-    return line
+    return check_ssh_public_key(key)
 
 
 def _server_kind(tier: Tier, ollama: bool) -> ServerKind:

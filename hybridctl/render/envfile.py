@@ -15,6 +15,8 @@ from hybridctl.render.context import API_KEY_ENV, GENERATED_ENV
 
 ENV_FILE = ".env"
 _LINE = re.compile(r"^([A-Z][A-Z0-9_]*)=(.*)$")
+# Characters compose's .env parser treats specially in an unquoted value (and a shell would).
+_UNSAFE = frozenset("$#'\"`\\")
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,37 @@ class EnvResult:
     values: dict[str, str]
     generated: list[str]  # names of secrets created now
     from_environment: list[str]  # API keys taken from the user's environment now
+
+
+def _unsafe_character(value: str) -> str | None:
+    """How to name the first character docker compose would not read back as written."""
+    for char in value:
+        if char in _UNSAFE:
+            return f"a {char!r}"
+        if char in "\r\n":
+            return "a line break"
+        if char.isspace():
+            return "whitespace"
+        if not (" " < char <= "~"):
+            return "a control or non-ASCII character"
+    return None
+
+
+def check_env_value(name: str, value: str) -> None:
+    """Refuse a value that compose's .env parser would change; the message never shows it.
+
+    Values are written unquoted, where compose interpolates `$`, cuts a comment at ` #`, strips
+    quotes and whitespace. Rather than rely on its quoting rules, only plain printable ASCII
+    without those characters is accepted (API keys and generated secrets are).
+    """
+    what = _unsafe_character(value)
+    if what is not None:
+        raise InputError(
+            f"the value of {name} contains {what}, which docker compose would not read back "
+            "unchanged from .env",
+            hint=f"Use a value of {name} made of printable ASCII without spaces or "
+            f"{' '.join(sorted(_UNSAFE))}; fix it in your environment or in .env.",
+        )
 
 
 def generate_secret(name: str) -> str:
@@ -47,7 +80,18 @@ def parse_env(text: str, source: str = ENV_FILE) -> dict[str, str]:
 
 
 def read_env(path: Path) -> dict[str, str]:
-    return parse_env(path.read_text(), str(path)) if path.exists() else {}
+    if not path.exists():
+        return {}
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(
+            f"{path} is not UTF-8 text",
+            hint="Fix or delete it; hybridctl writes it as NAME=value lines.",
+        ) from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    return parse_env(text, str(path))
 
 
 def build_env(existing: Mapping[str, str], environ: Mapping[str, str]) -> EnvResult:
@@ -69,12 +113,13 @@ def build_env(existing: Mapping[str, str], environ: Mapping[str, str]) -> EnvRes
             values[name] = generate_secret(name)
             generated.append(name)
     for name, value in values.items():
-        if "\n" in value or "\r" in value:
-            raise InputError(f"the value of {name} contains a line break")
+        check_env_value(name, value)
     return EnvResult(values, generated, from_environment)
 
 
 def format_env(values: Mapping[str, str]) -> str:
+    for name, value in values.items():
+        check_env_value(name, value)
     lines = [
         "# hybridctl secrets: API keys, the gateway's master key, Grafana's and Redis's passwords.",
         "# Keep this file private (mode 0600); it is never printed and never committed.",

@@ -51,12 +51,14 @@ def read_manifest(bundle: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
-        document = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+        document = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(
             f"{path} is not valid JSON: {exc}",
             hint="Re-render the bundle with --force.",
         ) from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
     if not isinstance(document, dict) or not isinstance(document.get("files"), dict):
         raise InputError(f"{path} is not a hybridctl manifest", hint="Re-render with --force.")
     return document
@@ -119,6 +121,6 @@ def write_files(
             report.removed.append(path)
     manifest = manifest_text(meta, files)
     manifest_path = out / MANIFEST
-    if not manifest_path.exists() or manifest_path.read_text() != manifest:
+    if not manifest_path.exists() or manifest_path.read_text(errors="replace") != manifest:
         atomic_write(manifest_path, manifest)
     return report

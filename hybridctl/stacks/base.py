@@ -6,11 +6,11 @@ import base64
 import binascii
 import gzip
 import hashlib
-import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hybridctl.admin_access import check_admin_cidr, check_ssh_public_key
 from hybridctl.errors import InputError
 
 if TYPE_CHECKING:  # pulumi is imported lazily: this module is reachable from the CLI
@@ -141,7 +141,6 @@ SUPPORTED: dict[str, ProviderSupport] = {
 # Fits every cloud's resource names with our suffixes (GCP: 63); AWS load balancer and target
 # group names (32) use `short_name`.
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}[a-z0-9]$")
-_SSH_KEY = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( .*)?$")
 
 
 def short_name(name: str, limit: int) -> str:
@@ -211,13 +210,9 @@ def check_spec(spec: DeploySpec) -> None:
             f"a {spec.provider} volume must be {support.volume_gb_min}-"
             f"{support.volume_gb_max} GB, got {spec.volume_gb}",
         )
-    _check_admin_cidr(spec.admin_cidr)
-    for label, key in (("admin SSH", spec.ssh_public_key), ("host", spec.host_key_public)):
-        if not _SSH_KEY.match(key.strip()):
-            raise InputError(
-                f"the {label} public key is not an OpenSSH public key line",
-                hint="Expected 'ssh-ed25519 AAAA... [comment]'.",
-            )
+    check_admin_cidr(spec.admin_cidr)
+    check_ssh_public_key(spec.ssh_public_key, "the admin SSH public key")
+    check_ssh_public_key(spec.host_key_public, "the host public key")
     host_key_fingerprint(spec.host_key_public)
     if spec.host_key_public.split()[1] not in spec.user_data:
         raise InputError(
@@ -245,21 +240,6 @@ def user_data_payload(spec: DeploySpec) -> bytes:
         # mtime=0 keeps the bytes the same from run to run, so Pulumi sees no spurious change.
         return gzip.compress(raw, mtime=0)
     return raw
-
-
-def _check_admin_cidr(cidr: str) -> None:
-    try:
-        network = ipaddress.ip_network(cidr, strict=False)
-    except ValueError as exc:
-        raise InputError(
-            f"admin CIDR {cidr!r} is not an IP network",
-            hint="Give your own address, e.g. --admin-cidr 203.0.113.7/32.",
-        ) from exc
-    if network.prefixlen == 0:
-        raise InputError(
-            f"admin CIDR {cidr} would open SSH to the whole internet",
-            hint="Give your own address, e.g. --admin-cidr 203.0.113.7/32.",
-        )
 
 
 def create_stack(spec: DeploySpec, opts: pulumi.ResourceOptions | None = None) -> Any:
