@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import math
+import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hybridctl.catalog import load_catalog
 from hybridctl.catalog.schema import Catalog, Offer, Tier
 from hybridctl.stacks import DeploySpec
+
+if TYPE_CHECKING:
+    from hybridctl.stacks.plan import ProgramRun, RecordedResource
 
 ADMIN_CIDR = "203.0.113.7/32"
 
@@ -105,3 +113,17 @@ def spec_for(
 
 def offer_id(pair: tuple[Tier, Offer]) -> str:
     return f"tier{pair[0].id}-{pair[1].instance_type}"
+
+
+@functools.cache
+def stack_keys() -> tuple[KeyPair, KeyPair]:
+    """A host and an admin ed25519 key pair, made once per test run."""
+    directory = Path(tempfile.mkdtemp(prefix="hybridctl-keys-"))
+    atexit.register(shutil.rmtree, directory, True)
+    return make_ed25519(directory, "host"), make_ed25519(directory, "admin")
+
+
+def only(run: ProgramRun, type_token: str) -> RecordedResource:
+    found = run.of_type(type_token)
+    assert len(found) == 1, f"expected one {type_token}, got {len(found)}"
+    return found[0]

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import base64
 import gzip
-from pathlib import Path
 
 import pytest
 
 from hybridctl.stacks.aws import CANONICAL_OWNER
 from hybridctl.stacks.base import GATEWAY_HEALTH_PATH
-from hybridctl.stacks.plan import PLACEHOLDER_AMI, ProgramRun, RecordedResource, run_program
+from hybridctl.stacks.plan import PLACEHOLDER_AMI, run_program
 from tests.stacks_fixtures import (
     ADMIN_CIDR,
-    KeyPair,
     deployable_offers,
-    make_ed25519,
     offer_id,
+    only,
     spec_for,
+    stack_keys,
 )
 
 INSTANCE = "aws:ec2/instance:Instance"
@@ -37,18 +36,6 @@ OFFERS = deployable_offers("aws")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulumi_aws")
 
 
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[KeyPair, KeyPair]:
-    directory: Path = tmp_path_factory.mktemp("keys")
-    return make_ed25519(directory, "host"), make_ed25519(directory, "admin")
-
-
-def only(run: ProgramRun, type_token: str) -> RecordedResource:
-    found = run.of_type(type_token)
-    assert len(found) == 1, f"expected one {type_token}, got {len(found)}"
-    return found[0]
-
-
 def test_catalog_has_aws_offers() -> None:
     assert OFFERS, "the catalog lists no deployable AWS offer"
     assert any(tier.gpu for tier, _ in OFFERS), "expected the GPU tier to have an AWS offer"
@@ -56,9 +43,9 @@ def test_catalog_has_aws_offers() -> None:
 
 @pytest.mark.parametrize("nodes", [1, 3])
 @pytest.mark.parametrize("pair", OFFERS, ids=[offer_id(p) for p in OFFERS])
-def test_aws_program_policy(pair, nodes: int, keys) -> None:
+def test_aws_program_policy(pair, nodes: int) -> None:
     tier, offer = pair
-    host, admin = keys
+    host, admin = stack_keys()
     spec = spec_for(tier, offer, host, admin, nodes=nodes)
     run = run_program(spec)
 
@@ -146,9 +133,9 @@ def test_aws_program_policy(pair, nodes: int, keys) -> None:
     assert outputs["gateway_url"].startswith("https://")
 
 
-def test_aws_gzips_user_data_over_16k(keys) -> None:
+def test_aws_gzips_user_data_over_16k() -> None:
     tier, offer = OFFERS[0]
-    host, admin = keys
+    host, admin = stack_keys()
     big = spec_for(tier, offer, host, admin).user_data + "".join(
         f"# line {n} of a large bundle\n" for n in range(1500)
     )
@@ -160,9 +147,9 @@ def test_aws_gzips_user_data_over_16k(keys) -> None:
     assert gzip.decompress(base64.b64decode(instance.inputs["userDataBase64"])).decode() == big
 
 
-def test_aws_long_names_fit_load_balancer_limits(keys) -> None:
+def test_aws_long_names_fit_load_balancer_limits() -> None:
     tier, offer = OFFERS[0]
-    spec = spec_for(tier, offer, *keys, nodes=2)
+    spec = spec_for(tier, offer, *stack_keys(), nodes=2)
     long = type(spec)(**{**spec.__dict__, "name": "a-rather-long-deployment-name-for-prod"})
     run = run_program(long)
     names = [r.inputs["name"] for r in run.of_type(TARGET_GROUP) + run.of_type(NLB)]

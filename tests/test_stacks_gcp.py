@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from hybridctl.stacks.base import GATEWAY_HEALTH_PATH
 from hybridctl.stacks.gcp import GPU_TYPE, region_of, zone_for
-from hybridctl.stacks.plan import ProgramRun, RecordedResource, run_program
+from hybridctl.stacks.plan import run_program
 from tests.stacks_fixtures import (
     ADMIN_CIDR,
-    KeyPair,
     deployable_offers,
-    make_ed25519,
     offer_id,
+    only,
     spec_for,
+    stack_keys,
 )
 
 INSTANCE = "gcp:compute/instance:Instance"
@@ -34,18 +32,6 @@ OFFERS = deployable_offers("gcp")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulumi_gcp")
 
 
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[KeyPair, KeyPair]:
-    directory: Path = tmp_path_factory.mktemp("keys")
-    return make_ed25519(directory, "host"), make_ed25519(directory, "admin")
-
-
-def only(run: ProgramRun, type_token: str) -> RecordedResource:
-    found = run.of_type(type_token)
-    assert len(found) == 1, f"expected one {type_token}, got {len(found)}"
-    return found[0]
-
-
 def test_catalog_has_gcp_offers() -> None:
     assert OFFERS, "the catalog lists no deployable GCP offer"
 
@@ -59,9 +45,9 @@ def test_zone_from_region() -> None:
 
 @pytest.mark.parametrize("nodes", [1, 3])
 @pytest.mark.parametrize("pair", OFFERS, ids=[offer_id(p) for p in OFFERS])
-def test_gcp_program_policy(pair, nodes: int, keys) -> None:
+def test_gcp_program_policy(pair, nodes: int) -> None:
     tier, offer = pair
-    host, admin = keys
+    host, admin = stack_keys()
     spec = spec_for(tier, offer, host, admin, nodes=nodes)
     run = run_program(spec)
     zone = zone_for(offer.region)

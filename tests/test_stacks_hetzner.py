@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from hybridctl.errors import InputError
@@ -12,11 +10,11 @@ from hybridctl.stacks.base import GATEWAY_HEALTH_PATH
 from hybridctl.stacks.plan import ProgramRun, RecordedResource, run_program
 from tests.stacks_fixtures import (
     ADMIN_CIDR,
-    KeyPair,
     deployable_offers,
-    make_ed25519,
     offer_id,
+    only,
     spec_for,
+    stack_keys,
 )
 
 SERVER = "hcloud:index/server:Server"
@@ -32,27 +30,15 @@ LB_SERVICE = "hcloud:index/loadBalancerService:LoadBalancerService"
 OFFERS = deployable_offers("hetzner")
 
 
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[KeyPair, KeyPair]:
-    directory: Path = tmp_path_factory.mktemp("keys")
-    return make_ed25519(directory, "host"), make_ed25519(directory, "admin")
-
-
-def only(run: ProgramRun, type_token: str) -> RecordedResource:
-    found = run.of_type(type_token)
-    assert len(found) == 1, f"expected one {type_token}, got {len(found)}"
-    return found[0]
-
-
 def test_catalog_has_hetzner_offers() -> None:
     assert OFFERS, "the catalog lists no deployable Hetzner offer"
 
 
 @pytest.mark.parametrize("nodes", [1, 3])
 @pytest.mark.parametrize("pair", OFFERS, ids=[offer_id(p) for p in OFFERS])
-def test_hetzner_program_policy(pair, nodes: int, keys) -> None:
+def test_hetzner_program_policy(pair, nodes: int) -> None:
     tier, offer = pair
-    host, admin = keys
+    host, admin = stack_keys()
     spec = spec_for(tier, offer, host, admin, nodes=nodes)
     run = run_program(spec)
 
@@ -128,18 +114,18 @@ def test_hetzner_program_policy(pair, nodes: int, keys) -> None:
     assert outputs["gateway_url"] == f"https://{outputs['load_balancer_ip']}"
 
 
-def test_hetzner_refuses_gpu(keys) -> None:
+def test_hetzner_refuses_gpu() -> None:
     tier, offer = OFFERS[0]
-    spec = spec_for(tier, offer, *keys)
+    spec = spec_for(tier, offer, *stack_keys())
     gpu_spec = type(spec)(**{**spec.__dict__, "gpu": True})
     with pytest.raises(InputError, match="GPU") as caught:
         check_spec(gpu_spec)
     assert SUPPORTED["hetzner"].unsupported["gpu"] in caught.value.message
 
 
-def test_hetzner_refuses_oversized_user_data(keys) -> None:
+def test_hetzner_refuses_oversized_user_data() -> None:
     tier, offer = OFFERS[0]
-    host, admin = keys
+    host, admin = stack_keys()
     big = spec_for(tier, offer, host, admin).user_data + "#" + "x" * 40_000 + "\n"
     with pytest.raises(InputError, match="at most 32768"):
         check_spec(spec_for(tier, offer, host, admin, user_data=big))

@@ -28,7 +28,14 @@ from hybridctl.deploy.errmap import map_pulumi_error, missing_cli
 from hybridctl.deploy.passphrase import Passphrase, load_passphrase
 from hybridctl.deploy.progress import EventProgress
 from hybridctl.deploy.records import DeploymentRecord
-from hybridctl.deploy.spec import DeployRequest, Resolved, build_spec, default_name, resolve
+from hybridctl.deploy.spec import (
+    DeployRequest,
+    Resolved,
+    build_spec,
+    default_name,
+    new_record,
+    resolve,
+)
 from hybridctl.errors import HybridctlError, OperationFailed
 from hybridctl.paths import state_dir
 from hybridctl.stacks.base import DeploySpec, check_spec
@@ -184,7 +191,7 @@ class Deployer:
         check_spec(spec)
         spec_box["spec"] = spec
 
-        record = self._record(resolved, spec, session, existing, status="deploying")
+        record = new_record(resolved, spec, session.backend_url, existing, status="deploying")
         records.save_record(record)
         hostkeys.write_known_hosts(
             records.known_hosts_path(resolved.name),
@@ -305,36 +312,6 @@ class Deployer:
     def _plugins(stack: StackHandle, provider: str) -> None:
         plugin, package = PLUGINS[provider]
         stack.ensure_plugin(plugin, f"v{metadata.version(package)}")
-
-    def _record(
-        self,
-        resolved: Resolved,
-        spec: DeploySpec,
-        session: Session,
-        existing: DeploymentRecord | None,
-        *,
-        status: str,
-    ) -> DeploymentRecord:
-        stamp = records.now()
-        return DeploymentRecord(
-            name=resolved.name,
-            provider=resolved.provider,
-            tier=resolved.tier.id,
-            region=resolved.region,
-            instance_type=spec.instance_type,
-            nodes=spec.node_count,
-            admin_cidr=spec.admin_cidr,
-            ssh_public_key=spec.ssh_public_key,
-            host_key_public=spec.host_key_public,
-            host_key_fingerprint=hostkeys.fingerprint(spec.host_key_public),
-            known_hosts=str(records.known_hosts_path(resolved.name)),
-            backend_url=session.backend_url,
-            monthly_usd=resolved.monthly_usd,
-            status=status,  # type: ignore[arg-type]
-            created=existing.created if existing else stamp,
-            updated=stamp,
-            outputs=existing.outputs if existing else {},
-        )
 
     def _finish(
         self, record: DeploymentRecord, outputs: dict[str, Any], host_public: str

@@ -214,3 +214,36 @@ def build_spec(
         node_count=resolved.nodes,
         gpu=resolved.tier.gpu is not None,
     )
+
+
+def new_record(
+    resolved: Resolved,
+    spec: DeploySpec,
+    backend_url: str,
+    existing: DeploymentRecord | None,
+    *,
+    status: str,
+) -> DeploymentRecord:
+    """The deployment's record as this deploy leaves it; creation time and outputs carry over."""
+    from hybridctl.deploy import hostkeys, records
+
+    stamp = records.now()
+    return DeploymentRecord(
+        name=resolved.name,
+        provider=resolved.provider,
+        tier=resolved.tier.id,
+        region=resolved.region,
+        instance_type=spec.instance_type,
+        nodes=spec.node_count,
+        admin_cidr=spec.admin_cidr,
+        ssh_public_key=spec.ssh_public_key,
+        host_key_public=spec.host_key_public,
+        host_key_fingerprint=hostkeys.fingerprint(spec.host_key_public),
+        known_hosts=str(records.known_hosts_path(resolved.name)),
+        backend_url=backend_url,
+        monthly_usd=resolved.monthly_usd,
+        status=status,  # type: ignore[arg-type]
+        created=existing.created if existing else stamp,
+        updated=stamp,
+        outputs=existing.outputs if existing else {},
+    )
