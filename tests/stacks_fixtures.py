@@ -106,6 +106,7 @@ def spec_for(
         user_data=user_data if user_data is not None else cloud_config(host, admin),
         host_key_public=host.public_openssh,
         volume_gb=volume_gb(catalog(), tier),
+        disk_gb=int(tier.disk_gb),
         node_count=nodes,
         gpu=tier.gpu is not None,
     )

@@ -9,6 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from hybridctl.catalog import load_catalog, validate_catalog
+from hybridctl.catalog.roles import LocalRoles, local_roles, role_problems
+from hybridctl.catalog.schema import TierModel
 from hybridctl.cli.app import app
 from hybridctl.errors import CatalogError, InputError
 from hybridctl.paths import default_catalog_path
@@ -29,6 +31,9 @@ def _replace(text: str, old: str, new: str, occurrence: int = 1) -> str:
     for _ in range(occurrence):
         start = text.index(old, start + 1)
     return text[:start] + new + text[start + len(old) :]
+
+
+TIER2_QWEN = "      - model: qwen2.5-1.5b-instruct-q4_k_m\n"
 
 
 def _tier1_models_line(text: str) -> int:
@@ -80,8 +85,10 @@ CASES = [
         "model-cannot-fit",
         lambda t: _replace(
             t,
-            "      - model: tinyllama-1.1b-chat-q4_k_m\n        promised_tokens_per_s: 8",
-            "      - model: mistral-7b-instruct-v0.2-q4_k_m\n        promised_tokens_per_s: 1",
+            "      - model: tinyllama-1.1b-chat-q4_k_m\n        role: simple\n"
+            "        promised_tokens_per_s: 8",
+            "      - model: mistral-7b-instruct-v0.2-q4_k_m\n        role: simple\n"
+            "        promised_tokens_per_s: 1",
         ),
         ("    models:\n      - model: mistral-7b-instruct-v0.2-q4_k_m", 1),
         ["tiers[0].models", "do not fit tier 1", "MiB"],
@@ -141,6 +148,47 @@ CASES = [
         ),
         ("      - provider: hetzner-cloud", 1),
         ["tiers[0].offers[0].provider", "cannot deploy to 'hetzner-cloud'"],
+    ),
+    (
+        "unknown-role",
+        lambda t: _replace(t, "        role: simple\n", "        role: medium\n"),
+        ("        role: medium", 1),
+        ["tiers[0].models[0].role", "'simple' or 'complex'", "'medium'"],
+    ),
+    (
+        "two-simple-models",
+        lambda t: _replace(
+            t, TIER2_QWEN + "        role: complex\n", TIER2_QWEN + "        role: simple\n"
+        ),
+        ("        role: simple", 3),
+        ["tiers[1].models[1].role", "a second simple model", "role: complex"],
+    ),
+    (
+        # An omitted role is `simple`: a second model without one is a second simple model.
+        "role-omitted-beside-a-simple-model",
+        lambda t: _replace(t, TIER2_QWEN + "        role: complex\n", TIER2_QWEN),
+        (TIER2_QWEN, 1),
+        [
+            "tiers[1].models[1].role",
+            "a second simple model (tinyllama-1.1b-chat-q4_k_m already is)",
+        ],
+    ),
+    (
+        "no-simple-model",
+        lambda t: _replace(t, "        role: simple\n", "        role: complex\n"),
+        ("        role: complex\n        promised_tokens_per_s: 8", 1),
+        ["tiers[0].models[0].role", "the tier has no simple model"],
+    ),
+    (
+        "more-models-than-roles",
+        lambda t: _replace(
+            t,
+            TIER2_QWEN,
+            "      - model: qwen2.5-0.5b-instruct-q4_k_m\n        promised_tokens_per_s: 20\n"
+            "        source: {ref: a third model, as_of: 2026}\n" + TIER2_QWEN,
+        ),
+        (TIER2_QWEN, 1),
+        ["tiers[1].models[2]", "3 models but there are only 2 roles (simple, complex)"],
     ),
 ]
 
@@ -248,3 +296,65 @@ def test_find_tier_suggestion() -> None:
     with pytest.raises(InputError) as caught:
         find_tier(load_catalog(), "25")
     assert "'2.5'" in caught.value.message
+
+
+# --- local model roles -----------------------------------------------------------------------
+
+
+def _entry(model: str, role: str | None = None) -> TierModel:
+    fields = {"model": model, "promised_tokens_per_s": 1, "source": {"ref": "test", "as_of": 2026}}
+    return TierModel.model_validate(fields if role is None else {**fields, "role": role})
+
+
+def test_local_roles_of_the_shipped_tiers() -> None:
+    catalog = load_catalog()
+    roles = {t.id: local_roles(t) for t in catalog.tiers}
+    assert {tid: r.names for tid, r in roles.items()} == {
+        "1": {"simple": "tinyllama-1.1b-chat-q4_k_m", "complex": None},
+        "2": {"simple": "tinyllama-1.1b-chat-q4_k_m", "complex": "qwen2.5-1.5b-instruct-q4_k_m"},
+        "2.5": {"simple": "tinyllama-1.1b-chat-q4_k_m", "complex": "llama3-8b-1.58-tq2_0"},
+        "3": {"simple": "tinyllama-1.1b-chat-q4_k_m", "complex": "mistral-7b-instruct-v0.2-q4_k_m"},
+        "4": {"simple": "mistral-7b-instruct-v0.2-q4_k_m", "complex": "llama-3-8b-instruct-q4_k_m"},
+    }
+    assert roles["4"].simple is catalog.tier("4").models[0]
+
+
+def test_an_omitted_role_is_simple() -> None:
+    assert _entry("a").role == "simple"
+    tier = load_catalog().tier("1")
+    one = tier.model_copy(update={"models": [_entry("a")]})
+    assert local_roles(one) == LocalRoles(simple=_entry("a"), complex=None)
+    two = tier.model_copy(update={"models": [_entry("b", "complex"), _entry("a")]})
+    assert local_roles(two).names == {"simple": "a", "complex": "b"}
+
+
+@pytest.mark.parametrize(
+    ("models", "where", "fragment"),
+    [
+        ([("a", None), ("b", None)], ("models", 1, "role"), "a second simple model (a already is)"),
+        ([("a", "complex")], ("models", 0, "role"), "no simple model"),
+        (
+            [("a", "simple"), ("b", "complex"), ("c", "complex")],
+            ("models", 2),
+            "3 models but there are only 2 roles",
+        ),
+    ],
+)
+def test_role_problems_and_local_roles_refuse_a_broken_tier(
+    models: list, where: tuple, fragment: str
+) -> None:
+    entries = [_entry(name, role) for name, role in models]
+    problems = role_problems(entries)
+    assert [loc for loc, _ in problems] == [where]
+    assert fragment in problems[0][1]
+    tier = load_catalog().tier("2").model_copy(update={"models": entries})
+    with pytest.raises(ValueError, match="tier 2: "):
+        local_roles(tier)
+
+
+def test_two_complex_models_are_two_problems() -> None:
+    entries = [_entry("a", "complex"), _entry("b", "complex")]
+    assert [loc for loc, _ in role_problems(entries)] == [
+        ("models", 1, "role"),
+        ("models", 0, "role"),
+    ]

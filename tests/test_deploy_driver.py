@@ -6,6 +6,7 @@ import asyncio
 import base64
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pulumi.automation import errors as auto_errors
@@ -44,13 +45,20 @@ def _deployer(backend: FakeBackend, env: dict[str, str], answer: bool = True):
         questions.append(question)
         return answer
 
+    pushed: list[tuple[Any, bytes, dict[str, str]]] = []
+
+    def pusher(record, archive: bytes, env_values, *, say) -> None:
+        pushed.append((record, archive, dict(env_values)))
+
     deployer = Deployer(
         console,
         opener=backend,
         confirm=confirm,
         env=env,
         cli_finder=lambda: Path("/usr/local/bin/pulumi"),
+        pusher=pusher,
     )
+    deployer.pushed = pushed  # type: ignore[attr-defined]
     return deployer, buffer, questions
 
 
@@ -316,12 +324,18 @@ def test_inline_program_builds_the_component_and_exports_its_outputs(
     pinned = record.host_key_public.split()[1]
     from hybridctl.render.envfile import format_env, read_env
 
-    dotenv = format_env(read_env(records.deployment_dir("web") / ".env"))
-    dotenv_b64 = base64.b64encode(dotenv.encode()).decode()
+    values_env = read_env(records.deployment_dir("web") / ".env")
+    dotenv_b64 = base64.b64encode(format_env(values_env).encode()).decode()
     for server in servers:  # the user data reaches the cloud as a Pulumi secret
         user_data = server["userData"]
         assert user_data["4dabf18193072939515e22adb298388d"] == "1b47061264138c4ac30d75fd1eb44270"
         assert pinned in user_data["value"]
         assert "BEGIN OPENSSH PRIVATE KEY" in user_data["value"]
-        assert dotenv_b64 in user_data["value"]  # the stack's .env: it starts at first boot
+        # No stack secret and no bundle in the metadata: both follow over SSH.
+        assert dotenv_b64 not in user_data["value"]
+        assert not any(v in user_data["value"] for v in values_env.values() if len(v) >= 8)
+        assert "bundle.tar.xz" not in user_data["value"]
+    [(pushed_record, archive, pushed_env)] = deployer.pushed  # type: ignore[attr-defined]
+    assert pushed_record.outputs == record.outputs and pushed_env == values_env
+    assert archive.startswith(b"\xfd7zXZ")  # the tar.xz the box unpacks
     assert all(server["serverType"] == "cpx11" for server in servers)

@@ -1,9 +1,10 @@
 """End to end: the rendered router config in a real LiteLLM proxy, in front of llama.cpp servers.
 
-Three llama-cpp-python OpenAI-compatible servers run tiny generated models on loopback, one
-playing the local model server and two playing the medium and large cloud routes (each cloud one
-demands its API key, so the test also proves the os.environ key references resolve). The proxy
-runs the rendered litellm_config.yaml and hybrid_router.py unchanged except for the api_bases.
+Four llama-cpp-python OpenAI-compatible servers run tiny generated models on loopback: two play
+tier 2's local models (the simple one behind the `local` route, and the complex one, reached by
+its catalog name), two play the medium and large cloud routes (each cloud one demands its API
+key, so the test also proves the os.environ key references resolve). The proxy runs the
+rendered litellm_config.yaml and hybrid_router.py unchanged except for the api_bases.
 
 LiteLLM lives in its own virtualenv (its proxy extra pins rich<14, the CLI needs rich 15): found
 at $HYBRIDCTL_LITELLM, else .cache/litellm-venv/bin/litellm, else `litellm` on PATH. Without it
@@ -31,6 +32,7 @@ from pathlib import Path
 import pytest
 
 from hybridctl.catalog import load_catalog
+from hybridctl.catalog.roles import local_roles
 from hybridctl.render.router import (
     build_router_context,
     point_redis_at,
@@ -39,7 +41,12 @@ from hybridctl.render.router import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
-ROUTES = ("local", "medium", "large")
+TIER = "2"
+_ROLES = local_roles(load_catalog().tier(TIER))
+SIMPLE_MODEL = _ROLES.simple.model
+COMPLEX_MODEL = _ROLES.complex.model if _ROLES.complex else ""
+# One server each: the `local` route (the simple model), the complex local model, the clouds.
+BACKENDS = ("local", "complex", "medium", "large")
 START_TIMEOUT_S = 150  # LiteLLM's proxy imports a lot; CI boxes are slow and shared
 REQUEST_TIMEOUT_S = 60
 CHAT_LOG_LINE = "POST /v1/chat/completions"
@@ -71,7 +78,7 @@ def _free_port() -> int:
 
 @dataclass
 class Backend:
-    route: str
+    name: str  # a route, or "complex" for the complex local model
     port: int
     log: Path
     process: subprocess.Popen | None = None
@@ -124,7 +131,7 @@ class Gateway:
         return status, {k.lower(): v for k, v in got.items()}, json.loads(raw or b"{}")
 
     def counts(self) -> dict[str, int]:
-        return {route: backend.chat_requests() for route, backend in self.backends.items()}
+        return {name: backend.chat_requests() for name, backend in self.backends.items()}
 
 
 def _wait_http(url: str, process: subprocess.Popen, log: Path, headers: dict | None = None) -> None:
@@ -214,33 +221,37 @@ def gateway(
     work = tmp_path_factory.mktemp("gateway")
     keys = {"GROQ_API_KEY": secrets.token_hex(16), "OPENAI_API_KEY": secrets.token_hex(16)}
     keys["REDIS_PASSWORD"] = secrets.token_hex(16)
-    server_key = {"local": None, "medium": keys["GROQ_API_KEY"], "large": keys["OPENAI_API_KEY"]}
-    backends = {route: Backend(route, _free_port(), work / f"{route}.log") for route in ROUTES}
+    server_key = {
+        "local": None,
+        "complex": None,
+        "medium": keys["GROQ_API_KEY"],
+        "large": keys["OPENAI_API_KEY"],
+    }
+    backends = {name: Backend(name, _free_port(), work / f"{name}.log") for name in BACKENDS}
     processes: list[subprocess.Popen] = []
     try:
-        for seed, (route, backend) in enumerate(backends.items()):
-            model = write_tiny_model(work / f"{route}.gguf", seed=seed + 11)
+        for seed, (name, backend) in enumerate(backends.items()):
+            model = write_tiny_model(work / f"{name}.gguf", seed=seed + 11)
             command = [
                 sys.executable, "-m", "llama_cpp.server", "--model", str(model),
                 "--host", "127.0.0.1", "--port", str(backend.port), "--chat_format", "chatml",
                 "--n_ctx", "2048",
             ]  # fmt: skip
-            if server_key[route]:
-                command += ["--api_key", server_key[route]]
+            if server_key[name]:
+                command += ["--api_key", server_key[name]]
             with backend.log.open("w") as log:
                 backend.process = subprocess.Popen(
                     command, stdout=log, stderr=subprocess.STDOUT, env=_offline_env({})
                 )
             processes.append(backend.process)
 
-        context = build_router_context(load_catalog(), "2", "hetzner")
-        # A budget that one cloud answer exceeds.
-        context = point_routes_at(
-            context,
-            {route: b.api_base for route, b in backends.items()},
-            budget_usd=1e-7,
-            redis=False,
-        )
+        assert COMPLEX_MODEL, f"tier {TIER} needs a complex local model for this test"
+        context = build_router_context(load_catalog(), TIER, "hetzner")
+        # The complex local model is reached by its catalog name. A budget that one cloud
+        # answer exceeds.
+        api_bases = {name: b.api_base for name, b in backends.items()}
+        api_bases[COMPLEX_MODEL] = api_bases.pop("complex")
+        context = point_routes_at(context, api_bases, budget_usd=1e-7, redis=False)
         redis_port = None
         if with_redis:
             redis_port = _start_redis(work, keys["REDIS_PASSWORD"], processes)
@@ -265,7 +276,7 @@ def gateway(
 
         for backend in backends.values():
             assert backend.process is not None
-            headers = {"authorization": f"Bearer {server_key[backend.route]}"}
+            headers = {"authorization": f"Bearer {server_key[backend.name]}"}
             _wait_http(f"{backend.api_base}/models", backend.process, backend.log, headers)
         url = f"http://127.0.0.1:{port}"
         _wait_http(f"{url}/health/liveliness", proxy, proxy_log)
@@ -306,11 +317,13 @@ def _complex(variant: str) -> list[dict]:
 
 def _served_by(gateway: Gateway, before: dict[str, int]) -> list[str]:
     after = gateway.counts()
-    return [route for route in ROUTES if after[route] > before[route]]
+    return [name for name in BACKENDS if after[name] > before[name]]
 
+
+QUALITY = {"x-hybrid-strategy": "quality"}
 
 # The tests below run in file order against one proxy: the budget is spent by the large answer
-# in the second test, and the local server is stopped only in the last.
+# in the third test, and the local servers are stopped only in the last two.
 
 
 def test_simple_faq_request_is_served_locally(gateway: Gateway) -> None:
@@ -319,16 +332,30 @@ def test_simple_faq_request_is_served_locally(gateway: Gateway) -> None:
     assert status == 200, body
     assert body["choices"][0]["message"]["content"] is not None
     assert headers["x-hybrid-route"] == "local"
+    assert headers["x-hybrid-model"] == SIMPLE_MODEL
     assert headers["x-litellm-model-api-base"] == gateway.backends["local"].api_base
     assert _served_by(gateway, before) == ["local"]
 
 
+def test_complex_request_reaches_the_complex_local_model(gateway: Gateway) -> None:
+    before = gateway.counts()
+    status, headers, body = gateway.chat(_complex("complex local"))  # local_first, the default
+    assert status == 200, body
+    assert body["choices"][0]["message"]["content"] is not None
+    assert float(headers["x-hybrid-complexity"]) >= 7
+    assert headers["x-hybrid-route"] == "local"
+    assert headers["x-hybrid-model"] == COMPLEX_MODEL
+    assert headers["x-litellm-model-api-base"] == gateway.backends["complex"].api_base
+    assert _served_by(gateway, before) == ["complex"]
+
+
 def test_complex_multi_turn_analysis_goes_to_the_large_route(gateway: Gateway) -> None:
     before = gateway.counts()
-    status, headers, body = gateway.chat(COMPLEX)
+    status, headers, body = gateway.chat(COMPLEX, headers=QUALITY)
     assert status == 200, body
     assert float(headers["x-hybrid-complexity"]) >= 7
     assert headers["x-hybrid-route"] == "large"
+    assert headers["x-hybrid-model"] == "large"
     assert headers["x-litellm-model-api-base"] == gateway.backends["large"].api_base
     assert _served_by(gateway, before) == ["large"]  # with the large server's API key
     assert float(headers["x-litellm-response-cost"]) > 0
@@ -345,15 +372,19 @@ def test_past_the_daily_budget_the_complex_request_takes_the_cheap_route(
 ) -> None:
     # The previous test's large answer spent the (tiny) budget; run alone, this test spends it
     # first. Spend is recorded by a success callback just after the answer, so allow a moment.
+    # The quality strategy wants the large route; with the budget spent it gets the cheapest
+    # route, `local`, which is the simple model (only local_first and cost_optimized try the
+    # complex one).
     for attempt in range(4):
         before = gateway.counts()
-        status, headers, body = gateway.chat(_complex(f"attempt {attempt}"))
+        status, headers, body = gateway.chat(_complex(f"attempt {attempt}"), headers=QUALITY)
         assert status == 200, body
         if headers["x-hybrid-route"] == "local":
             break
         time.sleep(0.5)
     assert float(headers["x-hybrid-complexity"]) >= 7
     assert headers["x-hybrid-route"] == "local"
+    assert headers["x-hybrid-model"] == SIMPLE_MODEL
     assert _served_by(gateway, before) == ["local"]
 
 
@@ -409,6 +440,19 @@ def test_no_secret_reaches_the_rendered_files_or_the_log(gateway: Gateway) -> No
             assert value not in text, f"a secret appears in {path.name}"
 
 
+def test_complex_local_model_down_falls_back_to_the_cloud(gateway: Gateway) -> None:
+    gateway.backends["complex"].stop()
+    before = gateway.counts()
+    status, headers, body = gateway.chat(_complex("complex model down"))
+    assert status == 200, body
+    assert headers["x-hybrid-route"] == "local"  # the policy's choice, the complex model ...
+    # ... failed over; past the (spent) budget the cloud routes go cheapest first.
+    assert headers["x-hybrid-model"] == "medium"
+    assert headers["x-litellm-model-api-base"] == gateway.backends["medium"].api_base
+    assert int(headers.get("x-litellm-attempted-fallbacks", "0")) >= 1
+    assert _served_by(gateway, before) == ["medium"]
+
+
 def test_local_server_down_falls_back_to_the_cloud(gateway: Gateway) -> None:
     gateway.backends["local"].stop()
     before = gateway.counts()
@@ -420,5 +464,6 @@ def test_local_server_down_falls_back_to_the_cloud(gateway: Gateway) -> None:
     assert (
         headers["x-litellm-model-api-base"] == gateway.backends["medium"].api_base
     )  # ... failed over
+    assert headers["x-hybrid-model"] == "medium"
     assert int(headers.get("x-litellm-attempted-fallbacks", "0")) >= 1
     assert _served_by(gateway, before) == ["medium"]

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from hybridctl.catalog import load_catalog
+from hybridctl.catalog.roles import local_roles
 from hybridctl.catalog.schema import CostScenario
 from hybridctl.planning.capacity import (
     parallel_gain,
@@ -120,8 +121,11 @@ def test_request_seconds_counts_prompt_and_generation() -> None:
 @pytest.mark.parametrize(
     ("tier_id", "complex_share", "local", "medium", "large"),
     [
-        # Tier 2 has no 7B-class model: complex requests go to the large cloud route.
+        # Tier 2's simple requests alone fill its promised 70% local share: complex ones go to
+        # the large cloud route although it has a complex model (Qwen2.5 1.5B).
         ("2", 0.3, 0.7, 0.0, 0.3),
+        # With fewer simple requests, its complex model takes complex ones up to the 70%.
+        ("2", 0.5, 0.7, 0.0, 0.3),
         # Tier 1 serves at most its promised 35% locally; the other simple ones go to medium.
         ("1", 0.3, 0.35, 0.35, 0.3),
         # Tier 3 has Mistral 7B: some complex requests stay, up to the tier's 80% local share.
@@ -138,6 +142,55 @@ def test_local_and_cloud_shares(
     assert load.medium_share == pytest.approx(medium)
     assert load.large_share == pytest.approx(large)
     assert load.local_share + load.medium_share + load.large_share == pytest.approx(1)
+
+
+@pytest.mark.parametrize(
+    ("tier_id", "simple", "complex_"),
+    [
+        ("1", "tinyllama-1.1b-chat-q4_k_m", None),
+        ("2", "tinyllama-1.1b-chat-q4_k_m", "qwen2.5-1.5b-instruct-q4_k_m"),
+        ("2.5", "tinyllama-1.1b-chat-q4_k_m", "llama3-8b-1.58-tq2_0"),
+        ("3", "tinyllama-1.1b-chat-q4_k_m", "mistral-7b-instruct-v0.2-q4_k_m"),
+        # Tier 4's simple model is Mistral 7B: the catalog's role, not the smaller model.
+        ("4", "mistral-7b-instruct-v0.2-q4_k_m", "llama-3-8b-instruct-q4_k_m"),
+    ],
+)
+def test_each_kind_of_request_goes_to_the_model_of_that_role(
+    tier_id: str, simple: str, complex_: str | None
+) -> None:
+    tier = CATALOG.tier(tier_id)
+    roles = local_roles(tier)
+    assert roles.simple.model == simple
+    assert (roles.complex.model if roles.complex else None) == complex_
+    load = tier_load(CATALOG, tier, Workload(requests_per_day=10, complex_share=0.5))
+    paths = {p.kind: p for p in load.paths}
+    assert paths["simple"].model == simple
+    assert paths["simple"].tokens_per_s == roles.simple.promised_tokens_per_s
+    assert (paths["complex"].model if "complex" in paths else None) == complex_
+    assert load.serves_complex == (complex_ is not None)
+
+
+def test_without_its_complex_model_the_tier_sends_complex_requests_to_the_cloud() -> None:
+    tier = CATALOG.tier("3")
+    workload = Workload(requests_per_day=10, complex_share=0.3)
+    served = tier_load(CATALOG, tier, workload)  # Mistral takes complex ones up to 80% local
+    skipped = tier_load(CATALOG, tier, workload, serve_complex=False)
+    assert served.large_share == pytest.approx(0.2) and served.serves_complex
+    assert skipped.large_share == pytest.approx(0.3) and not skipped.serves_complex
+    assert [p.kind for p in skipped.paths] == ["simple"]
+
+
+def test_local_only_without_a_complex_model_uses_the_simple_one_and_says_so() -> None:
+    tier = CATALOG.tier("1")
+    load = tier_load(CATALOG, tier, Workload(requests_per_day=10, local_only=True))
+    assert load.local_share == pytest.approx(1) and load.large_share == 0
+    assert {p.kind: p.model for p in load.paths} == {
+        "simple": "tinyllama-1.1b-chat-q4_k_m",
+        "complex": "tinyllama-1.1b-chat-q4_k_m",
+    }
+    (problem,) = load.problems
+    assert "local-only needs a complex-role model for the 30% complex requests" in problem
+    assert "tinyllama-1.1b-chat-q4_k_m (role: simple)" in problem
 
 
 def test_load_grows_with_traffic_and_nodes_share_it() -> None:
@@ -215,8 +268,8 @@ def test_local_only_needs_a_model_for_complex_requests() -> None:
     result = recommend(CATALOG, Workload(requests_per_day=200, local_only=True))
     assert result.local_share == pytest.approx(1)
     assert result.cloud_spill_usd == 0
-    tier2 = next(c for c in result.considered if c.tier == "2" and c.provider == "hetzner")
-    assert not tier2.feasible and "local-only needs a 7B-class model" in tier2.reason
+    tier1 = next(c for c in result.considered if c.tier == "1" and c.provider == "hetzner")
+    assert not tier1.feasible and "local-only needs a complex-role model" in tier1.reason
 
 
 def test_weight_repacking_counts_a_second_copy_and_can_break_the_fit() -> None:

@@ -58,7 +58,7 @@ def _normalized(files: dict[str, bytes]) -> dict[str, bytes]:
 def test_bundle_matches_golden(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tier_id: str
 ) -> None:
-    monkeypatch.setattr(bundle_module, "_router_context", lambda catalog, ctx: None)
+    monkeypatch.setattr(bundle_module, "_router_context", lambda catalog, ctx, options: None)
     monkeypatch.setattr(bundle_module, "_router_templates", lambda root: [])
     out = tmp_path / "bundle"
     render(out, tier_id, provider="aws" if tier_id == "4" else "hetzner")

@@ -12,8 +12,11 @@ import pytest
 import yaml
 
 from hybridctl.catalog import load_catalog
+from hybridctl.catalog.roles import local_roles
 from hybridctl.errors import InputError
 from hybridctl.paths import templates_dir
+from hybridctl.planning.capacity import tier_load
+from hybridctl.planning.workload import Workload
 from hybridctl.render.router import (
     COMPLEXITY_FEATURES,
     ROUTER_FILES,
@@ -22,6 +25,9 @@ from hybridctl.render.router import (
     render_router,
 )
 from tests.router_fixtures import import_hook, rendered_router
+
+SIMPLE_2 = "tinyllama-1.1b-chat-q4_k_m"  # tier 2's simple model
+COMPLEX_2 = "qwen2.5-1.5b-instruct-q4_k_m"  # and its complex one
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +71,46 @@ def test_every_tier_renders_a_parseable_config_without_secret_values(tier_id: st
     if cache["type"] == "redis":
         assert cache["password"] == "os.environ/REDIS_PASSWORD"
     assert "hybrid_router.proxy_handler_instance" in config["litellm_settings"]["callbacks"]
+
+
+@pytest.mark.parametrize("tier_id", load_catalog().tier_ids)
+def test_local_route_is_the_simple_model_and_each_model_has_its_own_name(tier_id: str) -> None:
+    catalog = load_catalog()
+    tier = catalog.tier(tier_id)
+    roles = local_roles(tier)
+    files = render_router(build_router_context(catalog, tier, "hetzner"))
+    config = yaml.safe_load(files["litellm_config.yaml"])
+    by_name = {m["model_name"]: m["litellm_params"]["model"] for m in config["model_list"]}
+    assert by_name["local"] == f"openai/{roles.simple.model}"
+    for entry in tier.models:
+        assert by_name[entry.model] == f"openai/{entry.model}"
+    assert json.loads(files["hybrid_policy.json"])["local_models"] == {
+        "simple": roles.simple.model,
+        "complex": roles.complex.model if roles.complex else None,
+    }
+
+
+def test_local_route_follows_the_role_not_the_order_of_the_models() -> None:
+    catalog = load_catalog()
+    tier = catalog.tier("2")
+    swapped = tier.model_copy(update={"models": list(reversed(tier.models))})
+    ctx = build_router_context(catalog, swapped, "hetzner")
+    local = next(d for d in ctx.deployments if d.model_name == "local")
+    assert local.litellm_model == f"openai/{SIMPLE_2}"
+    assert ctx.policy["local_models"] == {"simple": SIMPLE_2, "complex": COMPLEX_2}
+    assert (ctx.simple_model, ctx.complex_model) == (SIMPLE_2, COMPLEX_2)
+
+
+@pytest.mark.parametrize("tier_id", load_catalog().tier_ids)
+def test_the_plan_and_the_router_name_the_same_local_models(tier_id: str) -> None:
+    """What `recommend` sizes is what the rendered router sends each kind of request to."""
+    catalog = load_catalog()
+    tier = catalog.tier(tier_id)
+    policy = build_router_context(catalog, tier, "hetzner").policy
+    load = tier_load(catalog, tier, Workload(requests_per_day=10, complex_share=0.5))
+    planned = {p.kind: p.model for p in load.paths}
+    assert planned["simple"] == policy["local_models"]["simple"]
+    assert planned.get("complex") == policy["local_models"]["complex"]
 
 
 def test_config_carries_the_fallback_chain_and_the_auto_model_alias(router_dir: Path) -> None:
@@ -157,6 +203,19 @@ def test_point_routes_at_keeps_key_references_and_prices() -> None:
     assert moved.policy["daily_cloud_budget_usd"] == 0.5
     assert moved.policy["spend_store"] is None and moved.cache == "local"
     assert ctx.policy["daily_cloud_budget_usd"] == 50  # the original is untouched
+
+
+def test_point_routes_at_moves_a_local_model_by_its_name() -> None:
+    ctx = build_router_context(load_catalog(), "2", "hetzner")
+    moved = point_routes_at(ctx, {COMPLEX_2: "http://127.0.0.1:9100/v1"}, redis=False)
+    (qwen,) = [d for d in moved.deployments if d.model_name == COMPLEX_2]
+    assert qwen.api_base == "http://127.0.0.1:9100/v1"
+    assert qwen.route == "local" and qwen.api_key_env is None
+    assert qwen.input_cost_per_token == qwen.output_cost_per_token == 0
+    # Everything else stays as rendered, the `local` route (the simple model) included.
+    local = next(d for d in moved.deployments if d.model_name == "local")
+    assert local.api_base == "http://llm:8080/v1"
+    assert local.litellm_model == f"openai/{SIMPLE_2}"
 
 
 # --- complexity scoring ----------------------------------------------------------------------
@@ -330,6 +389,82 @@ def test_fallback_routes(
     assert hook.fallback_routes(policy, route, allowed, over) == expected
 
 
+# --- which local model ----------------------------------------------------------------------
+
+TARGETS = [
+    # strategy, user tier, score, over budget, requested: expected model, fallbacks, answered by
+    ("local_first", "paid", 0, False, None, "local", ["medium", "large"], SIMPLE_2),
+    ("local_first", "paid", 5, False, None, COMPLEX_2, ["medium", "large"], COMPLEX_2),
+    ("local_first", "paid", 7, False, None, COMPLEX_2, ["large"], COMPLEX_2),
+    ("local_first", "free", 4.5, False, None, "local", ["medium"], SIMPLE_2),
+    ("local_first", "free", 6, False, None, COMPLEX_2, ["medium"], COMPLEX_2),
+    ("local_first", "free", 9, False, None, COMPLEX_2, ["medium"], COMPLEX_2),  # no large
+    ("cost_optimized", "paid", 2, False, None, "local", ["medium", "large"], SIMPLE_2),
+    ("cost_optimized", "paid", 5, False, None, COMPLEX_2, ["medium", "large"], COMPLEX_2),
+    ("cost_optimized", "paid", 8, False, None, COMPLEX_2, ["large"], COMPLEX_2),
+    # The budget is spent: still the complex model first, then the cloud cheapest first.
+    ("local_first", "paid", 9, True, None, COMPLEX_2, ["medium", "large"], COMPLEX_2),
+    ("cost_optimized", "free", 6, True, None, COMPLEX_2, ["medium"], COMPLEX_2),
+    # quality goes to the most capable route; spent budget sends it to the simple model.
+    ("quality", "paid", 8, False, None, "large", [], "large"),
+    ("quality", "paid", 9, True, None, "local", ["medium", "large"], SIMPLE_2),
+    ("speed", "paid", 9, False, None, "local", ["medium", "large"], SIMPLE_2),
+    ("local_first", "own_key", 9, False, None, "large", [], "large"),  # no local route at all
+    # A route asked for by name is served as asked.
+    ("local_first", "paid", 9, False, "large", "large", [], "large"),
+    ("local_first", "paid", 9, False, "local", "local", ["medium", "large"], SIMPLE_2),
+    ("local_first", "paid", 9, True, "large", "local", ["medium", "large"], SIMPLE_2),
+]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "tier", "score", "over", "requested", "model", "fallbacks", "serves"),
+    TARGETS,
+)
+def test_local_target(
+    hook: ModuleType,
+    policy: dict,
+    strategy: str,
+    tier: str,
+    score: float,
+    over: bool,
+    requested: str | None,
+    model: str,
+    fallbacks: list,
+    serves: str,
+) -> None:
+    kwargs = {"score": score, "strategy": strategy, "user_tier": tier, "over_budget": over}
+    route, _ = hook.choose_route(policy, requested=requested, **kwargs)
+    target = hook.local_target(policy, route, requested=requested, **kwargs)
+    assert (target["model"], target["fallbacks"], target["serves"]) == (
+        model,
+        fallbacks,
+        serves,
+    )
+    assert target["route"] == ("local" if model in ("local", COMPLEX_2) else model)
+
+
+def test_a_tier_without_a_complex_model_sends_complex_requests_to_the_cloud(
+    hook: ModuleType, policy: dict
+) -> None:
+    single = {**policy, "local_models": {"simple": SIMPLE_2, "complex": None}}
+    route, _ = hook.choose_route(single, score=7, strategy="local_first", user_tier="paid")
+    target = hook.local_target(single, route, score=7, strategy="local_first", user_tier="paid")
+    assert target == {"model": "large", "serves": "large", "route": "large", "fallbacks": []}
+
+
+def test_a_user_tier_without_local_never_reaches_the_complex_model(
+    hook: ModuleType, policy: dict
+) -> None:
+    tiers = {**policy["user_tiers"], "cloud": {"routes": ["medium", "large"]}}
+    cloud_only = {**policy, "user_tiers": tiers}
+    route, _ = hook.choose_route(cloud_only, score=5, strategy="local_first", user_tier="cloud")
+    target = hook.local_target(
+        cloud_only, route, score=5, strategy="local_first", user_tier="cloud"
+    )
+    assert (target["model"], target["fallbacks"]) == ("medium", ["large"])
+
+
 def test_fallbacks_over_budget_go_cheapest_first(hook: ModuleType, policy: dict) -> None:
     pricey_medium = {**policy, "route_prices": {**policy["route_prices"]}}
     pricey_medium["route_prices"]["medium"] = {"input_usd_per_mtok": 99, "output_usd_per_mtok": 99}
@@ -367,10 +502,66 @@ def test_pre_call_hook_rewrites_the_model_and_sets_fallbacks(hook: ModuleType) -
     headers = asyncio.run(handler.async_post_call_response_headers_hook(data, None, None))
     assert headers == {
         "x-hybrid-route": "local",
+        "x-hybrid-model": SIMPLE_2,
         "x-hybrid-complexity": "0",
         "x-hybrid-strategy": "local_first",
         "x-hybrid-user-tier": "paid",
     }
+
+
+def test_pre_call_hook_sends_a_complex_request_to_the_complex_local_model(
+    hook: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    handler = hook.HybridRouter()
+    messages = [_user("Compare plan A and plan B"), _assistant("Sure."), _user("Evaluate both.")]
+    with caplog.at_level("INFO", logger="hybrid_router"):
+        data = _pre_call(handler, _request(messages))
+    assert data["model"] == COMPLEX_2
+    assert data["fallbacks"] == [{COMPLEX_2: ["medium", "large"]}]  # score 5 needs medium
+    assert data["metadata"]["hybrid_route"] == "local"
+    assert data["metadata"]["hybrid_model"] == COMPLEX_2
+    assert "complex local model" in data["metadata"]["hybrid_reason"]
+    headers = asyncio.run(handler.async_post_call_response_headers_hook(data, None, None))
+    assert headers["x-hybrid-route"] == "local"
+    assert headers["x-hybrid-model"] == COMPLEX_2
+    assert f"-> local, model {COMPLEX_2}" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("planned", "group", "expected"),
+    [
+        (SIMPLE_2, "local", SIMPLE_2),  # the `local` route is the simple model
+        (COMPLEX_2, COMPLEX_2, COMPLEX_2),
+        (COMPLEX_2, "medium", "medium"),  # the complex model failed over to the cloud
+        (SIMPLE_2, "large", "large"),
+        (COMPLEX_2, None, COMPLEX_2),  # a cached answer reports no group
+        (SIMPLE_2, "something-else", SIMPLE_2),
+    ],
+)
+def test_answering_model(
+    hook: ModuleType, policy: dict, planned: str, group: str | None, expected: str
+) -> None:
+    assert hook.answering_model(policy, planned, group) == expected
+
+
+def test_response_header_names_the_model_that_answered_after_a_fallback(
+    hook: ModuleType,
+) -> None:
+    handler = hook.HybridRouter()
+    messages = [_user("Compare plan A and plan B"), _assistant("Sure."), _user("Evaluate both.")]
+    data = _pre_call(handler, _request(messages))
+    response = SimpleNamespace(
+        _hidden_params={"additional_headers": {"x-litellm-model-group": "medium"}}
+    )
+    headers = asyncio.run(handler.async_post_call_response_headers_hook(data, None, response))
+    assert (headers["x-hybrid-route"], headers["x-hybrid-model"]) == ("local", "medium")
+
+
+def test_pre_call_hook_names_the_cloud_route_as_the_model(hook: ModuleType) -> None:
+    handler = hook.HybridRouter()
+    data = _pre_call(handler, _request([_user("Hi")], headers={"x-hybrid-strategy": "quality"}))
+    headers = asyncio.run(handler.async_post_call_response_headers_hook(data, None, None))
+    assert headers["x-hybrid-route"] == headers["x-hybrid-model"] == "large"
 
 
 def test_pre_call_hook_reads_strategy_and_tier_from_headers_and_key(hook: ModuleType) -> None:
@@ -459,10 +650,18 @@ def test_cloud_spend_past_the_budget_sends_traffic_to_the_cheapest_route(
         _assistant("Go on."),
         _user("Why?"),
     ]
-    assert _pre_call(handler, _request(complex_request))["model"] == "large"
+    quality = {"x-hybrid-strategy": "quality"}
+
+    def routed(headers: dict | None = None) -> dict:
+        return _pre_call(handler, _request(complex_request, headers=headers))
+
+    assert routed(quality)["model"] == "large"
+    first = routed()  # local_first: the complex local model, then the large route it needs
+    assert (first["model"], first["fallbacks"]) == (COMPLEX_2, [{COMPLEX_2: ["large"]}])
     _log_success(handler, "local", cost=5.0)  # local traffic costs the operator nothing
+    _log_success(handler, COMPLEX_2, cost=5.0)  # nor does the complex local model
     _log_success(handler, "large", cost=policy["daily_cloud_budget_usd"] - 1)
-    assert _pre_call(handler, _request(complex_request))["model"] == "large"
+    assert routed(quality)["model"] == "large"
     usage = SimpleNamespace(prompt_tokens=1_000_000, completion_tokens=0)
     _log_success(handler, "medium", cost=None, usage=usage)  # priced from the catalog
     spent = asyncio.run(handler.ledger.spent_today())
@@ -474,7 +673,10 @@ def test_cloud_spend_past_the_budget_sends_traffic_to_the_cheapest_route(
     if spent >= policy["daily_cloud_budget_usd"]:
         pytest.fail("test setup: the medium price should not cross the budget alone")
     _log_success(handler, "large", cost=1.0)
-    data = _pre_call(handler, _request(complex_request))
-    assert data["model"] == "local"
+    data = routed(quality)
+    assert data["model"] == "local" and data["metadata"]["hybrid_model"] == SIMPLE_2
     assert "budget" in data["metadata"]["hybrid_reason"]
+    # local_first keeps its rule past the budget: the complex model, the cloud cheapest first.
+    data = routed()
+    assert (data["model"], data["fallbacks"]) == (COMPLEX_2, [{COMPLEX_2: ["medium", "large"]}])
     assert handler.latency_s["large"] == pytest.approx(1.5)

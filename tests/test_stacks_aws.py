@@ -92,6 +92,11 @@ def test_aws_program_policy(pair, nodes: int) -> None:
         assert by_port[port]["cidrBlocks"] == ["0.0.0.0/0"]
         assert by_port[port]["ipv6CidrBlocks"] == ["::/0"]
 
+    # The boot disk is the tier's disk_gb, encrypted.
+    for instance in instances:
+        root = instance.inputs["rootBlockDevice"]
+        assert root["volumeSize"] == spec.disk_gb == int(tier.disk_gb) and root["encrypted"]
+
     # Encrypted EBS models volumes in each instance's zone, attached; an Elastic IP per node.
     volumes = run.of_type(EBS)
     attachments = run.of_type(ATTACH)

@@ -96,6 +96,9 @@ def test_gcp_program_policy(pair, nodes: int) -> None:
                 opened[port] = rule.inputs["sourceRanges"]
     assert opened == {"22": [ADMIN_CIDR], "80": ["0.0.0.0/0"], "443": ["0.0.0.0/0"]}
 
+    for instance in instances:  # the boot disk is the tier's disk_gb
+        size = instance.inputs["bootDisk"]["initializeParams"]["size"]
+        assert size == spec.disk_gb == int(tier.disk_gb)
     disks = run.of_type(DISK)
     assert len(disks) == nodes
     assert all(d.inputs["size"] == spec.volume_gb and d.inputs["zone"] == zone for d in disks)

@@ -45,6 +45,7 @@ def rendered(tier_id: str, provider: str, host: KeyPair, admin: KeyPair) -> str:
         ssh_host_key=SshHostKey(
             private_openssh=host.private_openssh, public_openssh=host.public_openssh
         ),
+        with_bundle=False,  # as `deploy` renders it: the bundle follows over SSH
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hybridctl.catalog.loader import FieldPath, LineIndex, format_path
+from hybridctl.catalog.roles import role_problems
 from hybridctl.catalog.schema import DEPLOYABLE_PROVIDERS, Catalog
 from hybridctl.sizing import roofline_tokens_per_s, tier_bandwidth_gbs, tier_memory_budget
 from hybridctl.suggest import close_matches
@@ -35,6 +36,7 @@ class Findings:
 def cross_check(catalog: Catalog, path: Path, index: LineIndex) -> Findings:
     findings = Findings(path, index)
     _check_unique_tiers(catalog, findings)
+    _check_roles(catalog, findings)
     _check_references(catalog, findings)
     _check_offers(catalog, findings)
     _check_memory_fit(catalog, findings)
@@ -54,6 +56,12 @@ def _check_unique_tiers(catalog: Catalog, findings: Findings) -> None:
             if model_counts[entry.model] > 1:
                 findings.problem(("tiers", i, "models", j, "model"), "model listed twice")
                 model_counts[entry.model] = 0
+
+
+def _check_roles(catalog: Catalog, findings: Findings) -> None:
+    for i, tier in enumerate(catalog.tiers):
+        for loc, message in role_problems(tier.models):
+            findings.problem(("tiers", i, *loc), message)
 
 
 def _check_references(catalog: Catalog, findings: Findings) -> None:

@@ -17,6 +17,8 @@ ServiceName = Literal["gateway", "redis", "prometheus", "grafana", "proxy"]
 Strategy = Literal["local_first", "cost_optimized", "quality", "speed"]
 UserTier = Literal["free", "paid", "own_key"]
 RouteName = Literal["local", "medium", "large"]
+ModelRole = Literal["simple", "complex"]
+"""Which requests a tier's local model takes (hybridctl.catalog.roles holds the rule)."""
 
 
 def _id_to_str(value: object) -> object:
@@ -89,9 +91,13 @@ class Unavailable(Strict):
 
 
 class TierModel(Strict):
-    """A model a tier serves, with the generation speed the tier promises for it."""
+    """A model a tier serves, the requests it takes, and the generation speed promised for it."""
 
     model: str
+    role: ModelRole = Field(
+        default="simple",
+        description="simple: requests under the local threshold; complex: those at or above it",
+    )
     promised_tokens_per_s: PositiveFloat
     source: Source
 

@@ -7,11 +7,22 @@ from typing import Annotated, Any
 
 import typer
 
-from hybridctl.cli.options import CatalogOption, JsonOption
+from hybridctl.cli.options import (
+    CatalogOption,
+    ImagesOption,
+    JsonOption,
+    RouteUrlOption,
+    parse_route_urls,
+)
 from hybridctl.errors import UsageError
 
 ProviderOption = Annotated[
-    str | None, typer.Option("--provider", "-p", help="Cloud to deploy on: hetzner, aws or gcp.")
+    str | None,
+    typer.Option(
+        "--provider",
+        "-p",
+        help="Where the box runs: hetzner, aws or gcp (Pulumi), or local (Docker Compose here).",
+    ),
 ]
 BackendOption = Annotated[
     str | None,
@@ -35,11 +46,18 @@ def _confirm(question: str) -> bool:
     return typer.confirm(question, default=False)
 
 
-def _deployer() -> Any:
+def _deployer(provider: str = "hetzner") -> Any:
+    """The driver for a provider: Pulumi for the clouds, Docker Compose for local."""
     from hybridctl.cli.output import err_console
-    from hybridctl.deploy.driver import Deployer
+    from hybridctl.providers import get_provider
 
-    return Deployer(err_console, confirm=_confirm)
+    return get_provider(provider).deployer(err_console, _confirm)
+
+
+def _record_deployer(name: str) -> Any:
+    from hybridctl.deploy.records import load_record
+
+    return _deployer(load_record(name).provider)
 
 
 def deploy(
@@ -98,13 +116,45 @@ def deploy(
             "--cancel", metavar="NAME", help="Release a stale lock on a deployment's stack."
         ),
     ] = None,
+    images: ImagesOption = None,
+    route_url: RouteUrlOption = None,
+    model_file: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model-file",
+            metavar="CATALOG_ID=PATH",
+            help="local: seed a model from this file instead of downloading it (checked "
+            "against the catalog's sha256; repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    allow_unverified: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unverified", help="local: serve a --model-file whose sha256 does not match."
+        ),
+    ] = False,
+    https_port: Annotated[
+        int, typer.Option("--https-port", min=1, max=65535, help="local: HTTPS port on 127.0.0.1.")
+    ] = 443,
+    http_port: Annotated[
+        int, typer.Option("--http-port", min=1, max=65535, help="local: HTTP port on 127.0.0.1.")
+    ] = 80,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait", min=10, max=86400, metavar="SECONDS", help="local: how long to wait to serve."
+        ),
+    ] = 900,
     catalog: CatalogOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Deploy a tier to a cloud with Pulumi: preview, confirm, update; or --plan it offline.
+    """Deploy a tier: to a cloud with Pulumi (preview, confirm, update; or --plan it offline),
+    or to this machine with Docker Compose (--provider local), waiting until it serves.
 
     Example: hybridctl deploy --tier 2.5 --provider hetzner --admin-cidr 203.0.113.7/32
     Example: hybridctl deploy --tier 2.5 --provider hetzner --plan
+    Example: hybridctl deploy --tier 1 --provider local --model-file MODEL_ID=./model.gguf
     """
     from hybridctl.catalog import load_catalog
     from hybridctl.deploy.spec import DeployRequest
@@ -138,9 +188,38 @@ def deploy(
             "--tier and --provider are required",
             hint="e.g. hybridctl deploy --tier 2.5 --provider hetzner --plan",
         )
+    from hybridctl.providers import get_provider
+    from hybridctl.render.images_file import load_images_file
+
+    chosen = get_provider(provider)
+    if chosen.kind == "local":
+        if plan:
+            raise UsageError(
+                "--plan is for cloud deployments; a local box costs nothing to try",
+                hint="Run it: hybridctl deploy --tier 1 --provider local",
+            )
+        _deploy_local(
+            loaded,
+            tier,
+            name,
+            images=load_images_file(images),
+            route_urls=parse_route_urls(route_url),
+            model_files=model_file,
+            allow_unverified=allow_unverified,
+            ports=(https_port, http_port),
+            wait=wait,
+            as_json=as_json,
+        )
+        return
+    if model_file or route_url:
+        raise UsageError(
+            "--model-file and --route-url are for --provider local",
+            hint="A cloud box downloads the catalog's models and calls the vendors itself.",
+        )
     request = DeployRequest(
         tier_id=tier,
-        provider=provider.lower(),
+        images=load_images_file(images),
+        provider=chosen.name,
         region=region,
         name=name,
         nodes=nodes,
@@ -160,7 +239,38 @@ def deploy(
         else:
             _print_plan(report)
         return
-    record = _deployer().deploy(loaded, request, yes=yes)
+    record = _deployer(chosen.name).deploy(loaded, request, yes=yes)
+    _print_deployed(record, as_json)
+
+
+def _deploy_local(
+    catalog: Any,
+    tier: str,
+    name: str | None,
+    *,
+    images: dict[str, str | None],
+    route_urls: dict[str, str],
+    model_files: list[str] | None,
+    allow_unverified: bool,
+    ports: tuple[int, int],
+    wait: float,
+    as_json: bool,
+) -> None:
+    from hybridctl.deploy.local import LocalRequest
+    from hybridctl.deploy.seed import parse_model_files
+
+    request = LocalRequest(
+        tier_id=tier,
+        name=name,
+        images=images,
+        route_urls=route_urls,
+        model_files=parse_model_files(model_files),
+        allow_unverified=allow_unverified,
+        https_port=ports[0],
+        http_port=ports[1],
+        timeout_s=wait,
+    )
+    record = _deployer("local").deploy(catalog, request)
     _print_deployed(record, as_json)
 
 
@@ -238,6 +348,8 @@ def _print_deployed(record: Any, as_json: bool) -> None:
         f"[bold green]Deployed[/] {record.name}: tier {record.tier} on {record.provider}."
     )
     _print_outputs(record.outputs)
+    if record.provider == "local":
+        return
     console.print(f"Host key {record.host_key_fingerprint} pinned in {record.known_hosts}")
     ip = record.outputs.get("ip")
     user = record.outputs.get("ssh_user", "root")
@@ -249,10 +361,13 @@ def _print_deployed(record: Any, as_json: bool) -> None:
 
 
 def _print_outputs(outputs: dict[str, Any]) -> None:
+    from rich.markup import escape
+
     console = _console()
     for key, value in outputs.items():
         shown = ", ".join(value) if isinstance(value, list) else value
-        console.print(f"  {key:<21} {shown}")
+        # Not wrapped: a path or the curl command must stay one line to copy.
+        console.print(f"  {key:<21} {escape(str(shown))}", soft_wrap=True)
 
 
 def status(
@@ -269,7 +384,7 @@ def status(
     if name is None:
         deployments(as_json=as_json)
         return
-    result = _deployer().live_status(name)
+    result = _record_deployer(name).live_status(name)
     if as_json:
         print_json(result)
         return
@@ -282,10 +397,17 @@ def status(
     )
     if record.last_error:
         console.print(f"  last error: {record.last_error}")
-    console.print(f"  host key {record.host_key_fingerprint} (known_hosts: {record.known_hosts})")
+    if record.provider != "local":
+        console.print(
+            f"  host key {record.host_key_fingerprint} (known_hosts: {record.known_hosts})"
+        )
     console.print(f"  backend {record.backend_url}")
     _print_outputs(record.outputs)
     live = result["live"]
+    for service, state in ((live or {}).get("services") or {}).items():
+        health = f" ({state['health']})" if state["health"] else ""
+        ports = f"  ports {', '.join(state['ports'])}" if state["ports"] else ""
+        console.print(f"  service {service:<12} {state['state']}{health}{ports}")
     if live and live.get("last_update"):
         update = live["last_update"]
         console.print(
@@ -326,7 +448,11 @@ def destroy(
 
     Example: hybridctl destroy hybridctl-hetzner --yes
     """
-    record = _deployer().destroy(name, yes=yes, backend=backend)
+    deployer = _record_deployer(name)
+    if backend is not None:
+        record = deployer.destroy(name, yes=yes, backend=backend)
+    else:
+        record = deployer.destroy(name, yes=yes)
     _console().print(f"Destroyed {record.name} ({record.provider}, tier {record.tier}).")
 
 

@@ -7,7 +7,13 @@ from typing import Annotated, Any
 
 import typer
 
-from hybridctl.cli.options import CatalogOption, JsonOption
+from hybridctl.cli.options import (
+    CatalogOption,
+    ImagesOption,
+    JsonOption,
+    RouteUrlOption,
+    parse_route_urls,
+)
 from hybridctl.errors import CheckFailed, InputError, UsageError
 
 
@@ -125,7 +131,10 @@ def render(
         str | None, typer.Option("--tier", help="Tier to render (see `hybridctl tiers`).")
     ] = None,
     provider: Annotated[
-        str, typer.Option("--provider", help="Provider the box runs on: hetzner, aws or gcp.")
+        str,
+        typer.Option(
+            "--provider", help="Where the box runs: hetzner, aws, gcp, or local (this machine)."
+        ),
     ] = "hetzner",
     out: Annotated[
         Path | None,
@@ -153,6 +162,8 @@ def render(
         str | None,
         typer.Option("--domain", help="DNS name for a public TLS certificate (else self-signed)."),
     ] = None,
+    images: ImagesOption = None,
+    route_url: RouteUrlOption = None,
     catalog: CatalogOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -175,15 +186,12 @@ def render(
             hint="Example: hybridctl render --tier 2 --out ./bundle (or --check DIR to validate).",
         )
     from hybridctl.catalog import load_catalog
-    from hybridctl.catalog.schema import DEPLOYABLE_PROVIDERS
     from hybridctl.cli.output import print_json
+    from hybridctl.providers import get_provider
     from hybridctl.render import RenderOptions, render_bundle
+    from hybridctl.render.images_file import load_images_file
 
-    if provider not in DEPLOYABLE_PROVIDERS:
-        raise UsageError(
-            f"unknown provider {provider!r}",
-            hint=f"Choose one of: {', '.join(DEPLOYABLE_PROVIDERS)}.",
-        )
+    chosen = get_provider(provider)
     if (admin_cidr is None) != (ssh_public_key is None):
         raise UsageError(
             "cloud-init needs both --admin-cidr and --ssh-public-key",
@@ -191,11 +199,14 @@ def render(
         )
     options = RenderOptions(
         tier_id=tier,
-        provider=provider,
+        provider=chosen.name,
         ollama=ollama,
         domain=domain,
         admin_cidr=admin_cidr,
         ssh_public_key=_read_key(ssh_public_key) if ssh_public_key else None,
+        images=load_images_file(images),
+        route_urls=parse_route_urls(route_url),
+        publish_address="127.0.0.1" if chosen.kind == "local" else None,
     )
     loaded = load_catalog(catalog)
     target = out or Path(f"hybridctl-bundle-tier-{tier}")

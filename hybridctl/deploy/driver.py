@@ -27,11 +27,13 @@ from hybridctl.deploy.credentials import ProviderConfig, provider_config
 from hybridctl.deploy.errmap import map_pulumi_error, missing_cli
 from hybridctl.deploy.passphrase import Passphrase, load_passphrase
 from hybridctl.deploy.progress import EventProgress
+from hybridctl.deploy.push import deliver_stack, node_ips
 from hybridctl.deploy.records import DeploymentRecord
 from hybridctl.deploy.spec import (
     DeployRequest,
     Resolved,
     build_spec,
+    bundle_archive_for,
     default_name,
     new_record,
     resolve,
@@ -113,6 +115,7 @@ class Deployer:
         confirm: Callable[[str], bool] | None = None,
         env: Mapping[str, str] | None = None,
         cli_finder: Callable[[], Any] | None = None,
+        pusher: Callable[..., None] | None = None,
     ) -> None:
         self.console = console
         # Looked up at call time, so tests can swap the Automation API for a fake.
@@ -120,6 +123,7 @@ class Deployer:
         self.confirm = confirm or (lambda question: False)
         self.env = os.environ if env is None else env
         self.cli_finder = cli_finder or (lambda: find_pulumi_cli())
+        self.pusher = pusher or deliver_stack  # the bundle and .env, over SSH, to each node
 
     # -- preconditions -----------------------------------------------------------------------
 
@@ -187,7 +191,7 @@ class Deployer:
         session.extra_secrets += [host_private, encode_key(host_private)]
         dotenv = self._dotenv(resolved.name)
         session.extra_secrets += list(dotenv.values())
-        spec = build_spec(resolved, host_private, host_public, env=dotenv)
+        spec = build_spec(resolved, host_private, host_public)
         check_spec(spec)
         spec_box["spec"] = spec
 
@@ -197,7 +201,7 @@ class Deployer:
             records.known_hosts_path(resolved.name),
             resolved.name,
             host_public,
-            _ips(record.outputs),
+            node_ips(record.outputs),
         )
         try:
             outputs = self._apply(session, resolved, existing, config, yes=yes, resume=resume)
@@ -213,7 +217,18 @@ class Deployer:
             failed = {"status": "failed", "last_error": exc.message, "updated": records.now()}
             records.save_record(record.model_copy(update=failed))
             raise
-        return self._finish(record, outputs, host_public)
+        done = self._finish(record, outputs, host_public)
+        self.console.print(f"Copying the stack to {done.name} over SSH (host key pinned) ...")
+        try:
+            self.pusher(done, bundle_archive_for(resolved), dotenv, say=self._say)
+        except HybridctlError as exc:
+            failed = {"status": "failed", "last_error": exc.message, "updated": records.now()}
+            records.save_record(done.model_copy(update=failed))
+            raise
+        return done
+
+    def _say(self, text: str) -> None:
+        self.console.print(f"  {escape(text)}")
 
     def _apply(
         self,
@@ -265,7 +280,7 @@ class Deployer:
 
     def _dotenv(self, name: str) -> dict[str, str]:
         """The stack's .env (API keys from the environment, generated secrets), kept 0600 in
-        the deployment's folder so updates reuse it; it rides in the secret user data."""
+        the deployment's folder so updates reuse it; it reaches the box over SSH."""
         from hybridctl.render.envfile import ENV_FILE, ensure_env
 
         result = ensure_env(records.deployment_dir(name), environ=self.env)
@@ -324,7 +339,7 @@ class Deployer:
                 hint="Do not connect; check the stack program and redeploy.",
             )
         hostkeys.write_known_hosts(
-            records.known_hosts_path(record.name), record.name, host_public, _ips(outputs)
+            records.known_hosts_path(record.name), record.name, host_public, node_ips(outputs)
         )
         done = record.model_copy(
             update={
@@ -430,11 +445,3 @@ class Deployer:
         except HybridctlError as exc:
             status["live_error"] = exc.message
         return status
-
-
-def _ips(outputs: Mapping[str, Any]) -> list[str]:
-    ips = outputs.get("ips")
-    if isinstance(ips, list) and ips:
-        return [str(ip) for ip in ips]
-    ip = outputs.get("ip")
-    return [str(ip)] if ip else []

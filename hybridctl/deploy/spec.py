@@ -15,6 +15,7 @@ from hybridctl.stacks.base import PROVIDERS, SUPPORTED, DeploySpec
 
 PLACEHOLDER_ADMIN_CIDR = "192.0.2.1/32"  # TEST-NET-1: documentation only, never routed
 DEFAULT_SSH_KEY = Path("~/.ssh/id_ed25519.pub")
+MIN_BOOT_DISK_GB = 20  # Ubuntu, Docker and the stack's images
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class DeployRequest:
     ssh_public_key_file: Path | None = None
     backend: str | None = None
     catalog_path: Path | None = None
+    images: Mapping[str, str | None] = field(default_factory=dict)  # service -> image override
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Resolved:
     volume_gb: int
     monthly_usd: float
     notes: list[str] = field(default_factory=list)
+    images: Mapping[str, str | None] = field(default_factory=dict)
 
     @property
     def provider(self) -> str:
@@ -178,17 +181,16 @@ def resolve(
         volume_gb=volume_size_gb(catalog, tier, request.provider),
         monthly_usd=round(offer.monthly_usd * nodes, 2),
         notes=notes,
+        images=request.images,
     )
 
 
-def build_spec(
-    resolved: Resolved,
-    host_private: str,
-    host_public: str,
-    env: Mapping[str, str] | None = None,
-) -> DeploySpec:
-    """Render the cloud-init user data with the pinned host key (and the stack's .env, so it
-    starts at first boot) and assemble the DeploySpec."""
+def build_spec(resolved: Resolved, host_private: str, host_public: str) -> DeploySpec:
+    """Render the cloud-init user data with the pinned host key and assemble the DeploySpec.
+
+    The user data holds no bundle and no .env: `deploy` copies both over SSH once the pinned
+    key answers (see hybridctl.deploy.push), so no secret of the stack sits in the metadata.
+    """
     from hybridctl.render.cloud_init import SshHostKey, render_user_data
 
     user_data = render_user_data(
@@ -198,7 +200,8 @@ def build_spec(
         admin_ssh_public_key=resolved.ssh_public_key,
         admin_cidr=resolved.admin_cidr,
         ssh_host_key=SshHostKey(private_openssh=host_private, public_openssh=host_public),
-        env=env,
+        images=dict(resolved.images),
+        with_bundle=False,
     )
     return DeploySpec(
         name=resolved.name,
@@ -211,9 +214,23 @@ def build_spec(
         user_data=user_data,
         host_key_public=host_public,
         volume_gb=resolved.volume_gb,
+        disk_gb=max(MIN_BOOT_DISK_GB, math.ceil(resolved.tier.disk_gb)),
         node_count=resolved.nodes,
         gpu=resolved.tier.gpu is not None,
     )
+
+
+def bundle_archive_for(resolved: Resolved) -> bytes:
+    """The tier's bundle as the tar.xz `deploy` copies to each node (no .env: it goes apart)."""
+    from hybridctl.render import RenderOptions
+    from hybridctl.render.bundle import CLOUD_INIT_FILE, render_files
+    from hybridctl.render.cloud_init import bundle_archive
+
+    options = RenderOptions(
+        tier_id=resolved.tier.id, provider=resolved.provider, images=dict(resolved.images)
+    )
+    files = render_files(resolved.catalog, options).files
+    return bundle_archive({p: t for p, t in files.items() if p != CLOUD_INIT_FILE})
 
 
 def new_record(

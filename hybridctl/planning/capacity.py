@@ -5,13 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hybridctl.catalog.schema import Catalog, Tier, TierModel
+from hybridctl.catalog.roles import local_roles
+from hybridctl.catalog.schema import Catalog, Tier
 from hybridctl.planning.workload import Workload
 
 # Above this utilisation at peak, queues grow faster than they drain on a real box.
 MAX_UTILIZATION = 0.8
-# A model this large answers the hybrid strategy's "complex" requests acceptably.
-COMPLEX_CAPABLE_PARAMS_B = 7.0
 
 
 def parallel_gain(slots: int, gpu: bool) -> float:
@@ -63,21 +62,6 @@ def request_seconds(workload: Workload, tokens_per_s: float, prompt_speedup: flo
     )
 
 
-def _fastest(models: list[TierModel]) -> TierModel:
-    return max(models, key=lambda entry: entry.promised_tokens_per_s)
-
-
-def _complex_model(catalog: Catalog, tier: Tier) -> TierModel | None:
-    capable = [
-        entry
-        for entry in tier.models
-        if catalog.models[entry.model].architecture.parameters_b >= COMPLEX_CAPABLE_PARAMS_B
-    ]
-    return max(
-        capable, key=lambda e: catalog.models[e.model].architecture.parameters_b, default=None
-    )
-
-
 def tier_load(
     catalog: Catalog,
     tier: Tier,
@@ -92,15 +76,17 @@ def tier_load(
     model for them; nodes > 1 spreads the local load over that many boxes behind a load balancer.
     """
     problems: list[str] = []
-    simple_model = _fastest(tier.models)
-    complex_model = _complex_model(catalog, tier) if serve_complex or workload.local_only else None
+    # The same roles the rendered router routes by (hybridctl.catalog.roles).
+    roles = local_roles(tier)
+    simple_model = roles.simple
+    complex_model = roles.complex if serve_complex or workload.local_only else None
     simple_share = 1 - workload.complex_share
 
     if workload.local_only:
         if complex_model is None and workload.complex_share > 0:
             problems.append(
-                f"local-only needs a {COMPLEX_CAPABLE_PARAMS_B:g}B-class model for the "
-                f"{workload.complex_share:.0%} complex requests; the tier has none"
+                f"local-only needs a complex-role model for the {workload.complex_share:.0%} "
+                f"complex requests; the tier has only {simple_model.model} (role: simple)"
             )
         simple_local, complex_local = simple_share, workload.complex_share
     else:

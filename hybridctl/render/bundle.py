@@ -20,6 +20,7 @@ COMPOSE_FILE = "docker-compose.yml"
 CLOUD_INIT_FILE = "cloud-init.yaml"
 ROUTER_DIR = "router"
 ROUTER_CONFIG = "router/litellm_config.yaml"
+CLOUD_ROUTES = ("medium", "large")
 
 
 def _bundle_templates(ctx: RenderContext) -> list[tuple[str, str]]:
@@ -37,8 +38,9 @@ def _bundle_templates(ctx: RenderContext) -> list[tuple[str, str]]:
     if ctx.server == "ollama":
         pairs.append(("models/ollama-import.sh.j2", "models/ollama-import.sh"))
     if ctx.monitoring:
+        pairs.append(("prometheus/prometheus.yml.j2", "prometheus/prometheus.yml"))
+    if ctx.grafana:
         pairs += [
-            ("prometheus/prometheus.yml.j2", "prometheus/prometheus.yml"),
             (
                 "grafana/provisioning/datasources/prometheus.yml.j2",
                 "grafana/provisioning/datasources/prometheus.yml",
@@ -52,7 +54,7 @@ def _bundle_templates(ctx: RenderContext) -> list[tuple[str, str]]:
     return pairs
 
 
-def _router_context(catalog: Catalog, ctx: RenderContext) -> Any:
+def _router_context(catalog: Catalog, ctx: RenderContext, options: RenderOptions) -> Any:
     """The ROUTER module's context, when that module is installed (the hook for router/)."""
     try:
         router = importlib.import_module("hybridctl.render.router")
@@ -61,7 +63,18 @@ def _router_context(catalog: Catalog, ctx: RenderContext) -> Any:
             raise
         return None
     tier = catalog.tier(ctx.tier_id)
-    return router.build_router_context(catalog, tier, ctx.provider)
+    context = router.build_router_context(catalog, tier, ctx.provider)
+    if options.route_urls:
+        unknown = sorted(set(options.route_urls) - set(CLOUD_ROUTES))
+        if unknown:
+            raise InputError(
+                f"--route-url names {', '.join(unknown)}, which is not a cloud route",
+                hint=f"Cloud routes: {', '.join(CLOUD_ROUTES)} (e.g. --route-url medium=URL).",
+            )
+        context = router.point_routes_at(
+            context, dict(options.route_urls), redis="redis" in ctx.services
+        )
+    return context
 
 
 def _router_templates(root: Path) -> list[tuple[str, str]]:
@@ -95,7 +108,7 @@ def render_files(
     root = templates or templates_dir()
     env = make_environment(root)
     notes = list(ctx.notes)
-    router = _router_context(catalog, ctx)
+    router = _router_context(catalog, ctx, options)
     router_pairs = _router_templates(root)
     if router is not None:
         ctx = ctx.model_copy(update={"router": router})
@@ -124,6 +137,8 @@ def render_files(
             "ollama": options.ollama,
             "domain": ctx.domain,
             "admin_cidr": options.admin_cidr,
+            "images": dict(sorted(options.images.items())),
+            "route_urls": dict(sorted(options.route_urls.items())),
         },
     }
     return Rendered(ctx, files, meta, notes)

@@ -218,6 +218,10 @@ def _check_service_policy(name: str, service: dict[str, Any], problems: list[str
         tag = image.rsplit("/", 1)[-1].partition(":")[2]
         if not tag or tag == "latest":
             problems.append(f"service {name} uses image {image} without a pinned tag")
+    if "ALL" not in (service.get("cap_drop") or []):
+        problems.append(f"service {name} keeps Linux capabilities (cap_drop: [ALL] is missing)")
+    if "no-new-privileges:true" not in (service.get("security_opt") or []):
+        problems.append(f"service {name} can gain privileges (no-new-privileges:true is missing)")
     restart = str(service.get("restart", ""))
     if not restart:
         problems.append(f"service {name} has no restart policy")

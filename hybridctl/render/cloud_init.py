@@ -24,6 +24,7 @@ from hybridctl.render.engine import make_environment, render_template
 
 USER_DATA_TEMPLATE = "cloud-init/user-data.yaml.j2"
 HOST_ENV_TEMPLATE = "cloud-init/host-env.sh.j2"
+MODELS_DISK_TEMPLATE = "cloud-init/models-disk.sh.j2"
 SCRIPT_SUFFIXES = (".sh",)
 
 
@@ -66,10 +67,11 @@ class UserDataContext(RenderContext):
     admin_cidr: str
     admin_ssh_public_key: str
     host_key: SshHostKey | None = Field(repr=False)  # secrets: kept out of any repr or log
-    bundle_archive_b64: str = Field(repr=False)
+    bundle_archive_b64: str | None = Field(repr=False)  # None: the bundle comes over SSH
     bundle_paths: list[str]
     env_b64: str | None = Field(repr=False)
     host_env_script: str
+    models_disk_script: str
 
 
 def build_user_data(
@@ -80,6 +82,7 @@ def build_user_data(
     env: Mapping[str, str] | None,
     host_key: SshHostKey | None,
     jinja_env: jinja2.Environment | None = None,
+    with_bundle: bool = True,
 ) -> str:
     """The #cloud-config text. Contains secrets only when env or host_key is given."""
     from hybridctl.render.envfile import format_env
@@ -93,10 +96,13 @@ def build_user_data(
         admin_cidr=validate_admin_cidr(options.admin_cidr),
         admin_ssh_public_key=validate_ssh_public_key(options.ssh_public_key),
         host_key=host_key,
-        bundle_archive_b64=base64.b64encode(bundle_archive(bundle)).decode(),
+        bundle_archive_b64=(
+            base64.b64encode(bundle_archive(bundle)).decode() if with_bundle else None
+        ),
         bundle_paths=sorted(bundle),
         env_b64=base64.b64encode(format_env(env).encode()).decode() if env else None,
         host_env_script=render_template(jinja, HOST_ENV_TEMPLATE, ctx),
+        models_disk_script=render_template(jinja, MODELS_DISK_TEMPLATE, ctx),
     )
     return render_template(jinja, USER_DATA_TEMPLATE, user_data_ctx)
 
@@ -112,8 +118,11 @@ def render_user_data(
     env: Mapping[str, str] | None = None,
     domain: str | None = None,
     ollama: bool = False,
+    images: dict[str, str | None] | None = None,
+    with_bundle: bool = True,
 ) -> str:
-    """User data for a deploy: the whole bundle, the pinned host key, and (if given) the .env.
+    """User data: the hardened host, the pinned host key, the bundle (unless with_bundle is
+    False: `deploy` copies it over SSH) and, if given, the .env.
 
     The result is a secret whenever ssh_host_key or env is given: treat it like a private key.
     Without env the stack waits (a systemd path unit) until .env is copied to the server.
@@ -127,10 +136,16 @@ def render_user_data(
         domain=domain,
         admin_cidr=admin_cidr,
         ssh_public_key=admin_ssh_public_key,
+        images=images or {},
     )
     rendered = render_files(catalog, options)
     if ssh_host_key is not None:
         validate_ssh_public_key(ssh_host_key.public_openssh)
     return build_user_data(
-        rendered.context, rendered.files, options, env=env, host_key=ssh_host_key
+        rendered.context,
+        rendered.files,
+        options,
+        env=env,
+        host_key=ssh_host_key,
+        with_bundle=with_bundle,
     )

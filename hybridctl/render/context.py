@@ -6,7 +6,7 @@ import math
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from hybridctl.admin_access import check_admin_cidr, check_ssh_public_key
 from hybridctl.catalog.schema import Catalog, Model, Tier
@@ -19,6 +19,7 @@ ONE_SHOT_MEMORY_MIB = 64  # models-init and models-warm: curl and a shell
 LLM_PORT = 8080
 GATEWAY_PORT = 4000
 BUNDLE_DIR_ON_HOST = "/opt/hybridctl"
+MODELS_HOST_DIR = "/var/lib/hybridctl/models"  # the attached models volume on a cloud box
 ADMIN_USER = "hybridctl"
 
 # API keys the gateway may use, read from the user's environment when rendering.
@@ -49,6 +50,14 @@ class RenderOptions(Frozen):
     domain: str | None = None
     admin_cidr: str | None = None
     ssh_public_key: str | None = None
+    # Service -> image reference (None: leave that optional service out); see images_file.
+    images: dict[str, str | None] = {}
+    # Where the proxy publishes: None is every interface (a cloud box); 127.0.0.1 for local.
+    publish_address: str | None = None
+    https_port: int = Field(default=443, ge=1, le=65535)
+    http_port: int = Field(default=80, ge=1, le=65535)
+    # Cloud route -> an OpenAI-compatible base URL that serves it instead of the vendors.
+    route_urls: dict[str, str] = {}
 
 
 class LocalModel(Frozen):
@@ -94,7 +103,15 @@ class RenderContext(Frozen):
     ram_mib: int
     os_reserved_mib: int
     services: list[str]  # the catalog services this tier runs (gateway, redis, ...)
-    monitoring: bool
+    monitoring: bool  # Prometheus runs (and Grafana, unless `grafana` is False)
+    grafana: bool
+    llm_cpus: float  # the model server's CPU limit: the rest is the gateway's and the proxy's
+    publish_address: str | None = None
+    https_port: int = 443
+    http_port: int = 80
+    # A cloud box keeps its models on the attached volume, mounted here by cloud-init; None
+    # (a local box) keeps them in a Docker volume.
+    models_host_dir: str | None = None
     domain: str | None
     llm_port: int = LLM_PORT
     gateway_port: int = GATEWAY_PORT
@@ -161,6 +178,20 @@ def _local_model(name: str, model: Model, memory_mib: float) -> LocalModel:
 
 
 REQUIRED_SERVICES = ("gateway", "proxy")
+# The model server leaves this share of the vCPUs (at least a quarter of one) to the gateway,
+# the proxy and Redis, so that routing and TLS stay quick while every core generates tokens.
+SERVICE_CPU_SHARE = 0.25
+
+
+def llm_cpu_limit(vcpu: float) -> float:
+    """CPUs the model server may use on a box with `vcpu` of them."""
+    return round(vcpu - max(0.25, vcpu * SERVICE_CPU_SHARE), 2)
+
+
+def _images(server: ServerKind, gpu: bool, overrides: dict[str, str | None]) -> Images:
+    chosen = {name: ref for name, ref in overrides.items() if ref is not None}
+    chosen.setdefault("llm", _llm_image(server, gpu))
+    return Images(**chosen)
 
 
 def _check_runtimes(tier: Tier, catalog: Catalog, server: ServerKind) -> None:
@@ -220,6 +251,10 @@ def build_context(catalog: Catalog, tier: Tier, options: RenderOptions) -> Rende
         )
     else:
         memory["llm"] = math.ceil(budget.models_total_mib)
+    monitoring = "prometheus" in tier.services and "grafana" in tier.services
+    if monitoring and options.images.get("grafana", "") is None:
+        memory.pop("grafana", None)
+        notes.append("grafana left out: the images file maps it to null")
     if server == "ollama":
         memory["ollama-import"] = ONE_SHOT_MEMORY_MIB
         memory["llm"] = min(memory["llm"], host_left - ONE_SHOT_MEMORY_MIB)
@@ -235,12 +270,18 @@ def build_context(catalog: Catalog, tier: Tier, options: RenderOptions) -> Rende
         parallel_slots=tier.parallel_slots,
         weight_repacking=tier.weight_repacking,
         vcpu=tier.vcpu,
-        images=Images(llm=_llm_image(server, gpu)),
+        images=_images(server, gpu, options.images),
         memory_mib=dict(sorted(memory.items())),
         ram_mib=ram_mib,
         os_reserved_mib=budget.os_reserved_mib,
         services=sorted(tier.services),
-        monitoring="prometheus" in tier.services and "grafana" in tier.services,
+        monitoring=monitoring,
+        grafana=monitoring and options.images.get("grafana", "") is not None,
+        llm_cpus=llm_cpu_limit(tier.vcpu),
+        publish_address=options.publish_address,
+        models_host_dir=None if options.provider == "local" else MODELS_HOST_DIR,
+        https_port=options.https_port,
+        http_port=options.http_port,
         domain=validate_domain(options.domain),
         swap_gib=tier.swap_gib,
         notes=notes,

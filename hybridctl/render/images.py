@@ -9,7 +9,7 @@ LLAMA_CPP_CUDA = f"ghcr.io/ggml-org/llama.cpp:server-cuda-{LLAMA_CPP_BUILD}"
 OLLAMA = "ollama/ollama:0.11.4"
 # The version the gateway end-to-end test runs the rendered router config with (pip litellm).
 LITELLM = "ghcr.io/berriai/litellm:v1.103.7"
-REDIS = "redis:7.4.5-alpine"
+REDIS = "redis:7.4.6-alpine"  # 7.4.6 fixes CVE-2025-49844 (Lua use-after-free)
 PROMETHEUS = "prom/prometheus:v3.5.0"
 GRAFANA = "grafana/grafana:12.1.1"
 CADDY = "caddy:2.10.2-alpine"

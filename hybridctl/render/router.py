@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from hybridctl.catalog.roles import LocalRoles, local_roles
 from hybridctl.catalog.schema import Catalog, Routing, Tier
 from hybridctl.errors import InputError
 
@@ -85,6 +86,8 @@ class RouterContext(_Frozen):
     tier_id: str
     provider: str
     auto_model: str = AUTO_MODEL
+    simple_model: str  # the `local` route's model: requests under the local threshold
+    complex_model: str | None  # requests at or above it, when the strategy keeps them local
     deployments: list[Deployment]
     fallback_chain: list[str]
     fallbacks: list[Fallback]
@@ -166,10 +169,11 @@ def _cloud_deployments(catalog: Catalog, route: str) -> list[Deployment]:
     return deployments
 
 
-def _local_deployments(tier: Tier, api_base: str) -> list[Deployment]:
-    primary = tier.models[0].model
-    local = [Deployment(model_name="local", route="local", litellm_model=f"openai/{primary}")]
-    # Every model the tier serves is also reachable by its own catalog name.
+def _local_deployments(tier: Tier, roles: LocalRoles, api_base: str) -> list[Deployment]:
+    simple = roles.simple.model
+    local = [Deployment(model_name="local", route="local", litellm_model=f"openai/{simple}")]
+    # Every model the tier serves is also reachable by its own catalog name: the hook sends
+    # complex requests to the complex model that way.
     local += [
         Deployment(model_name=m.model, route="local", litellm_model=f"openai/{m.model}")
         for m in tier.models
@@ -192,7 +196,11 @@ def _route_prices(deployments: list[Deployment]) -> dict[str, dict[str, float]]:
 
 
 def _policy(
-    routing: Routing, deployments: list[Deployment], routes: list[str], redis: bool
+    routing: Routing,
+    deployments: list[Deployment],
+    routes: list[str],
+    roles: LocalRoles,
+    redis: bool,
 ) -> dict[str, Any]:
     tiers = {
         name: {
@@ -206,6 +214,7 @@ def _policy(
         "default_strategy": routing.default_strategy,
         "strategies": sorted(routing.strategies),
         "routes": routes,
+        "local_models": roles.names,
         "fallback_chain": [r for r in routing.fallback_chain if r in routes],
         "complexity": {
             "weights": dict(sorted(routing.complexity.weights.items())),
@@ -234,7 +243,8 @@ def build_router_context(
         tier = catalog.tier(tier)
     routing = catalog.routing
     _check_routing(routing)
-    deployments = _local_deployments(tier, local_api_base)
+    roles = local_roles(tier)
+    deployments = _local_deployments(tier, roles, local_api_base)
     for route in ("medium", "large"):
         deployments += _cloud_deployments(catalog, route)
     routes = [r for r in ROUTE_ORDER if any(d.model_name == r for d in deployments)]
@@ -244,6 +254,8 @@ def build_router_context(
     return RouterContext(
         tier_id=tier.id,
         provider=provider,
+        simple_model=roles.simple.model,
+        complex_model=roles.complex.model if roles.complex else None,
         deployments=deployments,
         fallback_chain=chain,
         fallbacks=fallbacks,
@@ -251,7 +263,7 @@ def build_router_context(
         cache="redis" if redis else "local",
         cache_ttl_s=routing.cache_ttl_s,
         prometheus="prometheus" in tier.services,
-        policy=_policy(routing, deployments, routes, redis),
+        policy=_policy(routing, deployments, routes, roles, redis),
     )
 
 
@@ -264,16 +276,17 @@ def point_routes_at(
 ) -> RouterContext:
     """A copy whose routes each go to one OpenAI-compatible server (tests, or a relay).
 
-    Each route named in `api_bases` keeps its first deployment's key variable and the route's
-    mean catalog price, so spend accounting and key handling stay as rendered. `redis=False`
-    keeps the cache and the daily spend inside the gateway process.
+    Keys of `api_bases` are routes or local model names (a tier's models are reachable by name
+    too). Each one named keeps its first deployment's key variable and its route's mean catalog
+    price, so spend accounting and key handling stay as rendered. `redis=False` keeps the cache
+    and the daily spend inside the gateway process.
     """
     deployments: list[Deployment] = []
     for d in context.deployments:
         if d.model_name not in api_bases:
             deployments.append(d)
         elif not any(x.model_name == d.model_name for x in deployments):
-            prices = context.policy["route_prices"][d.model_name]
+            prices = context.policy["route_prices"][d.route]
             deployments.append(
                 d.model_copy(
                     update={

@@ -20,7 +20,6 @@ from hybridctl.stacks.component import NodesComponent
 
 CANONICAL_OWNER = "099720109477"
 UBUNTU_2404_NAME = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*"
-ROOT_VOLUME_GB = 30
 MODELS_DEVICE = "/dev/sdf"
 LB_NAME_STEM = 27  # AWS load balancer and target group names take 32 characters: stem + "-nlb"
 
@@ -123,7 +122,7 @@ class AwsStack(NodesComponent):
                 root_block_device={
                     "encrypted": True,
                     "volume_type": "gp3",
-                    "volume_size": ROOT_VOLUME_GB,
+                    "volume_size": spec.disk_gb,
                     "delete_on_termination": True,
                 },
                 user_data=user_data,

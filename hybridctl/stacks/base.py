@@ -49,6 +49,7 @@ class DeploySpec:
     host_key_public: str
     volume_gb: int
     node_count: int = 1
+    disk_gb: int = 30  # the boot disk, where the provider sizes it (the tier's disk_gb)
     image: str | None = None
     gpu: bool = False
     ssh_user: str = ADMIN_LOGIN
@@ -91,8 +92,8 @@ SUPPORTED: dict[str, ProviderSupport] = {
         volume_gb_max=10240,
         user_data_max_bytes=32 * 1024,
         user_data_gzip=False,
-        models_device="/dev/disk/by-id/scsi-0HC_Volume_<volume id>, formatted ext4 and "
-        "automounted at /mnt/HC_Volume_<volume id>",
+        models_device="/dev/disk/by-id/scsi-0HC_Volume_<volume id>, formatted ext4; "
+        "cloud-init mounts it at /var/lib/hybridctl/models",
         resize="in place with downtime: the server is powered off, resized (disk kept, so a "
         "later downgrade stays possible) and started again",
         unsupported={

@@ -18,7 +18,6 @@ from hybridctl.stacks.component import NodesComponent
 
 SUBNET_RANGE = "10.42.0.0/24"
 GPU_TYPE = "nvidia-tesla-t4"
-BOOT_DISK_GB = 30
 MODELS_DEVICE = "models"  # appears in the guest as /dev/disk/by-id/google-models
 # Regions whose zones start at "b" (there is no "-a" zone).
 _FIRST_ZONE = {"us-east1": "b", "europe-west1": "b"}
@@ -133,7 +132,7 @@ class GcpStack(NodesComponent):
                 boot_disk={
                     "initialize_params": {
                         "image": image,
-                        "size": BOOT_DISK_GB,
+                        "size": spec.disk_gb,
                         "type": "pd-balanced",
                     }
                 },

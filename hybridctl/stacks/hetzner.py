@@ -97,7 +97,7 @@ class HetznerStack(NodesComponent):
                 f"{node}-models-attach",
                 server_id=_as_int(server),
                 volume_id=_as_int(volume),
-                automount=True,
+                automount=False,  # cloud-init mounts it where the stack's models volume binds
                 opts=child,
             )
             servers.append(server)

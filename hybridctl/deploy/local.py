@@ -1,0 +1,278 @@
+"""`deploy --provider local`: the rendered bundle run by Docker Compose on this machine."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from hybridctl.catalog.schema import Catalog
+from hybridctl.deploy import records
+from hybridctl.deploy.compose import ComposeProject, check_engine, tail
+from hybridctl.deploy.seed import ModelSeed, check_seeds
+from hybridctl.deploy.serving import BootResult, wait_for_box
+from hybridctl.errors import CheckFailed, OperationFailed, UsageError
+
+PROVIDER = "local"
+DEFAULT_NAME = "hybridctl-local"
+BUNDLE_DIR = "bundle"
+CA_FILE = "ca.crt"
+UP_LOG = "compose-up.log"
+PUBLISH_ADDRESS = "127.0.0.1"  # a local box is reached from this machine only
+EXAMPLE_PROMPT = "What are your opening hours?"
+
+
+@dataclass(frozen=True)
+class LocalRequest:
+    """What `deploy --provider local` was asked for."""
+
+    tier_id: str
+    name: str | None = None
+    images: dict[str, str | None] = field(default_factory=dict)
+    route_urls: dict[str, str] = field(default_factory=dict)
+    model_files: dict[str, Path] = field(default_factory=dict)
+    allow_unverified: bool = False
+    https_port: int = 443
+    http_port: int = 80
+    timeout_s: float = 900
+
+
+def endpoint(https_port: int) -> str:
+    return "https://localhost" + ("" if https_port == 443 else f":{https_port}")
+
+
+def curl_example(base_url: str, ca_file: Path, env_file: Path) -> str:
+    """A request that works as printed: the key is read from .env, never shown."""
+    body = (
+        '{"model": "hybrid", "messages": [{"role": "user", "content": "' + EXAMPLE_PROMPT + '"}]}'
+    )
+    read_key = f'sed -n "s/^LITELLM_MASTER_KEY=//p" {shlex.quote(str(env_file))}'
+    key = f'"Authorization: Bearer $({read_key})"'
+    return (
+        f"curl --cacert {shlex.quote(str(ca_file))} {base_url}/v1/chat/completions "
+        f"-H {key} -H 'Content-Type: application/json' -d {shlex.quote(body)}"
+    )
+
+
+def project_for(name: str) -> ComposeProject:
+    return ComposeProject(name, records.deployment_dir(name) / BUNDLE_DIR)
+
+
+class LocalDeployer:
+    """Deploy, inspect and destroy boxes that run under Docker Compose on this machine."""
+
+    def __init__(self, console: Console, *, confirm: Callable[[str], bool]) -> None:
+        self.console = console
+        self.confirm = confirm
+
+    def _say(self, text: str) -> None:
+        self.console.print(f"  {escape(text)}")
+
+    def _existing(self, name: str) -> records.DeploymentRecord | None:
+        record = records.find_record(name)
+        if record is not None and record.provider != PROVIDER:
+            raise UsageError(
+                f"deployment {name} runs on {record.provider}, not on this machine",
+                hint="Pick another --name for the local box.",
+            )
+        return record
+
+    def _render(self, catalog: Catalog, request: LocalRequest, name: str) -> Path:
+        from hybridctl.render import RenderOptions, render_bundle
+
+        options = RenderOptions(
+            tier_id=request.tier_id,
+            provider=PROVIDER,
+            images=request.images,
+            route_urls=request.route_urls,
+            publish_address=PUBLISH_ADDRESS,
+            https_port=request.https_port,
+            http_port=request.http_port,
+        )
+        bundle = records.deployment_dir(name) / BUNDLE_DIR
+        result = render_bundle(catalog, options, bundle, force=True)
+        if result.problems:
+            raise CheckFailed(
+                "the rendered bundle fails its checks:\n"
+                + "\n".join(f"  - {p}" for p in result.problems),
+                hint="This is a bug in the templates or the catalog; please report it.",
+            )
+        return bundle
+
+    def _seed(self, project: ComposeProject, seeds: list[ModelSeed]) -> None:
+        from hybridctl.render.context import model_filename
+
+        for seed in seeds:
+            target = model_filename(seed.model)
+            if not seed.verified:
+                self.console.print(
+                    f"[yellow]warning:[/] {escape(seed.model)} is served from "
+                    f"{escape(str(seed.path))}, which does not match the catalog's sha256 "
+                    "(--allow-unverified)"
+                )
+            script = (
+                f"if cmp -s /seed/{target} /models/{target}; then echo unchanged; else "
+                f"cp /seed/{target} /models/{target}.part && "
+                f"mv /models/{target}.part /models/{target} && echo copied; fi"
+            )
+            done = project.run(
+                "run",
+                "--rm",
+                "--no-deps",
+                "-T",
+                "--volume",
+                f"{seed.path}:/seed/{target}:ro",
+                "--entrypoint",
+                "/bin/sh",
+                "models-init",
+                "-c",
+                script,
+                timeout=1800,
+            )
+            self._say(f"models: {seed.model} {done.stdout.strip() or 'seeded'} from {seed.path}")
+
+    def deploy(self, catalog: Catalog, request: LocalRequest) -> records.DeploymentRecord:
+        """Render, seed the models, `compose up`, and wait until the box serves."""
+        from hybridctl.catalog import find_tier
+
+        tier = find_tier(catalog, request.tier_id)
+        name = records.check_name(request.name or DEFAULT_NAME)
+        previous = self._existing(name)
+        seeds = check_seeds(
+            catalog, tier, request.model_files, allow_unverified=request.allow_unverified
+        )
+        check_engine()
+        request = LocalRequest(**{**request.__dict__, "tier_id": tier.id})
+        bundle = self._render(catalog, request, name)
+        folder = records.deployment_dir(name)
+        ca_file = folder / CA_FILE
+        base_url = endpoint(request.https_port)
+        stamp = records.now()
+        record = records.DeploymentRecord(
+            name=name,
+            provider=PROVIDER,
+            tier=tier.id,
+            region="this machine",
+            instance_type="docker compose",
+            nodes=1,
+            admin_cidr=f"{PUBLISH_ADDRESS}/32",
+            ssh_public_key="",
+            host_key_public="",
+            host_key_fingerprint="",
+            known_hosts="",
+            backend_url=f"docker compose project {name}",
+            monthly_usd=0.0,
+            status="deploying",
+            created=previous.created if previous else stamp,
+            updated=stamp,
+        )
+        records.save_record(record)
+        self.console.print(
+            f"[bold]Deploying[/] {name}: tier {tier.id} under Docker Compose on this machine "
+            f"(bundle {escape(str(bundle))})"
+        )
+        project = ComposeProject(name, bundle)
+        self._seed(project, seeds)
+        with (folder / UP_LOG).open("w") as log:
+            up = project.start("up", "--detach", "--remove-orphans", log=log)
+            boot = wait_for_box(
+                project,
+                base_url,
+                ca_file,
+                timeout_s=request.timeout_s,
+                say=self._say,
+                up_running=lambda: up.poll() is None,
+            )
+            if up.poll() is None:
+                up.terminate()
+                up.wait(timeout=30)
+        return self._finish(record, project, boot, base_url, ca_file)
+
+    def _finish(
+        self,
+        record: records.DeploymentRecord,
+        project: ComposeProject,
+        boot: BootResult,
+        base_url: str,
+        ca_file: Path,
+    ) -> records.DeploymentRecord:
+        env_file = project.bundle / ".env"
+        outputs = {
+            "endpoint": base_url,
+            "ca_cert": str(ca_file),
+            "api_key": f"LITELLM_MASTER_KEY in {env_file}",
+            "bundle": str(project.bundle),
+            "curl": curl_example(base_url, ca_file, env_file),
+        }
+        problem = _boot_problem(boot)
+        record = record.model_copy(
+            update={
+                "status": "deployed" if problem is None else "failed",
+                "updated": records.now(),
+                "outputs": outputs,
+                "last_error": problem,
+            }
+        )
+        records.save_record(record)
+        if problem is not None:
+            logs = "\n".join(
+                f"--- {s.service} ({s.label}), last lines:\n{tail(project.logs(s.service))}"
+                for s in boot.failed
+            )
+            raise CheckFailed(
+                f"{record.name}: {problem} after {boot.seconds:.0f} s"
+                + (f"\n{logs}" if logs else ""),
+                hint=f"`hybridctl status {record.name}` shows each service; "
+                f"`hybridctl destroy {record.name}` removes the box.",
+            )
+        return record
+
+    def destroy(self, name: str, *, yes: bool) -> records.DeploymentRecord:
+        """Stop and remove the compose project with its volumes, then forget the deployment."""
+        record = records.load_record(name)
+        question = (
+            f"Destroy local deployment {name} (tier {record.tier})? This removes its containers "
+            "and volumes (models, spend counter, certificates)."
+        )
+        if not yes and not self.confirm(question):
+            raise OperationFailed("destroy cancelled at the confirmation; nothing was changed")
+        project = project_for(name)
+        if project.bundle.is_dir():
+            check_engine()
+            project.run("down", "--volumes", "--remove-orphans", "--timeout", "20")
+        records.remove_deployment(name)
+        return record
+
+    def live_status(self, name: str) -> dict[str, Any]:
+        """The record, plus each service's container state from Docker."""
+        record = records.load_record(name)
+        status: dict[str, Any] = {"record": record.model_dump(), "live": None, "live_error": None}
+        try:
+            check_engine()
+            states = project_for(name).states()
+        except (UsageError, OperationFailed) as exc:
+            status["live_error"] = exc.message
+            return status
+        status["live"] = {
+            "services": {
+                s.service: {"state": s.state, "health": s.health, "ports": list(s.ports)}
+                for s in states.values()
+            }
+        }
+        return status
+
+
+def _boot_problem(boot: BootResult) -> str | None:
+    if boot.serving:
+        return None
+    if not boot.ca_fetched:
+        return "the proxy never produced its CA certificate"
+    if not boot.gateway_ok:
+        return "the gateway did not answer through the proxy"
+    names = ", ".join(f"{s.service} {s.label}" for s in boot.failed) or "llm not healthy"
+    return f"the local models are not serving ({names}); cloud routes still answer"

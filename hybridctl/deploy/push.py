@@ -1,0 +1,134 @@
+"""Hand a booted cloud box its stack over SSH, once its pinned host key answers.
+
+The user data carries no bundle and no secret: a cloud server keeps its user data readable
+through the provider's API for its whole life. The bundle and the .env reach the box here,
+over SSH with strict host key checking, and the box's path unit starts the stack when the .env
+lands.
+"""
+
+from __future__ import annotations
+
+import shlex
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from hybridctl.deploy.records import DeploymentRecord
+from hybridctl.errors import HybridctlError, OperationFailed
+from hybridctl.ssh import SshClient
+
+RETRY_PAUSE_S = 5.0
+
+
+def as_root(script: str) -> str:
+    """A remote command that runs `script` as root: directly, or through sudo without a
+    password (the admin user cloud-init creates has NOPASSWD)."""
+    quoted = shlex.quote(script)
+    return f'if [ "$(id -u)" = 0 ]; then sh -c {quoted}; else sudo -n sh -c {quoted}; fi'
+
+
+def _fatal(exc: HybridctlError) -> bool:
+    """A failure that waiting will not cure: a host key that does not match, or is unknown."""
+    return "host key" in exc.message
+
+
+def wait_for_ssh(client: SshClient, *, timeout_s: float, say: Callable[[str], None]) -> None:
+    """Retry until the box accepts the login, as a booting server eventually does."""
+    deadline = time.monotonic() + timeout_s
+    said = False
+    while True:
+        try:
+            client.check("true", what="the first login", timeout_s=60)
+            return
+        except HybridctlError as exc:
+            if _fatal(exc) or time.monotonic() >= deadline:
+                raise
+            if not said:
+                say(f"waiting for SSH on {client.target} ({exc.message})")
+                said = True
+        time.sleep(RETRY_PAUSE_S)
+
+
+def wait_for_cloud_init(client: SshClient, *, timeout_s: float, say: Callable[[str], None]) -> None:
+    """Wait until cloud-init has finished (packages, Docker, firewall) where it runs."""
+    script = (
+        "command -v cloud-init >/dev/null || exit 0; "
+        "cloud-init status --wait >/dev/null; code=$?; "
+        # 2: finished with recoverable errors (a deprecated key); the stack can still start.
+        '[ "$code" = 0 ] || [ "$code" = 2 ]'
+    )
+    say(f"waiting for cloud-init on {client.target}")
+    client.check(script, what="cloud-init", timeout_s=timeout_s)
+
+
+def push_files(
+    client: SshClient,
+    archive: bytes,
+    env: Mapping[str, str],
+    *,
+    remote_dir: str,
+    say: Callable[[str], None],
+) -> None:
+    """Unpack the bundle archive (tar.xz) into remote_dir, then write its .env (0600, root)."""
+    from hybridctl.render.envfile import format_env
+
+    folder = shlex.quote(remote_dir)
+    with tempfile.TemporaryDirectory(prefix="hybridctl-push-") as tmp:
+        bundle = Path(tmp) / "bundle.tar.xz"
+        bundle.write_bytes(archive)
+        dotenv = Path(tmp) / "env"
+        dotenv.touch(mode=0o600)
+        dotenv.write_text(format_env(dict(env)))
+        _run(client, f"mkdir -p {folder} && tar -xJf - -C {folder} --no-same-owner", bundle)
+        say(f"bundle unpacked in {remote_dir} on {client.target}")
+        _run(
+            client,
+            f"umask 077 && cat > {folder}/.env.new && chown root:root {folder}/.env.new "
+            f"&& mv {folder}/.env.new {folder}/.env",
+            dotenv,
+        )
+        say(f".env written to {remote_dir}/.env (0600, root); the stack starts")
+
+
+def _run(client: SshClient, script: str, stdin: Path) -> None:
+    completed = client.run(as_root(script), stdin_path=stdin, timeout_s=600)
+    if completed.returncode != 0:
+        detail = completed.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+        raise OperationFailed(
+            f"copying the stack to {client.target} failed (exit {completed.returncode}): "
+            + " | ".join(detail),
+            hint="Log in with the deployment's SSH command and check the disk and sudo.",
+        )
+
+
+def node_ips(outputs: Mapping[str, Any]) -> list[str]:
+    """Every node's public IP from a stack's outputs (`ips`, else the single `ip`)."""
+    ips = outputs.get("ips")
+    if isinstance(ips, list) and ips:
+        return [str(ip) for ip in ips]
+    ip = outputs.get("ip")
+    return [str(ip)] if ip else []
+
+
+def deliver_stack(
+    record: DeploymentRecord,
+    archive: bytes,
+    env: Mapping[str, str],
+    *,
+    say: Callable[[str], None],
+    ssh_wait_s: float = 900,
+    cloud_init_wait_s: float = 1800,
+) -> None:
+    """Copy the bundle and .env to every node of a deployment, checking its pinned host key."""
+    from hybridctl.render.context import ADMIN_USER, BUNDLE_DIR_ON_HOST
+    from hybridctl.ssh import SshSettings, SshTarget
+
+    settings = SshSettings(known_hosts=Path(record.known_hosts))
+    user = str(record.outputs.get("ssh_user") or ADMIN_USER)
+    for ip in node_ips(record.outputs):
+        client = SshClient(SshTarget(host=ip, user=user), settings)
+        wait_for_ssh(client, timeout_s=ssh_wait_s, say=say)
+        wait_for_cloud_init(client, timeout_s=cloud_init_wait_s, say=say)
+        push_files(client, archive, env, remote_dir=BUNDLE_DIR_ON_HOST, say=say)

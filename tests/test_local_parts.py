@@ -1,0 +1,177 @@
+"""The parts of `deploy --provider local` that need no Docker: images files, seeds, ps output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from hybridctl.catalog import load_catalog
+from hybridctl.cli.app import app
+from hybridctl.deploy.compose import failed, parse_ps
+from hybridctl.deploy.local import curl_example, endpoint
+from hybridctl.deploy.seed import check_seeds, parse_model_files
+from hybridctl.errors import InputError, UsageError
+from hybridctl.modelgen import write_tiny_model
+from hybridctl.providers import get_provider
+from hybridctl.render import RenderOptions
+from hybridctl.render.bundle import render_files
+from hybridctl.render.images_file import load_images_file, parse_images
+
+runner = CliRunner()
+TINY_ID = "tinyllama-1.1b-chat-q4_k_m"
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "images.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_images_file_maps_services_and_leaves_grafana_out(tmp_path: Path) -> None:
+    path = _write(tmp_path, "llm: registry.example.com:5000/llm/server:b1\ngrafana: null\n")
+    overrides = load_images_file(path)
+    assert overrides == {"llm": "registry.example.com:5000/llm/server:b1", "grafana": None}
+    rendered = render_files(load_catalog(), RenderOptions(tier_id="2", images=overrides))
+    compose = yaml.safe_load(rendered.files["docker-compose.yml"])
+    assert compose["services"]["llm"]["image"] == "registry.example.com:5000/llm/server:b1"
+    assert compose["services"]["redis"]["image"] == "redis:7.4.6-alpine"  # pinned default
+    assert "grafana" not in compose["services"] and "grafana" not in compose["volumes"]
+    assert "prometheus" in compose["services"]
+    assert "/grafana" not in rendered.files["proxy/Caddyfile"]
+    assert not any(name.startswith("grafana/") for name in rendered.files)
+
+
+def test_images_file_comes_from_the_environment(tmp_path: Path) -> None:
+    path = _write(tmp_path, "gateway: mirror.local/litellm:v1\n")
+    assert load_images_file(None, {"HYBRIDCTL_IMAGES": str(path)}) == {
+        "gateway": "mirror.local/litellm:v1"
+    }
+    assert load_images_file(None, {}) == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "llm: a:b\ngatway: x/y:1\n",
+            "images.yaml:2: unknown service 'gatway' (did you mean 'gateway'?)",
+        ),
+        ("redis: null\n", "images.yaml:1: redis: null, but the stack cannot run without redis"),
+        (
+            "proxy: 'Not An Image'\n",
+            "images.yaml:1: proxy: 'Not An Image' is not an image reference",
+        ),
+        ("proxy: 3\n", "images.yaml:1: proxy: 3 is not an image reference"),
+        ("- llm\n", "images.yaml:1: must be a mapping"),
+        ("llm: [\n", "images.yaml:2: not valid YAML"),
+    ],
+)
+def test_a_bad_images_file_names_the_line_and_the_problem(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_images(text, tmp_path / "images.yaml")
+    assert expected in caught.value.message
+
+
+def test_an_unreadable_images_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read the images file"):
+        load_images_file(tmp_path / "missing.yaml")
+    path = tmp_path / "images.yaml"
+    path.write_bytes(b"llm: a\nproxy: \xff\n")
+    with pytest.raises(InputError, match=r"images.yaml:2: is not UTF-8"):
+        load_images_file(path)
+
+
+def test_render_local_publishes_on_loopback_and_every_service_is_hardened() -> None:
+    options = RenderOptions(tier_id="1", provider="local", publish_address="127.0.0.1")
+    compose = yaml.safe_load(render_files(load_catalog(), options).files["docker-compose.yml"])
+    assert compose["services"]["proxy"]["ports"] == ["127.0.0.1:80:80", "127.0.0.1:443:443"]
+    for name, service in compose["services"].items():
+        assert service["cap_drop"] == ["ALL"], name
+        assert service["security_opt"] == ["no-new-privileges:true"], name
+    # The gateway serves cloud routes even when the model server or its download fails.
+    assert "llm" not in (compose["services"]["gateway"].get("depends_on") or {})
+    assert compose["services"]["llm"]["deploy"]["resources"]["limits"]["cpus"] == "0.75"
+
+
+def test_route_urls_send_cloud_routes_to_another_server() -> None:
+    options = RenderOptions(tier_id="1", route_urls={"medium": "http://relay:9000/v1"})
+    config = yaml.safe_load(
+        render_files(load_catalog(), options).files["router/litellm_config.yaml"]
+    )
+    medium = [d for d in config["model_list"] if d["model_name"] == "medium"]
+    assert [d["litellm_params"]["api_base"] for d in medium] == ["http://relay:9000/v1"]
+    with pytest.raises(InputError, match="not a cloud route"):
+        render_files(load_catalog(), RenderOptions(tier_id="1", route_urls={"local": "http://x"}))
+
+
+def test_model_files_are_checked_against_the_catalog(tmp_path: Path) -> None:
+    catalog = load_catalog()
+    tier = catalog.tier("1")
+    model = write_tiny_model(tmp_path / "tiny.gguf")
+    files = parse_model_files([f"{TINY_ID}={model}"])
+    with pytest.raises(InputError, match="differs from the catalog's"):
+        check_seeds(catalog, tier, files, allow_unverified=False)
+    [seed] = check_seeds(catalog, tier, files, allow_unverified=True)
+    assert seed.model == TINY_ID and not seed.verified and len(seed.sha256) == 64
+    with pytest.raises(UsageError, match=r"did you mean 'tinyllama-1\.1b-chat-q4_k_m'"):
+        check_seeds(catalog, tier, {"tinyllama-1.1b": model}, allow_unverified=True)
+    not_gguf = tmp_path / "notes.txt"
+    not_gguf.write_text("hello")
+    with pytest.raises(InputError, match="not a GGUF file"):
+        check_seeds(catalog, tier, {TINY_ID: not_gguf}, allow_unverified=True)
+    with pytest.raises(InputError, match="not a regular file"):
+        check_seeds(catalog, tier, {TINY_ID: Path("/dev/null")}, allow_unverified=True)
+    with pytest.raises(UsageError, match="not CATALOG_ID=PATH"):
+        parse_model_files(["tiny.gguf"])
+
+
+def test_compose_ps_output_is_read_in_both_formats() -> None:
+    row = {
+        "Service": "proxy",
+        "State": "running",
+        "Health": "healthy",
+        "ExitCode": 0,
+        "Publishers": [{"URL": "127.0.0.1", "TargetPort": 443, "PublishedPort": 443}],
+    }
+    dead = {"Service": "models-init", "State": "exited", "Health": "", "ExitCode": 1}
+    lines = parse_ps(json.dumps(row) + "\n" + json.dumps(dead) + "\n")
+    assert parse_ps(json.dumps([row, dead])) == lines
+    assert lines[0].ports == ("127.0.0.1:443->443",) and lines[0].label == "running (healthy)"
+    assert [s.service for s in failed(lines, ["models-init"])] == ["models-init"]
+
+
+def test_the_curl_example_reads_the_key_from_env_and_never_shows_it() -> None:
+    text = curl_example(endpoint(8443), Path("/s/ca.crt"), Path("/s/bundle/.env"))
+    assert text.startswith("curl --cacert /s/ca.crt https://localhost:8443/v1/chat/completions")
+    assert "s/^LITELLM_MASTER_KEY=//p" in text and "/s/bundle/.env" in text
+
+
+def test_providers_come_from_one_registry_with_did_you_mean() -> None:
+    assert get_provider("LOCAL").kind == "local"
+    with pytest.raises(UsageError, match="did you mean 'hetzner'"):
+        get_provider("hetzer")
+
+
+def test_deploy_local_refuses_bad_input_with_exit_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["deploy", "--provider", "locall", "--tier", "1"])
+    assert result.exit_code == 2 and "did you mean 'local'" in result.output
+    result = runner.invoke(app, ["deploy", "--provider", "local", "--tier", "1", "--plan"])
+    assert result.exit_code == 2 and "--plan is for cloud deployments" in result.output
+    result = runner.invoke(
+        app, ["deploy", "--provider", "local", "--tier", "1", "--model-file", "x"]
+    )
+    assert result.exit_code == 2 and "not CATALOG_ID=PATH" in result.output
+    result = runner.invoke(
+        app, ["deploy", "--provider", "hetzner", "--tier", "1", "--model-file", "a=b"]
+    )
+    assert result.exit_code == 2 and "are for --provider local" in result.output
+    result = runner.invoke(
+        app, ["deploy", "--provider", "local", "--tier", "1", "--route-url", "medium=ftp://x"]
+    )
+    assert result.exit_code == 2 and "is not ROUTE=URL" in result.output
