@@ -390,10 +390,15 @@ def status(
         return
     record = records.DeploymentRecord.model_validate(result["record"])
     console = _console()
+    where = (
+        "this machine, Docker Compose"
+        if record.provider == "local"
+        else f"{record.instance_type} x {record.nodes} in {record.region}"
+    )
     console.print(
         f"[bold]{record.name}[/]: {record.status}; tier {record.tier} on {record.provider} "
-        f"({record.instance_type} x {record.nodes} in {record.region}); created {record.created}, "
-        f"updated {record.updated}; ${record.monthly_usd:,.2f}/month"
+        f"({where}); created {record.created}, updated {record.updated}; "
+        f"${record.monthly_usd:,.2f}/month"
     )
     if record.last_error:
         console.print(f"  last error: {record.last_error}")
@@ -406,6 +411,8 @@ def status(
     live = result["live"]
     for service, state in ((live or {}).get("services") or {}).items():
         health = f" ({state['health']})" if state["health"] else ""
+        if state["state"] == "exited":
+            health = f" ({state['exit_code']})"
         ports = f"  ports {', '.join(state['ports'])}" if state["ports"] else ""
         console.print(f"  service {service:<12} {state['state']}{health}{ports}")
     if live and live.get("last_update"):

@@ -157,7 +157,7 @@ class LocalDeployer:
             name=name,
             provider=PROVIDER,
             tier=tier.id,
-            region="this machine",
+            region="localhost",
             instance_type="docker compose",
             nodes=1,
             admin_cidr=f"{PUBLISH_ADDRESS}/32",
@@ -260,7 +260,12 @@ class LocalDeployer:
             return status
         status["live"] = {
             "services": {
-                s.service: {"state": s.state, "health": s.health, "ports": list(s.ports)}
+                s.service: {
+                    "state": s.state,
+                    "health": s.health,
+                    "exit_code": s.exit_code,
+                    "ports": list(s.ports),
+                }
                 for s in states.values()
             }
         }

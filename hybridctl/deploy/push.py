@@ -54,7 +54,8 @@ def wait_for_ssh(client: SshClient, *, timeout_s: float, say: Callable[[str], No
 def wait_for_cloud_init(client: SshClient, *, timeout_s: float, say: Callable[[str], None]) -> None:
     """Wait until cloud-init has finished (packages, Docker, firewall) where it runs."""
     script = (
-        "command -v cloud-init >/dev/null || exit 0; "
+        # No cloud-init, or a machine it never booted: nothing to wait for.
+        "command -v cloud-init >/dev/null && [ -d /var/lib/cloud/instance ] || exit 0; "
         "cloud-init status --wait >/dev/null; code=$?; "
         # 2: finished with recoverable errors (a deprecated key); the stack can still start.
         '[ "$code" = 0 ] || [ "$code" = 2 ]'
