@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +147,7 @@ class LocalDeployer:
             catalog, tier, request.model_files, allow_unverified=request.allow_unverified
         )
         check_engine()
-        request = LocalRequest(**{**request.__dict__, "tier_id": tier.id})
+        request = replace(request, tier_id=tier.id)
         bundle = self._render(catalog, request, name)
         folder = records.deployment_dir(name)
         ca_file = folder / CA_FILE
@@ -186,7 +186,7 @@ class LocalDeployer:
                 ca_file,
                 timeout_s=request.timeout_s,
                 say=self._say,
-                up_running=lambda: up.poll() is None,
+                up_status=up.poll,
             )
             if up.poll() is None:
                 up.terminate()
@@ -210,6 +210,9 @@ class LocalDeployer:
             "curl": curl_example(base_url, ca_file, env_file),
         }
         problem = _boot_problem(boot)
+        if problem is not None and not boot.ca_fetched:
+            up_log = tail((project.bundle.parent / UP_LOG).read_text(errors="replace"))
+            problem += f"; docker compose up said:\n{up_log}"
         record = record.model_copy(
             update={
                 "status": "deployed" if problem is None else "failed",

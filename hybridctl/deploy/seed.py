@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from hybridctl.benchplan import GGUF_MAGIC, file_sha256
 from hybridctl.catalog.schema import Catalog, Tier
 from hybridctl.errors import InputError, UsageError
 from hybridctl.suggest import close_matches
-
-GGUF_MAGIC = b"GGUF"
 
 
 @dataclass(frozen=True)
@@ -37,14 +35,6 @@ def parse_model_files(values: list[str] | None) -> dict[str, Path]:
             raise UsageError(f"--model-file names {model} twice", hint="Give each model once.")
         seeds[model] = Path(path).expanduser()
     return seeds
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _check_file(model: str, path: Path) -> None:

@@ -58,13 +58,15 @@ def wait_for_box(
     *,
     timeout_s: float,
     say: Callable[[str], None],
-    up_running: Callable[[], bool] = lambda: False,
+    up_status: Callable[[], int | None] = lambda: 0,
 ) -> BootResult:
     """Poll until the gateway answers through the proxy and the model server is healthy.
 
-    Each service's state change is reported through `say`. Stops early when the model server
-    cannot come up (a failed download, a crashed server) once the gateway serves, since cloud
-    routes then carry the traffic and waiting longer changes nothing.
+    Each service's state change is reported through `say`. `up_status` is `compose up`'s exit
+    code (None while it runs). Stops early when the model server cannot come up (a failed
+    download, a crashed server) once the gateway serves, since cloud routes then carry the
+    traffic and waiting longer changes nothing; and when `compose up` failed and left no proxy
+    running (a port in use, an image missing).
     """
     result = BootResult()
     started = time.monotonic()
@@ -88,7 +90,11 @@ def wait_for_box(
         result.failed = failed(list(states.values()), ONE_SHOT)
         result.seconds = time.monotonic() - started
         llm_down = any(s.service in ("llm", "models-init") for s in result.failed)
-        if result.gateway_ok and (result.llm_ok or llm_down) and not up_running():
+        up = up_status()
+        if result.gateway_ok and (result.llm_ok or llm_down) and up is not None:
+            return result
+        proxy = states.get("proxy")
+        if up and (proxy is None or proxy.state != "running"):
             return result
         if result.seconds >= timeout_s:
             return result
