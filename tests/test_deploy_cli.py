@@ -176,6 +176,13 @@ def fake_pulumi(monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> FakeBack
     backend = FakeBackend()
     monkeypatch.setattr(driver, "open_automation_stack", backend)
     monkeypatch.setattr(driver, "find_pulumi_cli", lambda: Path("/usr/local/bin/pulumi"))
+    # The fake servers' IPs are documentation addresses: record the SSH hand-over instead.
+    backend.pushed = []  # type: ignore[attr-defined]
+    monkeypatch.setattr(
+        driver,
+        "deliver_stack",
+        lambda record, archive, env, *, say: backend.pushed.append(record.name),  # type: ignore[attr-defined]
+    )
     monkeypatch.setenv("HCLOUD_TOKEN", TOKEN)
     write_ssh_key(isolated_env)
     return backend
@@ -197,6 +204,7 @@ def test_deploy_status_outputs_list_destroy(fake_pulumi: FakeBackend, isolated_e
     assert result.exit_code == 0, result.output
     assert "Deployed web" in result.output and "198.51.100.7" in result.output
     assert "StrictHostKeyChecking=yes" in result.output
+    assert fake_pulumi.pushed == ["web"]  # type: ignore[attr-defined]  (bundle and .env over SSH)
     passphrase_file = isolated_env / "state" / "pulumi-passphrase"
     assert passphrase_file.stat().st_mode & 0o777 == 0o600
     passphrase = passphrase_file.read_text().strip()
