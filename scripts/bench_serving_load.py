@@ -85,11 +85,16 @@ def one_request(
     if response.will_close:
         conn.close()
     try:
-        usage = json.loads(payload).get("usage") or {}
-        record["completion_tokens"] = int(usage.get("completion_tokens") or 0)
-        record["prompt_tokens"] = int(usage.get("prompt_tokens") or 0)
+        answer = json.loads(payload)
+        usage = answer.get("usage") or {}
+        timings = answer.get("timings") or {}  # llama-server's own; LiteLLM passes them on
     except (ValueError, AttributeError):
-        record["completion_tokens"] = 0
+        usage, timings = {}, {}
+    record["completion_tokens"] = int(usage.get("completion_tokens") or 0)
+    record["prompt_tokens"] = int(usage.get("prompt_tokens") or 0)
+    if "prompt_ms" in timings and "predicted_ms" in timings:
+        record["server_ms"] = float(timings["prompt_ms"]) + float(timings["predicted_ms"])
+        record["prompt_n"] = timings.get("prompt_n")
     if response.status != 200:
         record["error"] = payload[:300].decode(errors="replace")
     return record
