@@ -91,9 +91,18 @@ def push_files(
             dotenv,
         )
         say(f".env written to {remote_dir}/.env (0600, root); the stack starts")
+        # A first boot starts the stack from the path unit when .env appears; on an update the
+        # stack already runs, so apply the new bundle (compose recreates what changed).
+        _run(
+            client,
+            "command -v systemctl >/dev/null && systemctl is-active --quiet "
+            f"hybridctl-stack.service || exit 0; cd {folder} && docker compose up -d "
+            "--remove-orphans",
+            None,
+        )
 
 
-def _run(client: SshClient, script: str, stdin: Path) -> None:
+def _run(client: SshClient, script: str, stdin: Path | None) -> None:
     completed = client.run(as_root(script), stdin_path=stdin, timeout_s=600)
     if completed.returncode != 0:
         detail = completed.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
