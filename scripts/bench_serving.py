@@ -8,9 +8,11 @@ gateway -> llama-server). Paths alternate within each round (order reversed ever
 at concurrency 1 and at the tier's parallel slots, plus a one-token latency probe, so drift on
 a shared machine hits them alike. llama-server reports its own compute time per request
 (`timings`, passed on by LiteLLM), so the time each path adds is also measured per request,
-without llama-server's jitter. Memory: `docker stats` and each container's cgroup (resident =
-anonymous + mapped files, which `docker stats` leaves out for the mmapped model), idle, peak
-under load and idle after, against the compose limits and the tier's RAM less the OS reserve.
+without llama-server's jitter, and the gateway's own clocks (x-litellm-* headers) say where.
+Memory: `docker stats` and the RSS of each container's processes (which counts the mmapped
+model that `docker stats` leaves out), idle, peak under load and idle after, against the
+compose limits and the tier's RAM less the OS reserve; major page faults show a container
+paging its weights back in. --llm-cache-ram boots llama-server with another prompt-cache size.
 
 Not measured: streaming (time to first token), cloud routes, TLS handshakes (connections are
 kept alive; the handshake time is printed apart), a real box of the tier's RAM (memory is each
@@ -55,6 +57,7 @@ LOAD_CONTAINER = f"{NAME}-load"
 LOAD_LABEL = "hybridctl.bench=serving"
 LOAD_SCRIPT = Path(__file__).resolve().with_name("bench_serving_load.py")
 MODELS_DIR = REPO / ".cache" / "models"
+LOCAL_IMAGES = REPO / ".cache" / "local-images" / "images.yaml"  # written by local_images.sh
 MODEL_FILES = {"tinyllama-1.1b-chat-q4_k_m": "tinyllama-1.1b-q4_k_m.gguf"}  # shared cache names
 GOAL_RATIO, GOAL_P50_MS = 0.90, 30.0
 THRASH_FAULTS = 1000  # major page faults during the run that mean a cgroup pages its memory out
@@ -130,8 +133,14 @@ def ensure_model(model_id: str) -> Path:
 
 
 def images_file(given: Path | None) -> Path:
+    """--images, else local_images.sh's file when its images are all here, else build them."""
     if given is not None:
         return given
+    if LOCAL_IMAGES.exists():
+        wanted = [i for i in yaml.safe_load(LOCAL_IMAGES.read_text()).values() if i]
+        found = subprocess.run(["docker", "image", "inspect", *wanted], capture_output=True)
+        if found.returncode == 0:
+            return LOCAL_IMAGES
     out = run(["bash", str(REPO / "scripts" / "local_images.sh")], timeout=7200)
     return Path(out.strip().splitlines()[-1])
 
@@ -934,7 +943,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=16,
         help="one-token latency probe per round (16; 0: none)",
     )
-    parser.add_argument("--images", type=Path, help="images file (default: local_images.sh)")
+    parser.add_argument("--images", type=Path, help="images file (default: local_images.sh's)")
     parser.add_argument(
         "--llm-cache-ram",
         type=int,
