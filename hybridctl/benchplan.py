@@ -9,6 +9,7 @@ from typing import Any
 
 from hybridctl.catalog.schema import Catalog, Tier
 from hybridctl.errors import InputError
+from hybridctl.paths import not_a_file
 
 DEFAULT_REPETITIONS = 5
 DEFAULT_PROMPT_TOKENS = 512
@@ -28,9 +29,10 @@ class ModelFile:
         if not sep:
             model_id, path_text = "", spec
         path = Path(path_text).expanduser()
-        if not path.is_file():
+        problem = not_a_file(path)
+        if problem:
             raise InputError(
-                f"model file {path} does not exist",
+                f"model file {path} {problem}",
                 hint="Give a GGUF file with --model PATH (or --model CATALOG_ID=PATH to bench a "
                 "local copy of a catalog model against its promises).",
             )
@@ -99,6 +101,7 @@ def build_plan(
         "tier": tier.id if tier else None,
         # Measure what the box runs: the tier's repacking setting, as its model server uses it.
         "repack": tier.weight_repacking if tier else True,
+        **(server_settings(tier) if tier else {}),
     }
     local_copies = {f.model_id: f.path for f in model_files if f.model_id}
     if tier is not None:
@@ -149,6 +152,25 @@ def build_plan(
             }
         )
     return plan
+
+
+def server_settings(tier: Tier) -> dict[str, Any]:
+    """The model server's settings the bench reproduces: parallel slots, and the tuned ones
+    (threads stay the bench's: --threads, else the machine's cores)."""
+    from hybridctl.sizing import served_parallel_slots, served_repacking
+
+    settings: dict[str, Any] = {
+        "parallel_slots": served_parallel_slots(tier),
+        "repack": served_repacking(tier),
+    }
+    if tier.tuning is not None:
+        settings.update(
+            batch_size=tier.tuning.batch_size,
+            ubatch_size=tier.tuning.ubatch_size,
+            flash_attn=tier.tuning.flash_attn,
+            kv_type=tier.tuning.kv_cache_type,
+        )
+    return settings
 
 
 GGUF_MAGIC = b"GGUF"
@@ -227,7 +249,8 @@ def result_table(result: dict[str, Any]) -> Any:
     table = Table(title=title, title_justify="left")
     table.add_column("model", overflow="fold")
     table.add_column("status")
-    for column in ("load s", "tg tok/s", "promised", "pp tok/s", "model MiB", "budget", "roofline"):
+    columns = ("load s", "tg tok/s", "promised", "pp tok/s", "model MiB", "est. MiB", "budget")
+    for column in (*columns, "roofline"):
         table.add_column(column, justify="right")
     table.add_column("verdict", min_width=5)
     for row in result.get("rows", []):
@@ -247,11 +270,20 @@ def result_table(result: dict[str, Any]) -> Any:
             _fmt(verdict.get("promised_tokens_per_s"), "g"),
             f"{pp['mean']:.1f} ± {pp['stddev']:.1f}" if pp.get("mean") is not None else "-",
             _fmt(memory.get("model_rss_mib") or memory.get("peak_rss_mib"), ".0f"),
+            _fmt(_model_estimate(memory), ".0f"),
             _fmt(memory.get("budget_mib"), ".0f"),
             "-" if fraction is None else f"{100 * fraction:.0f}%",
             "[green]holds[/]" if verdict.get("ok") else "[red]short[/]",
         )
     return table
+
+
+def _model_estimate(memory: dict[str, Any]) -> float | None:
+    """The estimate of the model's own memory (without the bench process), beside model MiB."""
+    estimate = memory.get("estimate_mib") or {}
+    if estimate.get("total_mib") is None:
+        return None
+    return float(estimate["total_mib"]) - float(estimate.get("overhead_mib") or 0)
 
 
 def verdict_lines(result: dict[str, Any]) -> list[str]:
@@ -271,6 +303,12 @@ def verdict_lines(result: dict[str, Any]) -> list[str]:
             what += f", {headroom:.0f} MiB under its memory budget"
         lines.append(f"[green]holds[/] {row.get('name')}: {what}")
     lines += [f"[red]SHORT[/] {gap}" for gap in result.get("verdict", {}).get("shortfalls", [])]
+    for row in result.get("rows", []):
+        if row.get("interference"):
+            lines.append(
+                f"[yellow]disturbed[/] {row.get('name')}: {', '.join(row['interference'])}; "
+                "other work on the machine moved these figures: run again on a quiet machine"
+            )
     if result.get("verdict", {}).get("ok"):
         lines.append("[bold green]verdict: every promise holds[/]")
     else:
@@ -293,7 +331,9 @@ def run_local_bench(
     import tempfile
 
     from hybridctl.errors import OperationFailed
+    from hybridctl.extras import require_extra
 
+    require_extra("bench")  # the child imports llama_cpp: say what to install, not "falls short"
     package_root = str(Path(__file__).resolve().parent.parent)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)

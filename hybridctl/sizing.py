@@ -8,6 +8,15 @@ from hybridctl.catalog.schema import Architecture, Catalog, Model, Tier
 
 MIB = 1024 * 1024
 KV_BYTES_PER_VALUE = 2  # llama.cpp's default f16 KV cache
+KV_TYPE_BYTES = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
+# Share of the layer weights llama.cpp's x86 CPU backend repacks (ggml-cpu/repack.cpp repacks
+# Q4_0, Q4_K and IQ4_NL; token_embd and a Q6_K output stay in the mapped file alone). Q4_K_M
+# keeps about half of attn_v and ffn_down in Q6_K: 83% of TinyLlama's layer weights and 80% of a
+# Mistral-7B-shaped file's were repacked (llama.cpp's CPU_REPACK buffer: 455 and 3,204 MiB).
+# Types not listed are not repacked on x86.
+REPACK_SHARE = {"Q4_K_M": 0.81, "Q4_0": 1.0, "IQ4_NL": 1.0}
+# bits per weight of token_embd and output in llama.cpp's K-quant mixes (Q4_K and Q6_K)
+_EMBED_OUTPUT_BITS = 4.5 + 6.5625
 
 
 def weights_mib(model: Model) -> float:
@@ -15,11 +24,33 @@ def weights_mib(model: Model) -> float:
     return model.file_size_mb * 1_000_000 / MIB
 
 
-def kv_cache_mib(arch: Architecture, context_tokens: int, parallel_slots: int) -> float:
+def kv_cache_mib(
+    arch: Architecture, context_tokens: int, parallel_slots: int, kv_type: str = "f16"
+) -> float:
     """K and V for every layer, every KV head, over the context of every parallel slot."""
     head_dim = arch.embedding / arch.heads
     values = 2 * arch.layers * context_tokens * parallel_slots * arch.kv_heads * head_dim
-    return values * KV_BYTES_PER_VALUE / MIB
+    return values * KV_TYPE_BYTES[kv_type] / MIB
+
+
+def repacked_mib(model: Model) -> float:
+    """The second copy of the weights CPU repacking keeps (0 for types it does not repack)."""
+    share = REPACK_SHARE.get(model.quantization.upper(), 0.0)
+    arch = model.architecture
+    embed_output = arch.vocab * arch.embedding * _EMBED_OUTPUT_BITS / 8 / MIB
+    return share * max(0.0, weights_mib(model) - embed_output)
+
+
+def served_parallel_slots(tier: Tier) -> int:
+    """Parallel slots the tier's model server runs: the tuned figure, else the tier's."""
+    return tier.tuning.parallel_slots if tier.tuning else tier.parallel_slots
+
+
+def served_repacking(tier: Tier) -> bool:
+    """Whether the tier's server repacks weights (never on a GPU tier: they live in VRAM)."""
+    if tier.gpu is not None:
+        return False
+    return tier.tuning.repack if tier.tuning else tier.weight_repacking
 
 
 def model_memory_mib(
@@ -29,12 +60,14 @@ def model_memory_mib(
     runtime_overhead_mib: int,
     *,
     repacked: bool = False,
+    kv_type: str = "f16",
 ) -> float:
-    """Resident memory of one loaded model: weights (twice when repacked) + KV cache + buffers."""
-    weights = weights_mib(model) * (2 if repacked else 1)
+    """Resident memory of one loaded model: mapped weights + their repacked copy when repacking
+    + KV cache + the runtime's compute-buffer allowance."""
+    weights = weights_mib(model) + (repacked_mib(model) if repacked else 0.0)
     return (
         weights
-        + kv_cache_mib(model.architecture, context_tokens, parallel_slots)
+        + kv_cache_mib(model.architecture, context_tokens, parallel_slots, kv_type)
         + runtime_overhead_mib
     )
 
@@ -103,9 +136,10 @@ def tier_memory_budget(catalog: Catalog, tier: Tier) -> MemoryBudget:
         entry.model: model_memory_mib(
             catalog.models[entry.model],
             tier.context_tokens,
-            tier.parallel_slots,
+            served_parallel_slots(tier),
             stack.runtime_overhead_mib,
-            repacked=tier.weight_repacking and tier.gpu is None,
+            repacked=served_repacking(tier),
+            kv_type=tier.tuning.kv_cache_type if tier.tuning else "f16",
         )
         for entry in tier.models
         if entry.model in catalog.models

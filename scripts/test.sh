@@ -23,7 +23,7 @@ python3 -m venv .venv
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
 # llama.cpp's portable AVX2 kernels: the native build compiles slower and crashed in AMX weight
-# repacking on these virtual machines (DESIGN.md).
+# repacking on these virtual machines (docs/design.md).
 export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
 python -m pip install -q -e ".[test,bench,deploy]"
 
@@ -51,4 +51,5 @@ export HYBRIDCTL_REQUIRE_BOX=1
 ruff check .
 ruff format --check .
 mypy hybridctl
+mkdocs build --strict --quiet
 python -m pytest -q "$@"

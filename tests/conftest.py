@@ -9,6 +9,10 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# Modules that define fixtures, registered here so that tests use the fixtures by name and
+# import these modules only for their helpers (tests/test_test_layout.py keeps this list whole).
+pytest_plugins = ["tests.ssh_fixtures"]
+
 _LEAKY_PREFIXES = ("HYBRIDCTL_", "PULUMI_", "AWS_", "GOOGLE_", "CLOUDSDK_", "HCLOUD_", "XDG_")
 _KEEP = {
     "HYBRIDCTL_REQUIRE_GATEWAY",

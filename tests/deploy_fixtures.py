@@ -144,3 +144,146 @@ def write_ssh_key(home: Path) -> Path:
             check=True,
         )
     return key.with_suffix(".pub")
+
+
+class FakeBox:
+    """The SSH side of a cloud deployment without a network: records each step in `calls`,
+    pins keys for real (known_hosts), and can rotate to a given key or fail a check."""
+
+    def __init__(self, calls: list[str] | None = None) -> None:
+        from hybridctl.deploy.sshbox import SshBox
+
+        self.calls = calls if calls is not None else []
+        self.real = SshBox()
+        self.rotate_to: str | None = None  # a public key each node "makes" when rotated
+        self.problem: str | None = None  # what the check reports (None: healthy)
+        self.rollback_problem: str | None = None
+        self.backups: list[Path] = []
+
+    def pin(self, record: Any) -> None:
+        self.real.pin(record)
+
+    def rotate(self, record: Any, *, say: Any) -> Any:
+        self.calls.append("rotate")
+        if self.rotate_to is None:
+            return record
+        from hybridctl.deploy import records
+        from hybridctl.deploy.push import node_ips
+
+        keys = {ip: self.rotate_to for ip in node_ips(record.outputs)}
+        record = record.model_copy(update={"rotated_host_keys": keys})
+        self.pin(record)
+        records.save_record(record)
+        return record
+
+    def wait_serving(self, record: Any, models: Any, *, timeout_s: float, say: Any) -> Any:
+        self.calls.append(f"wait {record.tier} {','.join(models)}")
+        return record
+
+    def backup(self, record: Any, dest: Path, *, say: Any) -> None:
+        self.calls.append(f"backup {record.tier}")
+        self.backups.append(dest)
+
+    def check(self, record: Any, catalog: Any) -> str | None:
+        self.calls.append(f"check {record.tier}")
+        return self.problem
+
+    def rollback(self, record: Any, models: Any, *, timeout_s: float, say: Any) -> str | None:
+        self.calls.append(f"rollback {','.join(models)}")
+        return self.rollback_problem
+
+
+class MockedBackend(FakeBackend):
+    """A FakeBackend whose stacks run the driver's inline program under Pulumi's mocks on `up`,
+    keeping each run's recorded resources (the provider's real component, no cloud)."""
+
+    def __init__(self, calls: list[str]) -> None:
+        super().__init__()
+        self.calls = calls
+        self.runs: list[Any] = []
+
+    def __call__(self, target: Any) -> FakeStack:
+        stack = super().__call__(target)
+        backend = self
+
+        if not getattr(stack, "mocked", False):
+            original_up, original_preview = stack.up, stack.preview
+
+            def up(on_event: Any, on_output: Any) -> dict[str, Any]:
+                from hybridctl.stacks.plan import run_program
+
+                backend.calls.append("up")
+                backend.runs.append(run_program(spec_of(stack.program)))
+                return original_up(on_event, on_output)
+
+            def preview(on_event: Any, on_output: Any) -> dict[str, int]:
+                backend.calls.append("preview")
+                return original_preview(on_event, on_output)
+
+            stack.up, stack.preview = up, preview  # type: ignore[method-assign]
+            stack.mocked = True  # type: ignore[attr-defined]
+        return stack
+
+
+def spec_of(program: Any) -> Any:
+    """The DeploySpec the driver's inline program builds (held in its closure)."""
+    cells = [cell.cell_contents for cell in program.__closure__ or ()]
+    return next(c["spec"] for c in cells if isinstance(c, dict) and "spec" in c)
+
+
+def run_inline(program: Any) -> dict[str, Any]:
+    """Run the driver's inline program under Pulumi's mocks (the fake cloud of
+    hybridctl.stacks.plan) and return what it exports, resolved: the stack's real outputs."""
+    import itertools
+
+    import pulumi
+    from pulumi.runtime.settings import ROOT, SETTINGS
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    from hybridctl.stacks import plan
+
+    plan._ensure_event_loop()
+    ids = itertools.count(1001)
+
+    class Mocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+            ordinal = next(ids)
+            return str(ordinal), plan._fake_outputs(args.typ, ordinal, args.inputs)
+
+        def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
+            return plan._mock_call(args.token, args.args), []
+
+    exported: dict[str, Any] = {}
+    original = pulumi.export
+    pulumi.export = lambda name, value: exported.__setitem__(name, value)  # type: ignore[assignment]
+    try:
+        ROOT.set(None)
+        pulumi.runtime.set_mocks(Mocks(), project="hybridctl", stack="test", preview=False)
+        SETTINGS.rpc_manager.clear()
+        SETTINGS.outputs.clear()
+        _sync_await(run_pulumi_func(program))
+        return {
+            key: _sync_await(pulumi.Output.from_input(value).future())
+            for key, value in exported.items()
+        }
+    finally:
+        pulumi.export = original  # type: ignore[assignment]
+
+
+class InlineBackend(FakeBackend):
+    """A FakeBackend whose `up` returns the outputs the driver's inline program exports when it
+    runs the provider's real component under Pulumi's mocks."""
+
+    def __call__(self, target: Any) -> FakeStack:
+        stack = super().__call__(target)
+        if not getattr(stack, "inline", False):
+            original_up = stack.up
+
+            def up(on_event: Any, on_output: Any) -> dict[str, Any]:
+                original_up(on_event, on_output)
+                return run_inline(stack.program)
+
+            stack.up = up  # type: ignore[method-assign]
+            stack.inline = True  # type: ignore[attr-defined]
+        return stack

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from hybridctl.catalog import load_catalog
 from hybridctl.cli.app import app
 from hybridctl.paths import default_catalog_path
-from tests.ssh_fixtures import SshServer, sshd  # noqa: F401  (fixture)
+from tests.ssh_fixtures import SshServer
 
 pytest.importorskip("llama_cpp")
 
@@ -221,7 +221,7 @@ def ssh_args(server: SshServer, known_hosts: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def test_bench_over_ssh(sshd: SshServer, tiny_model: Path) -> None:  # noqa: F811
+def test_bench_over_ssh(sshd: SshServer, tiny_model: Path) -> None:
     code, stdout, stderr = invoke(
         "--tier", "1", "--model", f"{TINYLLAMA}={tiny_model}", *SMALL, "--json",
         *ssh_args(sshd, sshd.known_hosts),
@@ -232,7 +232,7 @@ def test_bench_over_ssh(sshd: SshServer, tiny_model: Path) -> None:  # noqa: F81
     assert "copying the bench" in stderr and "[1/1] " + TINYLLAMA in stderr
 
 
-def test_over_ssh_a_wrong_host_key_is_refused(sshd: SshServer, tiny_model: Path) -> None:  # noqa: F811
+def test_over_ssh_a_wrong_host_key_is_refused(sshd: SshServer, tiny_model: Path) -> None:
     code, stdout, stderr = invoke(
         "--model", str(tiny_model), *ssh_args(sshd, sshd.wrong_known_hosts)
     )
@@ -242,7 +242,7 @@ def test_over_ssh_a_wrong_host_key_is_refused(sshd: SshServer, tiny_model: Path)
 
 
 def test_over_ssh_an_unknown_host_needs_the_flag(
-    sshd: SshServer,  # noqa: F811
+    sshd: SshServer,
     tiny_model: Path,
     tmp_path: Path,
 ) -> None:
@@ -259,7 +259,7 @@ def test_over_ssh_an_unknown_host_needs_the_flag(
 
 
 def test_serve_load_test_local_and_on_the_box(
-    sshd: SshServer,  # noqa: F811
+    sshd: SshServer,
     tiny_model: Path,
     tmp_path: Path,
 ) -> None:
@@ -314,13 +314,14 @@ def save_deployment(name: str, server: SshServer, host_public_key: str) -> None:
     )  # fmt: skip
 
 
-def test_bench_a_deployment_by_name(sshd: SshServer, tiny_model: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_bench_a_deployment_by_name(sshd: SshServer, tiny_model: Path, tmp_path: Path) -> None:
     # The deployment's server listens on 22 in real life; an ssh config points 127.0.0.1 at
     # the test server's port, the way a user's ~/.ssh/config might.
     config = tmp_path / "ssh_config"
     config.write_text(f"Host 127.0.0.1\n  Port {sshd.port}\n")
     args = ["--model", str(tiny_model), *SMALL, "--ssh-config", str(config)]
     args += ["--identity", str(sshd.identity_file), "--remote-python", sys.executable]
+    args += ["--skip-serving"]  # a record with no endpoint: the load test is test_day_two's
 
     save_deployment("test-box", sshd, sshd.host_public_key)
     code, stdout, stderr = invoke("--deployment", "test-box", *args)
@@ -340,7 +341,7 @@ def test_bench_a_deployment_by_name(sshd: SshServer, tiny_model: Path, tmp_path:
 
 
 def test_bench_a_deployment_takes_its_tier_from_the_record(
-    sshd: SshServer,  # noqa: F811
+    sshd: SshServer,
     tiny_model: Path,
     tmp_path: Path,
 ) -> None:
@@ -350,7 +351,7 @@ def test_bench_a_deployment_takes_its_tier_from_the_record(
     code, stdout, stderr = invoke(
         "--deployment", "tier-box", "--model", f"{TINYLLAMA}={tiny_model}", *SMALL, "--json",
         "--ssh-config", str(config), "--identity", str(sshd.identity_file),
-        "--remote-python", sys.executable,
+        "--remote-python", sys.executable, "--skip-serving",
     )  # fmt: skip
     assert code == 0, stderr
     assert "tier 1 (deployment tier-box's" in stderr
@@ -363,7 +364,7 @@ def test_bench_a_deployment_takes_its_tier_from_the_record(
 
 
 def test_serve_on_the_box_passes_the_api_key_on_stdin(
-    sshd: SshServer,  # noqa: F811
+    sshd: SshServer,
     tiny_model: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -432,7 +433,7 @@ def test_measurement_writer_refuses_unknown_models() -> None:
 
 
 def test_dropped_connection_keeps_partial_results(
-    sshd: SshServer,  # noqa: F811
+    sshd: SshServer,
     tiny_model: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -441,11 +442,11 @@ def test_dropped_connection_keeps_partial_results(
     import shutil
     import signal
 
-    from hybridctl.cli import bench_cmd
+    from hybridctl.cli import bench_steps
 
     second = tmp_path / "second.gguf"
     shutil.copy(tiny_model, second)
-    shown = bench_cmd._progress
+    shown = bench_steps.progress
 
     def progress(line: str) -> None:
         shown(line)
@@ -453,7 +454,7 @@ def test_dropped_connection_keeps_partial_results(
             for pid in sshd.session_pids():
                 os.kill(pid, signal.SIGKILL)
 
-    monkeypatch.setattr(bench_cmd, "_progress", progress)
+    monkeypatch.setattr(bench_steps, "progress", progress)
     out = tmp_path / "partial.json"
     args = ["--model", str(tiny_model), "--model", str(second), *SMALL, "--out", str(out)]
     code, stdout, stderr = invoke(*args, *ssh_args(sshd, sshd.known_hosts))

@@ -250,7 +250,7 @@ def test_catalog_from_environment_variable(tmp_path: Path, monkeypatch) -> None:
 def test_shipped_catalog_is_valid_and_reports_doubtful_claims() -> None:
     result = runner.invoke(app, ["validate"])
     assert result.exit_code == 0, result.output
-    assert re.search(r"ok .*tiers\.yaml: 5 tiers", result.output)
+    assert re.search(r"ok .*tiers\.yaml: 7 tiers", result.output)
     # The tier guide's "100 tok/s" for an 8B ternary model cannot pass 25 GB/s of bandwidth.
     assert "claimed 100 tok/s exceeds the roofline on every tier serving it (best: tier 2.5" in (
         result.output
@@ -259,7 +259,7 @@ def test_shipped_catalog_is_valid_and_reports_doubtful_claims() -> None:
 
 def test_shipped_catalog_has_what_the_documents_name() -> None:
     catalog = load_catalog()
-    assert catalog.tier_ids == ["1", "2", "2.5", "3", "4"]
+    assert catalog.tier_ids == ["1", "2", "2.5", "3", "4", "5", "6"]
     names = " ".join(m.name for m in catalog.models.values())
     for wanted in (
         "TinyLlama",
@@ -315,6 +315,8 @@ def test_local_roles_of_the_shipped_tiers() -> None:
         "2.5": {"simple": "tinyllama-1.1b-chat-q4_k_m", "complex": "llama3-8b-1.58-tq2_0"},
         "3": {"simple": "tinyllama-1.1b-chat-q4_k_m", "complex": "mistral-7b-instruct-v0.2-q4_k_m"},
         "4": {"simple": "mistral-7b-instruct-v0.2-q4_k_m", "complex": "llama-3-8b-instruct-q4_k_m"},
+        "5": {"simple": "tinyllama-1.1b-chat-q4_k_m", "complex": "mistral-7b-instruct-v0.2-q4_k_m"},
+        "6": {"simple": "mistral-7b-instruct-v0.2-q4_k_m", "complex": "llama-3-8b-instruct-q4_k_m"},
     }
     assert roles["4"].simple is catalog.tier("4").models[0]
 

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hybridctl.cli.app import app
-from tests.deploy_fixtures import FakeBackend, write_ssh_key
+from tests.deploy_fixtures import FakeBackend, FakeBox, write_ssh_key
 
 TOKEN = "hcloud-token-value-that-must-never-be-printed-0123456789"
 PASSPHRASE = "passphrase-that-must-never-be-printed-9876543210"
@@ -178,6 +178,7 @@ def fake_pulumi(monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> FakeBack
     monkeypatch.setattr(driver, "find_pulumi_cli", lambda: Path("/usr/local/bin/pulumi"))
     # The fake servers' IPs are documentation addresses: record the SSH hand-over instead.
     backend.pushed = []  # type: ignore[attr-defined]
+    monkeypatch.setattr(driver, "SshBox", FakeBox)  # no rotation or serving wait over SSH
     monkeypatch.setattr(
         driver,
         "deliver_stack",

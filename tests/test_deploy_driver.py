@@ -17,7 +17,7 @@ from hybridctl.deploy import records
 from hybridctl.deploy.driver import HOST_KEY_CONFIG, HOST_KEY_PUBLIC_CONFIG, Deployer
 from hybridctl.deploy.spec import DeployRequest
 from hybridctl.errors import OperationFailed, UsageError
-from tests.deploy_fixtures import FakeBackend, command_result, write_ssh_key
+from tests.deploy_fixtures import FakeBackend, FakeBox, command_result, write_ssh_key
 
 TOKEN = "hcloud-token-value-that-must-never-be-printed-0123456789"
 PASSPHRASE = "passphrase-that-must-never-be-printed-9876543210"
@@ -57,6 +57,7 @@ def _deployer(backend: FakeBackend, env: dict[str, str], answer: bool = True):
         env=env,
         cli_finder=lambda: Path("/usr/local/bin/pulumi"),
         pusher=pusher,
+        box=FakeBox(),
     )
     deployer.pushed = pushed  # type: ignore[attr-defined]
     return deployer, buffer, questions
@@ -152,7 +153,10 @@ def test_default_name_makes_another_tier_an_update_keeping_the_node_count(
     deployer, _, _ = _deployer(backend, cloud_env)
     deployer.deploy(catalog, _request(name=None, nodes=3), yes=True)
     updated = deployer.deploy(
-        catalog, _request(name=None, tier_id="2.5", admin_cidr=None), yes=True
+        catalog,
+        # tier 2.5's BitNet model has no sha256 in the catalog: serving it needs the opt-in
+        _request(name=None, tier_id="2.5", admin_cidr=None, allow_unverified=True),
+        yes=True,
     )
     assert updated.name == "hybridctl-hetzner" and updated.tier == "2.5"
     assert updated.nodes == 3 and updated.monthly_usd == 3 * 48

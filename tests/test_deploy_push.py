@@ -13,7 +13,7 @@ from hybridctl.deploy.push import push_files, wait_for_cloud_init, wait_for_ssh
 from hybridctl.errors import HybridctlError
 from hybridctl.render.cloud_init import bundle_archive
 from hybridctl.ssh import SshClient, SshSettings, SshTarget
-from tests.ssh_fixtures import SshServer, sshd  # noqa: F401  (fixture)
+from tests.ssh_fixtures import SshServer
 
 FILES = {"docker-compose.yml": "services: {}\n", "models/fetch-models.sh": "#!/bin/sh\n"}
 ENV = {"LITELLM_MASTER_KEY": "sk-pushed-secret-0123456789", "REDIS_PASSWORD": "redis-pw-42424242"}
@@ -31,7 +31,7 @@ def _client(server: SshServer, known_hosts: Path) -> SshClient:
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="writes a root-owned .env: run as root (as CI does)")
 def test_push_unpacks_the_bundle_and_writes_a_root_only_env(
-    sshd: SshServer,  # noqa: F811
+    sshd: SshServer,
     tmp_path: Path,
 ) -> None:
     client = _client(sshd, sshd.known_hosts)
@@ -53,7 +53,7 @@ def test_push_unpacks_the_bundle_and_writes_a_root_only_env(
     assert all(value not in log for value in ENV.values())
 
 
-def test_push_refuses_a_host_whose_key_does_not_match(sshd: SshServer) -> None:  # noqa: F811
+def test_push_refuses_a_host_whose_key_does_not_match(sshd: SshServer) -> None:
     client = _client(sshd, sshd.wrong_known_hosts)
     with pytest.raises(HybridctlError, match="does not match the one pinned"):
         wait_for_ssh(client, timeout_s=30, say=lambda _: None)

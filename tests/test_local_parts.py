@@ -175,3 +175,123 @@ def test_deploy_local_refuses_bad_input_with_exit_2(tmp_path: Path) -> None:
         app, ["deploy", "--provider", "local", "--tier", "1", "--route-url", "medium=ftp://x"]
     )
     assert result.exit_code == 2 and "is not ROUTE=URL" in result.output
+
+
+def _render_local(bundle: Path, tier: str) -> None:
+    from hybridctl.render import render_bundle
+
+    options = RenderOptions(
+        tier_id=tier, provider="local", publish_address="127.0.0.1", allow_unverified=True
+    )
+    assert not render_bundle(load_catalog(), options, bundle, force=True).problems
+
+
+def test_a_rerender_to_another_tier_names_the_services_whose_mounted_files_changed(
+    tmp_path: Path,
+) -> None:
+    from hybridctl.deploy.localfit import changed_mounts, file_hashes
+
+    bundle = tmp_path / "bundle"
+    _render_local(bundle, "2")
+    before = file_hashes(bundle)
+    assert "llm/models.ini" in before
+    _render_local(bundle, "2")
+    assert changed_mounts(bundle, before) == {}  # the same render: nothing to recreate
+    llm_before = yaml.safe_load((bundle / "docker-compose.yml").read_text())["services"]["llm"]
+    _render_local(bundle, "3")
+    llm_after = yaml.safe_load((bundle / "docker-compose.yml").read_text())["services"]["llm"]
+    # The server's command line is the same for both tiers: only the mounted file tells them
+    # apart, and compose does not look at it.
+    assert llm_before["command"] == llm_after["command"]
+    stale = changed_mounts(bundle, before)
+    assert stale["llm"] == ["llm/models.ini"]
+    assert "router/litellm_config.yaml" in stale["gateway"]
+    assert "proxy" not in stale  # its Caddyfile is the same for both tiers
+    assert changed_mounts(bundle, {}) == {}  # a first deploy has nothing running to recreate
+
+
+def test_cpu_limits_above_this_machine_are_capped_in_an_override(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    from hybridctl.deploy.localfit import OVERRIDE_FILE, cap_cpus
+
+    bundle = tmp_path / "bundle"
+    _render_local(bundle, "3")
+    compose = yaml.safe_load((bundle / "docker-compose.yml").read_text())
+    assert compose["services"]["llm"]["deploy"]["resources"]["limits"]["cpus"] == "3.0"
+    assert cap_cpus(bundle, 2) == {"llm": 3.0}
+    override = yaml.safe_load((bundle / OVERRIDE_FILE).read_text())
+    assert override == {"services": {"llm": {"deploy": {"resources": {"limits": {"cpus": "2.0"}}}}}}
+    if shutil.which("docker"):  # compose merges the override into the project it runs
+        done = subprocess.run(
+            [
+                *("docker", "compose", "--project-name", "mn-cfg"),
+                *("--project-directory", str(bundle), "config", "--format", "json"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if done.returncode == 0:
+            merged = json.loads(done.stdout)["services"]["llm"]["deploy"]["resources"]
+            assert float(merged["limits"]["cpus"]) == 2.0
+    assert cap_cpus(bundle, 64) == {}
+    assert not (bundle / OVERRIDE_FILE).exists()  # no cap needed: no override left behind
+
+
+def _fake_box(monkeypatch: pytest.MonkeyPatch, up_script: str) -> None:
+    """A box whose old containers still serve; `compose up` is a real process running
+    up_script."""
+    import subprocess
+
+    from hybridctl.deploy import compose, local, serving
+    from hybridctl.deploy.compose import ServiceState
+
+    def render(self: object, catalog: object, request: object, name: str) -> Path:
+        bundle = local.records.deployment_dir(name) / local.BUNDLE_DIR
+        bundle.mkdir(parents=True, exist_ok=True)
+        return bundle
+
+    def start(self: object, *args: str, log: object) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(["sh", "-c", up_script], stdout=log, stderr=subprocess.STDOUT)
+
+    def copy_out(self: object, source: str, dest: Path) -> bool:
+        dest.write_text("-----BEGIN CERTIFICATE-----\n")
+        return True
+
+    running = {
+        name: ServiceState(name, "running", health, 0, ())
+        for name, health in (("proxy", ""), ("gateway", "healthy"), ("llm", "healthy"))
+    }
+    monkeypatch.setattr(local, "check_engine", lambda: None)
+    monkeypatch.setattr(local.LocalDeployer, "_render", render)
+    monkeypatch.setattr(local.LocalDeployer, "_seed", lambda self, project, seeds: None)
+    monkeypatch.setattr(compose.ComposeProject, "start", start)
+    monkeypatch.setattr(compose.ComposeProject, "states", lambda self: running)
+    monkeypatch.setattr(compose.ComposeProject, "copy_out", copy_out)
+    monkeypatch.setattr(serving, "https_ok", lambda url, ca_file, timeout=5.0: True)
+
+
+def test_a_failed_compose_up_fails_the_deploy_even_while_the_old_box_serves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rich.console import Console
+
+    from hybridctl.deploy import records
+    from hybridctl.deploy.local import LocalDeployer, LocalRequest
+    from hybridctl.errors import CheckFailed
+
+    words = "Error response from daemon: Range of CPUs is from 0.01 to 2.00"
+    _fake_box(monkeypatch, f"sleep 0.2; echo '{words}'; exit 1")
+    deployer = LocalDeployer(Console(width=200), confirm=lambda q: False)
+    request = LocalRequest(tier_id="1", name="mn-upfail", timeout_s=30)
+    with pytest.raises(CheckFailed) as caught:
+        deployer.deploy(load_catalog(), request)
+    assert caught.value.exit_code == 1
+    assert "docker compose up failed (exit 1)" in caught.value.message
+    assert words in caught.value.message
+    assert records.load_record("mn-upfail").status == "failed"
+    # The same box with an `up` that succeeds is deployed: the failure above is up's own.
+    _fake_box(monkeypatch, "sleep 0.2; exit 0")
+    assert deployer.deploy(load_catalog(), request).status == "deployed"

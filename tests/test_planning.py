@@ -8,18 +8,25 @@ import pytest
 
 from hybridctl.catalog import load_catalog
 from hybridctl.catalog.roles import local_roles
+from hybridctl.catalog.route_mix import route_mix
 from hybridctl.catalog.schema import CostScenario
 from hybridctl.planning.capacity import (
+    model_speed,
     parallel_gain,
     request_seconds,
     tier_load,
 )
-from hybridctl.planning.cost import monthly_bill, request_cost_usd, scenario_result
-from hybridctl.planning.recommend import NoFeasibleTier, guide_decision, recommend
+from hybridctl.planning.cost import cloud_only_spend, monthly_bill, scenario_result
+from hybridctl.planning.guide import guide_decision
+from hybridctl.planning.options import Beats, Speeds, all_options, cheapest
+from hybridctl.planning.recommend import recommend
+from hybridctl.planning.results import NoFeasiblePlan
+from hybridctl.planning.speed import predict
 from hybridctl.planning.workload import Workload
 from hybridctl.sizing import (
     kv_cache_mib,
     model_memory_mib,
+    repacked_mib,
     roofline_tokens_per_s,
     tier_memory_budget,
     weights_mib,
@@ -113,23 +120,30 @@ def test_parallel_gain(slots: int, gpu: bool, gain: float) -> None:
     assert parallel_gain(slots, gpu) == pytest.approx(gain)
 
 
-def test_request_seconds_counts_prompt_and_generation() -> None:
+def test_request_seconds_use_the_speed_models_prompt_and_generation_speeds() -> None:
     workload = Workload(requests_per_day=100, prompt_tokens=300, response_tokens=150)
-    assert request_seconds(workload, 15, 3) == pytest.approx(300 / 45 + 10)
+    tier = CATALOG.tier("2")
+    speed = model_speed(CATALOG, tier, "tinyllama-1.1b-chat-q4_k_m")
+    prediction = predict(CATALOG, "2", "tinyllama-1.1b-chat-q4_k_m")
+    assert speed.generation_tokens_per_s == prediction.generation_tokens_per_s
+    assert speed.prompt_tokens_per_s == prediction.prompt_tokens_per_s
+    whole, prompt = request_seconds(workload, speed)
+    assert prompt == pytest.approx(300 / prediction.prompt_tokens_per_s)
+    assert whole == pytest.approx(prompt + 150 / prediction.generation_tokens_per_s)
 
 
 @pytest.mark.parametrize(
     ("tier_id", "complex_share", "local", "medium", "large"),
     [
-        # Tier 2's simple requests alone fill its promised 70% local share: complex ones go to
-        # the large cloud route although it has a complex model (Qwen2.5 1.5B).
-        ("2", 0.3, 0.7, 0.0, 0.3),
+        # Tier 2's simple requests alone fill its promised 70% local share; of the 30% complex
+        # ones, a third need the large route (seed 002's 20% medium + 10% large).
+        ("2", 0.3, 0.7, 0.2, 0.1),
         # With fewer simple requests, its complex model takes complex ones up to the 70%.
-        ("2", 0.5, 0.7, 0.0, 0.3),
+        ("2", 0.5, 0.7, 0.2, 0.1),
         # Tier 1 serves at most its promised 35% locally; the other simple ones go to medium.
-        ("1", 0.3, 0.35, 0.35, 0.3),
+        ("1", 0.3, 0.35, 0.35 + 0.2, 0.1),
         # Tier 3 has Mistral 7B: some complex requests stay, up to the tier's 80% local share.
-        ("3", 0.3, 0.8, 0.0, 0.2),
+        ("3", 0.3, 0.8, 0.2 * 2 / 3, 0.2 / 3),
         ("4", 0.0, 0.9, 0.1, 0.0),
     ],
 )
@@ -165,7 +179,10 @@ def test_each_kind_of_request_goes_to_the_model_of_that_role(
     load = tier_load(CATALOG, tier, Workload(requests_per_day=10, complex_share=0.5))
     paths = {p.kind: p for p in load.paths}
     assert paths["simple"].model == simple
-    assert paths["simple"].tokens_per_s == roles.simple.promised_tokens_per_s
+    # The speed planning uses is the speed model's prediction, with its provenance.
+    prediction = predict(CATALOG, tier_id, simple)
+    assert paths["simple"].tokens_per_s == prediction.generation_tokens_per_s
+    assert paths["simple"].speed.source == prediction.source
     assert (paths["complex"].model if "complex" in paths else None) == complex_
     assert load.serves_complex == (complex_ is not None)
 
@@ -175,9 +192,23 @@ def test_without_its_complex_model_the_tier_sends_complex_requests_to_the_cloud(
     workload = Workload(requests_per_day=10, complex_share=0.3)
     served = tier_load(CATALOG, tier, workload)  # Mistral takes complex ones up to 80% local
     skipped = tier_load(CATALOG, tier, workload, serve_complex=False)
-    assert served.large_share == pytest.approx(0.2) and served.serves_complex
-    assert skipped.large_share == pytest.approx(0.3) and not skipped.serves_complex
+    assert served.large_share == pytest.approx(0.2 / 3) and served.serves_complex
+    assert skipped.large_share == pytest.approx(0.1) and not skipped.serves_complex
+    assert skipped.medium_share == pytest.approx(0.2)
     assert [p.kind for p in skipped.paths] == ["simple"]
+
+
+def test_quality_keeps_complex_requests_off_small_models() -> None:
+    """The guide's "better quality answers?": complex requests stay local only on 7B+ models."""
+    workload = Workload(requests_per_day=10, complex_share=0.5)
+    picky = workload.model_copy(update={"quality": True})
+    tier2, tier3 = CATALOG.tier("2"), CATALOG.tier("3")
+    assert tier_load(CATALOG, tier2, workload).serves_complex  # Qwen2.5 1.5B
+    assert not tier_load(CATALOG, tier2, picky).serves_complex
+    assert tier_load(CATALOG, tier3, picky).serves_complex  # Mistral 7B
+    local_picky = picky.model_copy(update={"local_only": True})
+    (problem,) = tier_load(CATALOG, tier2, local_picky).problems
+    assert "--quality needs a 7B+ model" in problem and "1.54B" in problem
 
 
 def test_local_only_without_a_complex_model_uses_the_simple_one_and_says_so() -> None:
@@ -201,82 +232,245 @@ def test_load_grows_with_traffic_and_nodes_share_it() -> None:
     assert light.utilization < heavy.utilization
     assert split.utilization == pytest.approx(heavy.utilization / 4)
     assert light.worst_p95_s < heavy.worst_p95_s or math.isinf(heavy.worst_p95_s)
+    # The first token waits for the prompt only, never longer than the whole answer.
+    assert 0 < light.worst_first_token_s < light.worst_p95_s
 
 
-def test_monthly_bill_and_break_even() -> None:
-    workload = Workload(requests_per_day=1000)
-    bill = monthly_bill(CATALOG, workload, server_usd=30, medium_share=0.0, large_share=0.3)
-    gpt4o = request_cost_usd(CATALOG.cloud_models["gpt-4o"], 300, 150)
-    assert bill.cloud_only_usd == pytest.approx(30_000 * gpt4o)
-    assert bill.cloud_spill_usd == pytest.approx(30_000 * 0.3 * gpt4o)
-    # At break-even volume the two bills are equal.
-    at_break_even = Workload(requests_per_day=bill.break_even_requests_per_day)
-    even = monthly_bill(CATALOG, at_break_even, server_usd=30, medium_share=0, large_share=0.3)
-    assert even.hybrid_usd == pytest.approx(even.cloud_only_usd)
+def test_monthly_bill_prices_the_spill_and_cloud_only_with_the_route_mixes() -> None:
+    workload = Workload(requests_per_day=1000)  # 10% need the large route
+    bill = monthly_bill(CATALOG, workload, server_usd=30, medium_share=0.2, large_share=0.1)
+    medium = route_mix(CATALOG, "medium", 200).request_usd(300, 150)
+    large = route_mix(CATALOG, "large", 100).request_usd(300, 150)
+    assert bill.cloud_spill_usd == pytest.approx(30_000 * (0.2 * medium + 0.1 * large))
+    cloud_medium = route_mix(CATALOG, "medium", 900).request_usd(300, 150)
+    assert bill.cloud_only_usd == pytest.approx(30_000 * (0.9 * cloud_medium + 0.1 * large))
+    # Serving simple requests saves almost nothing (the medium route is nearly free): a $30 box
+    # that takes only those pays from over twenty times this volume.
+    assert bill.hybrid_usd > bill.cloud_only_usd
+    assert bill.break_even_requests_per_day is not None
+    assert bill.break_even_requests_per_day > 20 * workload.requests_per_day
+    # A box that takes the large-route requests too does pay, from its break-even volume on.
+    saving = monthly_bill(CATALOG, workload, server_usd=30, medium_share=0.0, large_share=0.0)
+    even = saving.break_even_requests_per_day
+    assert even is not None
+    at_even = monthly_bill(CATALOG, workload.at_volume(even), 30, 0.0, 0.0)
+    assert at_even.hybrid_usd == pytest.approx(at_even.cloud_only_usd, rel=0.02)
 
 
 @pytest.mark.parametrize(
-    ("requests_per_day", "guide"),
-    [(20, "2"), (50, "2"), (500, "2"), (501, "3"), (5000, "3"), (5001, "4")],
-)
-def test_guide_decision_tree(requests_per_day: float, guide: str) -> None:
-    assert guide_decision(requests_per_day)[0] == guide
-
-
-@pytest.mark.parametrize(
-    ("workload", "tier", "provider", "nodes"),
+    ("requests_per_day", "flags", "guide"),
     [
-        (Workload(requests_per_day=300), "2", "hetzner", 1),
-        (Workload(requests_per_day=1000), "3", "hetzner", 1),
-        (Workload(requests_per_day=5000), "4", "gcp", 1),
-        (Workload(requests_per_day=20000, max_nodes=8), "4", "gcp", 2),
-        (Workload(requests_per_day=300, providers=("aws",)), "2", "aws", 1),
+        (20, {}, "2"),
+        (20, {"learning": True}, "1"),
+        (20, {"quality": True}, "3"),
+        (20, {"quality": True, "sub_second": True}, "4"),
+        (20, {"sub_second": True}, "2"),  # the tree asks about speed only from Tier 3
+        (50, {}, "2"),
+        (500, {"quality": True}, "3"),
+        (501, {}, "3"),
+        (5000, {"sub_second": True}, "4"),
+        (5000, {"learning": True}, "3"),  # "just learning?" is asked under 50 a day only
+        (5001, {}, "4"),
     ],
 )
-def test_recommend_picks_the_cheapest_that_carries_it(
-    workload: Workload, tier: str, provider: str, nodes: int
+def test_guide_decision_tree_with_its_questions(
+    requests_per_day: float, flags: dict[str, bool], guide: str
 ) -> None:
-    result = recommend(CATALOG, workload)
-    assert (result.tier, result.provider, result.nodes) == (tier, provider, nodes)
-    feasible = [c for c in result.considered if c.feasible]
-    assert min(c.hybrid_usd for c in feasible) == pytest.approx(result.hybrid_usd)
-    assert result.p95_latency_s <= workload.p95_latency_s
-    assert result.utilization <= 0.8
-    # Every offer of every tier is accounted for, each with a reason.
-    offers = sum(len(t.offers) + len(t.unavailable) for t in CATALOG.tiers)
-    assert len(result.considered) == offers
-    assert all(c.reason for c in result.considered)
+    assert guide_decision(requests_per_day, **flags)[0] == guide
 
 
-def test_recommend_explains_a_disagreement_with_the_guide() -> None:
-    result = recommend(CATALOG, Workload(requests_per_day=5000))
-    assert result.guide_tier == "3"
-    assert "does not carry this workload" in result.guide_note
+def test_the_tree_questions_reach_the_comparison() -> None:
+    plain = recommend(CATALOG, Workload(requests_per_day=30))
+    learning = recommend(CATALOG, Workload(requests_per_day=30, learning=True))
+    assert plain.guide_tier == "2" and learning.guide_tier == "1"
+    assert "just learning" in learning.guide_note and "Tier 1" in learning.guide_note
 
 
-def test_budget_and_latency_reject() -> None:
-    with pytest.raises(NoFeasibleTier) as caught:
+def test_sub_second_needs_a_first_token_within_a_second() -> None:
+    result = recommend(CATALOG, Workload(requests_per_day=300, sub_second=True))
+    # A GPU tier or the 16-vCPU scale-out node (Tier 5); none of the small CPU boxes.
+    assert result.hybrid is not None and result.hybrid.tier in ("4", "5", "6")
+    assert result.hybrid.first_token_p95_s <= 1.0
+    cpu = [c for c in result.considered if c.tier in ("1", "2", "3") and c.provider == "hetzner"]
+    assert cpu and not any(c.feasible for c in cpu)
+    assert any("first token" in c.reason and "(--sub-second)" in c.reason for c in cpu)
+
+
+# --- verdicts -------------------------------------------------------------------------------
+
+
+def test_a_thousand_requests_a_month_says_stay_on_the_cloud() -> None:
+    """The tier guide's own Tier 1 scenario (1,000 requests a month) loses money on a box."""
+    result = recommend(CATALOG, Workload(requests_per_day=1000 / 30))
+    v = result.verdict
+    assert v.answer == "cloud"
+    assert v.headline.startswith("Stay on the cloud: at 33 requests/day")
+    assert v.hybrid_usd is not None and v.hybrid_usd > v.cloud_only_usd
+    assert result.cloud_only.monthly_usd == pytest.approx(v.cloud_only_usd)
+    assert result.cloud_only.monthly_usd < 1  # a thousand requests cost under a dollar
+
+
+def test_the_volume_from_which_a_box_pays_is_where_it_does() -> None:
+    # Half the requests need the large route, with long answers: a box pays from some volume.
+    # At 10 a day the whole cloud bill is under the cheapest server's price.
+    shape = Workload(requests_per_day=10, complex_share=0.6, large_share=0.5, response_tokens=500)
+    result = recommend(CATALOG, shape)
+    v = result.verdict
+    assert v.answer == "cloud" and v.cloud_only_usd < 5
+    assert v.hybrid_pays_from_requests_per_day is not None and v.pays_from_option
+    volume = v.hybrid_pays_from_requests_per_day
+    assert volume > shape.requests_per_day
+    assert f"A box starts paying from about {volume:,.0f} requests/day" in v.headline
+    # At that volume (no node ceiling) the answer turns; a little below it, it does not.
+    lifted = shape.model_copy(update={"max_nodes": 10_000})
+    there = recommend(CATALOG, lifted.at_volume(volume))
+    below = recommend(CATALOG, lifted.at_volume(volume * 0.99))
+    assert there.verdict.answer == "hybrid"
+    assert v.pays_from_option in there.verdict.headline
+    assert below.verdict.answer == "cloud"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"complex_share": 0.6, "large_share": 0.5, "response_tokens": 500},
+        {"cloud_baseline": "large", "quality": True},
+        {"sub_second": True, "providers": ("aws", "gcp")},
+        {"local_only": True, "peak_factor": 8, "p95_latency_s": 5},
+        {"complex_share": 0.0, "prompt_tokens": 4000, "monthly_budget_usd": 300.0},
+    ],
+)
+@pytest.mark.parametrize("max_nodes", [1, 4, 10_000])
+def test_the_quick_check_answers_as_pricing_every_option_does(
+    fields: dict[str, object], max_nodes: int
+) -> None:
+    """pays_from scans volumes with Beats, which skips tiers that cannot undercut the price:
+    at every volume and price it must give the answer the fully priced options give."""
+    shape = Workload.model_validate({"requests_per_day": 7.0, "max_nodes": max_nodes, **fields})
+    speeds = Speeds(CATALOG)
+    beats = Beats(CATALOG, shape, speeds)
+    answers = set()
+    for volume in (7.0, 90.0, 1234.5, 30_000.0, 600_000.0, 9e6, 1e8):
+        there = shape.at_volume(volume)
+        best = cheapest(all_options(CATALOG, there, speeds), CATALOG)
+        cloud = cloud_only_spend(CATALOG, there).monthly_usd
+        prices = [cloud, cloud * 3, 50.0, 5_000.0]
+        if best is not None:  # just above, at and just below the cheapest box's own bill
+            prices += [
+                best.bill.hybrid_usd * (1 + 1e-12),
+                best.bill.hybrid_usd,
+                best.bill.hybrid_usd * 0.999,
+            ]
+        for price in prices:
+            expected = best is not None and best.bill.hybrid_usd < price
+            assert beats(volume, price) == expected, (volume, price)
+            answers.add(expected)
+    assert answers == {True, False}  # both answers occur: the check is not vacuous
+
+
+def test_when_a_box_pays_it_says_so_first() -> None:
+    shape = Workload(
+        requests_per_day=20000,
+        complex_share=0.6,
+        large_share=0.5,
+        response_tokens=500,
+        max_nodes=100,
+        p95_latency_s=60,
+    )
+    result = recommend(CATALOG, shape)
+    v, h = result.verdict, result.hybrid
+    assert v.answer == "hybrid" and h is not None
+    assert v.headline.startswith("A box pays:")
+    assert h.hybrid_usd < result.cloud_only.monthly_usd
+    assert h.hybrid_usd == pytest.approx(h.server_usd + h.spill.monthly_usd)
+    assert h.savings_usd == pytest.approx(result.cloud_only.monthly_usd - h.hybrid_usd)
+
+
+def test_seed_003_scale_gets_a_priced_answer_and_the_ceiling_hint_is_true() -> None:
+    """1,000 requests a minute: the cheapest configuration, or the cloud with its bill."""
+    per_minute = Workload(requests_per_day=1000 * 1440)
+    capped = recommend(CATALOG, per_minute)
+    assert capped.hybrid is None  # no single box carries 17 requests a second
+    assert capped.verdict.answer == "cloud" and capped.verdict.cloud_only_usd > 0
+    hint = capped.verdict.beyond_ceiling
+    assert hint is not None and "--max-nodes" in hint
+    nodes = int(hint.rsplit("--max-nodes ", 1)[1].split()[0])
+    # Following the hint gives exactly that configuration, at the price the hint names.
+    lifted = recommend(CATALOG, per_minute.model_copy(update={"max_nodes": nodes}))
+    assert lifted.hybrid is not None and lifted.hybrid.nodes == nodes
+    assert f"${lifted.hybrid.hybrid_usd:,.2f}/month" in hint
+    assert f"x {nodes}" in hint and lifted.hybrid.tier in hint
+
+
+def test_seed_003_cloud_estimate_matches_ours_on_the_cheap_routes() -> None:
+    """Seed 003 prices the cloud API at $1,500-6,000 a month for 1,000 requests a minute on
+    the cheap models (Gemini, GPT-4-turbo at $0.01/1K): with no large-route requests our medium
+    mix lands inside that range."""
+    cheap = Workload(requests_per_day=1000 * 1440, large_share=0.0)
+    bill = recommend(CATALOG, cheap).cloud_only.monthly_usd
+    assert 1500 <= bill <= 6000
+
+
+def test_nothing_answers_only_when_the_cloud_is_ruled_out() -> None:
+    with pytest.raises(NoFeasiblePlan) as caught:
         recommend(CATALOG, Workload(requests_per_day=300, monthly_budget_usd=1))
-    assert all(not c.feasible for c in caught.value.considered)
-    assert any(c.reason.startswith("budget") for c in caught.value.considered)
-    with pytest.raises(NoFeasibleTier) as caught:
-        recommend(CATALOG, Workload(requests_per_day=300, p95_latency_s=0.5))
-    assert any(c.reason.startswith("latency") for c in caught.value.considered)
+    considered = caught.value.recommendation.considered
+    assert all(not c.feasible for c in considered)
+    assert any(c.reason.startswith("budget") for c in considered)
+    assert "cloud alone costs" in caught.value.why
+    # An impossible latency target leaves the cloud as the answer.
+    result = recommend(CATALOG, Workload(requests_per_day=300, p95_latency_s=0.5))
+    assert result.hybrid is None and result.verdict.answer == "cloud"
+    assert any(c.reason.startswith("latency") for c in result.considered)
+    with pytest.raises(NoFeasiblePlan) as caught:
+        recommend(CATALOG, Workload(requests_per_day=300, p95_latency_s=0.5, local_only=True))
+    verdict = caught.value.recommendation.verdict
+    assert verdict.answer == "none" and verdict.headline.startswith("Nothing answers")
 
 
 def test_local_only_needs_a_model_for_complex_requests() -> None:
     result = recommend(CATALOG, Workload(requests_per_day=200, local_only=True))
-    assert result.local_share == pytest.approx(1)
-    assert result.cloud_spill_usd == 0
+    assert result.hybrid is not None and result.hybrid.local_share == pytest.approx(1)
+    assert result.hybrid.spill.monthly_usd == 0
+    assert result.verdict.answer == "hybrid"
+    assert "--local-only rules them out" in result.verdict.headline
     tier1 = next(c for c in result.considered if c.tier == "1" and c.provider == "hetzner")
     assert not tier1.feasible and "local-only needs a complex-role model" in tier1.reason
+
+
+def test_every_offer_is_accounted_for_with_a_reason() -> None:
+    result = recommend(CATALOG, Workload(requests_per_day=300))
+    offers = sum(len(t.offers) + len(t.unavailable) for t in CATALOG.tiers)
+    assert len(result.considered) == offers
+    assert all(c.reason for c in result.considered)
+    chosen = [c for c in result.considered if c.reason.startswith("chosen")]
+    assert len(chosen) == 1 and result.hybrid is not None
+    assert chosen[0].hybrid_usd == pytest.approx(result.hybrid.hybrid_usd)
+    feasible = [c.hybrid_usd for c in result.considered if c.feasible and c.hybrid_usd]
+    assert min(feasible) == pytest.approx(result.hybrid.hybrid_usd)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"requests_per_day": 1e30},
+        {"requests_per_day": 100, "prompt_tokens": 10**9},
+        {"requests_per_day": 100, "peak_factor": 1e6},
+        {"requests_per_day": 100, "max_nodes": 10**9},
+        {"requests_per_day": 100, "complex_share": 0.2, "large_share": 0.3},
+    ],
+)
+def test_workloads_stay_within_real_ranges(fields: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        Workload.model_validate(fields)
 
 
 def test_weight_repacking_counts_a_second_copy_and_can_break_the_fit() -> None:
     model = CATALOG.models["mistral-7b-instruct-v0.2-q4_k_m"]
     plain = model_memory_mib(model, 2048, 2, 96)
     repacked = model_memory_mib(model, 2048, 2, 96, repacked=True)
-    assert repacked - plain == pytest.approx(weights_mib(model))
+    assert repacked - plain == pytest.approx(repacked_mib(model)) and repacked_mib(model) > 0
     tier3 = CATALOG.tier("3")
     assert tier_memory_budget(CATALOG, tier3).fits
     roomy = tier3.model_copy(update={"weight_repacking": True})

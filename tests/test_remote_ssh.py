@@ -22,7 +22,7 @@ from hybridctl.remote import (
     resolve_known_hosts,
     run_remote_bench,
 )
-from tests.ssh_fixtures import SshServer, silent_listener, sshd  # noqa: F401  (fixture)
+from tests.ssh_fixtures import SshServer, silent_listener
 
 pytest.importorskip("llama_cpp")
 
@@ -62,7 +62,7 @@ def small_plan(model: Path, *names: str, promised: float | None = None) -> dict:
     }
 
 
-def test_runs_a_command_with_strict_host_key_checking(sshd: SshServer) -> None:  # noqa: F811
+def test_runs_a_command_with_strict_host_key_checking(sshd: SshServer) -> None:
     client = client_for(sshd, sshd.known_hosts)
     command = client.command("true")
     assert "StrictHostKeyChecking=yes" in command
@@ -72,7 +72,7 @@ def test_runs_a_command_with_strict_host_key_checking(sshd: SshServer) -> None: 
 
 
 def test_bench_runs_over_ssh_and_reads_the_result_back(
-    sshd: SshServer,  # noqa: F811
+    sshd: SshServer,
     tiny_model: Path,
 ) -> None:
     lines: list[str] = []
@@ -101,7 +101,7 @@ def test_bench_runs_over_ssh_and_reads_the_result_back(
     assert sum("copying tiny.gguf" in line for line in lines) == 1
 
 
-def test_wrong_host_key_is_refused(sshd: SshServer) -> None:  # noqa: F811
+def test_wrong_host_key_is_refused(sshd: SshServer) -> None:
     before = sshd.wrong_known_hosts.read_text()
     with pytest.raises(OperationFailed) as caught:
         client_for(sshd, sshd.wrong_known_hosts).run("true")
@@ -116,7 +116,7 @@ def test_wrong_host_key_is_refused(sshd: SshServer) -> None:  # noqa: F811
 
 
 def test_unknown_host_refused_unless_explicitly_accepted(
-    sshd: SshServer,  # noqa: F811
+    sshd: SshServer,
     tmp_path: Path,
 ) -> None:
     known_hosts = tmp_path / "known_hosts"
@@ -148,7 +148,7 @@ def test_missing_known_hosts_file(tmp_path: Path) -> None:
     assert own.exists() and own.read_text() == "" and ".ssh" not in str(own)
 
 
-def test_login_refused_for_an_unknown_user_key(sshd: SshServer, tmp_path: Path) -> None:  # noqa: F811
+def test_login_refused_for_an_unknown_user_key(sshd: SshServer, tmp_path: Path) -> None:
     stranger = tmp_path / "stranger"
     subprocess.run(
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)],
@@ -194,7 +194,7 @@ def kill_sessions(server: SshServer) -> None:
 
 
 def test_dropped_connection_keeps_the_models_that_finished(
-    sshd: SshServer,  # noqa: F811
+    sshd: SshServer,
     tiny_model: Path,
 ) -> None:
     dropped = threading.Event()
@@ -223,7 +223,7 @@ def test_dropped_connection_keeps_the_models_that_finished(
 
 
 def test_a_refused_plan_still_removes_the_work_directory(
-    sshd: SshServer,  # noqa: F811
+    sshd: SshServer,
     tiny_model: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -253,7 +253,7 @@ def test_a_refused_plan_still_removes_the_work_directory(
 
 
 def test_keepalive_timeout_when_the_server_stops_answering(
-    sshd: SshServer,  # noqa: F811
+    sshd: SshServer,
 ) -> None:
     """A box that stops answering (not a closed socket) is noticed by ServerAlive probes."""
     client = client_for(sshd, sshd.known_hosts, server_alive_interval_s=1, server_alive_count_max=2)
@@ -277,7 +277,7 @@ def test_keepalive_timeout_when_the_server_stops_answering(
 
 
 def test_missing_llama_cpp_on_the_box_is_explained(
-    sshd: SshServer,  # noqa: F811
+    sshd: SshServer,
     tmp_path: Path,
 ) -> None:
     bare = tmp_path / "bare-venv"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import stat
 import subprocess
@@ -39,7 +40,7 @@ def _write_compose(bundle: Path, compose: dict) -> None:
 
 @pytest.mark.parametrize("tier_id", tier_ids())
 def test_only_the_proxy_publishes_ports(tmp_path: Path, tier_id: str) -> None:
-    render(tmp_path, tier_id)
+    render(tmp_path, tier_id, allow_unverified=True)
     compose = _compose(tmp_path)
     for name, service in compose["services"].items():
         if name == "proxy":
@@ -329,3 +330,220 @@ def test_plain_secret_values_are_kept_verbatim(tmp_path: Path) -> None:
         assert values[name] == value
     for name in ("LITELLM_MASTER_KEY", "REDIS_PASSWORD"):
         check_env_value(name, values[name])  # generated secrets are always safe
+
+
+# -- the edge: unverified models, the proxy's routes and names, Grafana, multi-node ---------------
+
+
+def _unverified_tier() -> str:
+    from hybridctl.catalog.checks import unverified_models
+
+    for tier in catalog().tiers:
+        if unverified_models(catalog(), tier):
+            return tier.id
+    pytest.skip("every tier's models have a sha256 in the catalog")
+
+
+def test_a_model_without_sha256_is_refused_unless_allowed(tmp_path: Path) -> None:
+    from hybridctl.catalog.checks import unverified_models
+
+    tier_id = _unverified_tier()
+    missing = unverified_models(catalog(), catalog().tier(tier_id))
+    with pytest.raises(InputError, match="no sha256") as caught:
+        render(tmp_path / "refused", tier_id)
+    assert all(name in caught.value.message for name in missing)
+    assert "--allow-unverified" in (caught.value.hint or "")
+    assert not (tmp_path / "refused").exists()  # refused before anything is written
+    result = render(tmp_path / "allowed", tier_id, allow_unverified=True)
+    warnings = [n for n in result.rendered.notes if n.startswith("--allow-unverified")]
+    assert len(warnings) == len(missing)
+    assert all(any(name in w for w in warnings) for name in missing)
+    manifest = json.loads((tmp_path / "allowed" / "hybridctl-manifest.json").read_text())
+    assert manifest["options"]["allow_unverified"] is True
+
+
+def test_render_and_deploy_commands_refuse_unverified_models(tmp_path: Path) -> None:
+    """Through the CLI: exit 2 and the model named; the flag turns it into a warning."""
+    from typer.testing import CliRunner
+
+    from hybridctl.catalog.checks import unverified_models
+    from hybridctl.cli.app import app
+
+    tier_id = _unverified_tier()
+    (name,) = unverified_models(catalog(), catalog().tier(tier_id))[:1]
+    runner = CliRunner()
+    out = tmp_path / "bundle"
+    refused = runner.invoke(app, ["render", "--tier", tier_id, "--out", str(out)])
+    assert refused.exit_code == 2, refused.output
+    assert name in refused.output and "--allow-unverified" in refused.output
+    allowed = runner.invoke(
+        app, ["render", "--tier", tier_id, "--out", str(out), "--allow-unverified"]
+    )
+    assert allowed.exit_code == 0, allowed.output
+    assert name in allowed.output
+    # A local deploy refuses before it renders or starts anything.
+    deploy = runner.invoke(
+        app, ["deploy", "--provider", "local", "--tier", tier_id, "--name", "edge-refused"]
+    )
+    assert deploy.exit_code == 2, deploy.output
+    assert name in deploy.output
+
+
+def test_a_cloud_deploy_refuses_unverified_models_and_a_plan_says_so(tmp_path: Path) -> None:
+    from hybridctl.deploy.spec import DeployRequest, resolve
+
+    tier_id = _unverified_tier()
+    key = tmp_path / "admin.pub"
+    key.write_text(ADMIN_KEY + "\n")
+    request = DeployRequest(
+        tier_id=tier_id, provider="hetzner", admin_cidr=ADMIN_CIDR, ssh_public_key_file=key
+    )
+    with pytest.raises(InputError, match="no sha256"):
+        resolve(
+            catalog(), request, existing=None, offline_plan=False, placeholder_ssh_key=ADMIN_KEY
+        )
+    planned = resolve(
+        catalog(), request, existing=None, offline_plan=True, placeholder_ssh_key=ADMIN_KEY
+    )
+    assert any("a deploy would refuse this" in note for note in planned.notes)
+
+
+def test_hugging_face_branch_uris_are_told_from_pinned_ones() -> None:
+    from hybridctl.catalog.checks import unpinned_branch
+
+    base = "https://huggingface.co/org/repo/resolve"
+    assert unpinned_branch(f"{base}/main/model.gguf") == "main"
+    assert unpinned_branch(f"{base}/{'0a' * 20}/model.gguf") is None
+    assert unpinned_branch("https://example.org/model.gguf") is None
+
+
+def _caddy(bundle: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run the proxy image's caddy on the bundle's Caddyfile; skip when Docker is missing."""
+    images = os.environ.get("HYBRIDCTL_TEST_IMAGES")
+    if not images or subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        pytest.skip("needs Docker and the stand-in proxy image (HYBRIDCTL_TEST_IMAGES)")
+    image = yaml.safe_load(Path(images).read_text())["proxy"]
+    flags = [f"--env={k}={v}" for k, v in (env or {}).items()]
+    done = subprocess.run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            *flags,
+            "-v",
+            f"{bundle / 'proxy'}:/etc/caddy:ro",
+            image,
+            "caddy",
+            *args,
+            "--config",
+            "/etc/caddy/Caddyfile",
+            "--adapter",
+            "caddyfile",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _routes(config: dict[str, Any]) -> list[dict[str, Any]]:
+    return config["apps"]["http"]["servers"]["srv0"]["routes"]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"nodes": 3}, {"domain": "llm.example.com"}, {"domain": "llm.example.com", "nodes": 3}],
+    ids=["internal-ca", "internal-ca-3-nodes", "acme", "acme-3-nodes"],
+)
+def test_the_rendered_caddyfile_is_valid_caddy(tmp_path: Path, extra: dict[str, Any]) -> None:
+    render(tmp_path, "4", **extra)
+    env = {"HYBRIDCTL_LB_HOST": "lb.example.net", "PUBLIC_HOST": "198.51.100.4"}
+    _caddy(tmp_path, "validate", env=env)
+    config = json.loads(_caddy(tmp_path, "adapt", env=env))
+    routes = _routes(config)
+    # The last route has no host matcher: any name or address reaches the same handlers.
+    assert "host" not in routes[-1].get("match", [{}])[0]
+    hosts = {h for r in routes for m in r.get("match", []) for h in m.get("host", [])}
+    if "domain" in extra:
+        assert hosts == {"llm.example.com"}
+        # Caddy's automatic HTTPS (ACME) for the name, never its internal CA.
+        assert '"module":"internal"' not in json.dumps(config, separators=(",", ":"))
+    else:
+        expected = {"198.51.100.4", "localhost", "127.0.0.1"}
+        assert hosts == expected | ({"lb.example.net"} if extra.get("nodes") else set())
+    policies = config["apps"]["http"]["servers"]["srv0"]["tls_connection_policies"]
+    default = extra.get("domain") or ("lb.example.net" if extra.get("nodes") else "198.51.100.4")
+    assert {p.get("default_sni") for p in policies} == {default}
+
+
+def test_grafana_answers_the_admin_cidr_only(tmp_path: Path) -> None:
+    render(tmp_path, "4")
+    caddyfile = (tmp_path / "proxy" / "Caddyfile").read_text()
+    assert f"remote_ip {ADMIN_CIDR}" in caddyfile
+    text = _caddy(tmp_path, "adapt", env={"PUBLIC_HOST": "198.51.100.4"})
+    assert '"/grafana/*"' in text and f'"{ADMIN_CIDR}"' in text
+    grafana = _compose(tmp_path)["services"]["grafana"]["environment"]
+    assert grafana["GF_SECURITY_COOKIE_SECURE"] == "true"
+    assert grafana["GF_SECURITY_COOKIE_SAMESITE"] == "strict"
+    # Without an admin network a cloud box's Grafana is not routed at all.
+    render(tmp_path / "closed", "4", admin_cidr=None, ssh_public_key=None)
+    assert "/grafana" not in (tmp_path / "closed" / "proxy" / "Caddyfile").read_text()
+
+
+def test_only_api_and_health_paths_are_routed(tmp_path: Path) -> None:
+    render(tmp_path, "1")
+    caddyfile = (tmp_path / "proxy" / "Caddyfile").read_text()
+    (line,) = [x for x in caddyfile.splitlines() if x.strip().startswith("@api path")]
+    paths = set(line.split()[2:])
+    assert "/health/liveliness" in paths and "/v1/chat/completions" in paths
+    assert "/v1/*" not in paths and "/*" not in paths  # no catch-all prefix
+    for closed in ("/health/readiness", "/metrics", "/ui", "/openapi.json", "/key/generate"):
+        assert not any(closed == p or closed.startswith(p.rstrip("*")) for p in paths), closed
+
+
+def test_multi_node_bundles_share_node_zeros_redis(tmp_path: Path) -> None:
+    from hybridctl.render.context import SHARED_STORE_BIND
+
+    single = render(tmp_path / "one", "2")
+    assert not single.problems
+    assert "ports" not in _compose(tmp_path / "one")["services"]["redis"]
+    result = render(tmp_path / "three", "2", nodes=3)
+    assert not result.problems, result.problems
+    services = _compose(tmp_path / "three")["services"]
+    (port,) = services["redis"]["ports"]
+    # On the node's private address (loopback until deploy writes it), never 0.0.0.0.
+    assert port == {"target": 6379, "published": "6379", "host_ip": SHARED_STORE_BIND}
+    assert services["gateway"]["environment"]["REDIS_HOST"] == "${HYBRIDCTL_REDIS_HOST:-redis}"
+    assert (
+        services["proxy"]["environment"]["HYBRIDCTL_LB_HOST"] == "${HYBRIDCTL_LB_HOST:-localhost}"
+    )
+    # Any other published Redis port is still caught.
+    compose = _compose(tmp_path / "three")
+    compose["services"]["redis"]["ports"] = [{"target": 6379, "published": "6379"}]
+    _write_compose(tmp_path / "three", compose)
+    problems = check_bundle(tmp_path / "three", catalog()).problems
+    assert any("Redis (redis) publishes port 0.0.0.0:6379->6379" in p for p in problems)
+
+
+def test_node_env_points_every_node_at_node_zero() -> None:
+    from hybridctl.deploy.edge import node_env
+    from hybridctl.errors import OperationFailed
+
+    assert node_env({"ip": "198.51.100.4", "gateway_url": "https://198.51.100.4"}, 0) == {}
+    outputs = {
+        "load_balancer_ip": "203.0.113.9",
+        "gateway_url": "https://lb-1.elb.example",
+        "private_ips": ["10.42.0.10", "10.42.0.11", "10.42.0.12"],
+    }
+    assert node_env(outputs, 0) == {
+        "HYBRIDCTL_LB_HOST": "lb-1.elb.example",
+        "HYBRIDCTL_REDIS_BIND": "10.42.0.10",
+    }
+    assert node_env(outputs, 2) == {
+        "HYBRIDCTL_LB_HOST": "lb-1.elb.example",
+        "HYBRIDCTL_REDIS_HOST": "10.42.0.10",
+    }
+    with pytest.raises(OperationFailed, match="private IPs"):
+        node_env({**outputs, "private_ips": []}, 1)

@@ -8,7 +8,7 @@ import gzip
 import pytest
 
 from hybridctl.stacks.aws import CANONICAL_OWNER
-from hybridctl.stacks.base import GATEWAY_HEALTH_PATH
+from hybridctl.stacks.base import GATEWAY_HEALTH_PATH, SHARED_STORE_PORT
 from hybridctl.stacks.plan import PLACEHOLDER_AMI, run_program
 from tests.stacks_fixtures import (
     ADMIN_CIDR,
@@ -78,10 +78,15 @@ def test_aws_program_policy(pair, nodes: int) -> None:
         assert host.public_openssh in inputs["userData"]
         assert set(instance.ignore_changes) == {"ami", "userData", "userDataBase64"}
 
-    # The security group: 22 from the admin network only, 80 and 443 from anywhere, no ranges.
+    # The security group: 22 from the admin network only, 80 and 443 from anywhere, no ranges;
+    # with N > 1, node 0's Redis (6379) from the group's own members and nobody else.
     ingress = group.inputs["ingress"]
-    assert len(ingress) == 3
+    assert len(ingress) == (3 if nodes == 1 else 4)
     by_port = {int(rule["fromPort"]): rule for rule in ingress}
+    if nodes > 1:
+        store = by_port.pop(SHARED_STORE_PORT)
+        assert store["self"] is True and int(store["toPort"]) == SHARED_STORE_PORT
+        assert not store.get("cidrBlocks") and not store.get("ipv6CidrBlocks")
     assert sorted(by_port) == [22, 80, 443]
     for port, rule in by_port.items():
         assert int(rule["toPort"]) == port
@@ -118,7 +123,11 @@ def test_aws_program_policy(pair, nodes: int) -> None:
         for type_token in (NLB, TARGET_GROUP, TG_ATTACH, LISTENER):
             assert not run.of_type(type_token)
         assert outputs["gateway_url"] == f"https://{outputs['ip']}"
+        assert "private_ips" not in outputs
         return
+    # Every node's private address, node 0's first: the others use its Redis.
+    private = outputs["private_ips"]
+    assert len(set(private)) == nodes and all(ip.startswith("172.31.") for ip in private)
     balancer = only(run, NLB)
     assert balancer.inputs["loadBalancerType"] == "network"
     assert balancer.inputs["internal"] is False
@@ -129,6 +138,9 @@ def test_aws_program_policy(pair, nodes: int) -> None:
         assert check["enabled"] is True
         assert check["protocol"] == "HTTPS"
         assert check["path"] == GATEWAY_HEALTH_PATH
+        # Through the TLS proxy on 443, whatever port the group forwards: a dead gateway
+        # behind a live proxy answers 502, outside the matcher.
+        assert int(check["port"]) == 443 and check["matcher"] == "200-299"
         assert len(target_group.inputs["name"]) <= 32
     attached = run.of_type(TG_ATTACH)
     assert len(attached) == 2 * nodes

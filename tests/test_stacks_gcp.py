@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from hybridctl.stacks.base import GATEWAY_HEALTH_PATH
+from hybridctl.stacks.base import (
+    GATEWAY_HEALTH_PATH,
+    PRIVATE_RANGE,
+    SHARED_STORE_PORT,
+    private_ip,
+)
 from hybridctl.stacks.gcp import GPU_TYPE, region_of, zone_for
 from hybridctl.stacks.plan import run_program
 from tests.stacks_fixtures import (
@@ -94,7 +99,13 @@ def test_gcp_program_policy(pair, nodes: int) -> None:
             for port in allow["ports"]:
                 assert port not in opened
                 opened[port] = rule.inputs["sourceRanges"]
-    assert opened == {"22": [ADMIN_CIDR], "80": ["0.0.0.0/0"], "443": ["0.0.0.0/0"]}
+    expected = {"22": [ADMIN_CIDR], "80": ["0.0.0.0/0"], "443": ["0.0.0.0/0"]}
+    if nodes > 1:  # node 0's Redis, from the deployment's own subnet only
+        expected[str(SHARED_STORE_PORT)] = [PRIVATE_RANGE]
+    assert opened == expected
+    by_name = {i.name: i.inputs["networkInterfaces"][0]["networkIp"] for i in instances}
+    names = [spec.name] if nodes == 1 else [f"{spec.name}-{n + 1}" for n in range(nodes)]
+    assert by_name == {name: private_ip(index) for index, name in enumerate(names)}
 
     for instance in instances:  # the boot disk is the tier's disk_gb
         size = instance.inputs["bootDisk"]["initializeParams"]["size"]
@@ -115,7 +126,9 @@ def test_gcp_program_policy(pair, nodes: int) -> None:
             assert not run.of_type(type_token)
         assert len(run.of_type(ADDRESS)) == 1
         assert outputs["gateway_url"] == f"https://{outputs['ip']}"
+        assert "private_ips" not in outputs
         return
+    assert outputs["private_ips"] == [private_ip(index) for index in range(nodes)]
     group = only(run, GROUP)
     assert len(group.inputs["instances"]) == nodes
     health = only(run, HEALTH)

@@ -6,7 +6,7 @@ import pytest
 
 from hybridctl.errors import InputError
 from hybridctl.stacks import SUPPORTED, check_spec
-from hybridctl.stacks.base import GATEWAY_HEALTH_PATH
+from hybridctl.stacks.base import GATEWAY_HEALTH_PATH, PRIVATE_RANGE, private_ip
 from hybridctl.stacks.plan import ProgramRun, RecordedResource, run_program
 from tests.stacks_fixtures import (
     ADMIN_CIDR,
@@ -26,6 +26,9 @@ SSH_KEY = "hcloud:index/sshKey:SshKey"
 LB = "hcloud:index/loadBalancer:LoadBalancer"
 LB_TARGET = "hcloud:index/loadBalancerTarget:LoadBalancerTarget"
 LB_SERVICE = "hcloud:index/loadBalancerService:LoadBalancerService"
+NETWORK = "hcloud:index/network:Network"
+SUBNET = "hcloud:index/networkSubnet:NetworkSubnet"
+SERVER_NET = "hcloud:index/serverNetwork:ServerNetwork"
 
 OFFERS = deployable_offers("hetzner")
 
@@ -97,7 +100,20 @@ def test_hetzner_program_policy(pair, nodes: int) -> None:
         assert not run.of_type(LB) and not run.of_type(LB_TARGET) and not run.of_type(LB_SERVICE)
         assert outputs["gateway_url"] == f"https://{outputs['ip']}"
         assert "load_balancer_ip" not in outputs
+        assert not run.of_type(NETWORK) and "private_ips" not in outputs
         return
+    # A private network with a fixed address per node; node 0's Redis is shared over it (the
+    # firewall above, for public interfaces, still opens nothing but 22, 80 and 443).
+    network = only(run, NETWORK)
+    subnet = only(run, SUBNET)
+    assert int(subnet.inputs["networkId"]) == _id_of(run, network)
+    assert subnet.inputs["ipRange"] == PRIVATE_RANGE and subnet.inputs["type"] == "cloud"
+    server_ids = {s.name: _id_of(run, s) for s in servers}
+    attached = {int(a.inputs["serverId"]): a.inputs["ip"] for a in run.of_type(SERVER_NET)}
+    assert attached == {
+        server_ids[f"{spec.name}-{index + 1}"]: private_ip(index) for index in range(nodes)
+    }
+    assert outputs["private_ips"] == [private_ip(i) for i in range(nodes)]
     balancer = only(run, LB)
     assert balancer.inputs["location"] == offer.region
     targets = run.of_type(LB_TARGET)
@@ -110,6 +126,8 @@ def test_hetzner_program_policy(pair, nodes: int) -> None:
         check = service.inputs["healthCheck"]
         assert check["protocol"] == "http"
         assert check["http"]["path"] == GATEWAY_HEALTH_PATH
+        # HTTPS to the proxy on 443 for both services: 2xx only, so a 502 (dead gateway) fails.
+        assert check["http"]["tls"] is True and check["http"]["statusCodes"] == ["2??"]
         assert int(check["port"]) == 443
     assert outputs["gateway_url"] == f"https://{outputs['load_balancer_ip']}"
 

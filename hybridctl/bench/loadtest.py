@@ -19,6 +19,7 @@ import argparse
 import http.client
 import json
 import os
+import ssl
 import sys
 import threading
 import time
@@ -65,6 +66,8 @@ class LoadSettings:
     request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
     duration_limit_s: float = DEFAULT_DURATION_LIMIT_S
     api_key: str | None = field(default=None, repr=False)
+    ca_file: str | None = None  # verify https against this CA (a box's own) instead of the system's
+    extra_body: dict[str, Any] = field(default_factory=dict)  # e.g. a gateway's cache control
 
 
 def chat_completions_url(url: str) -> str:
@@ -82,10 +85,16 @@ def chat_completions_url(url: str) -> str:
     return urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, path, "", ""))
 
 
-def _connection(endpoint: str, timeout_s: float) -> tuple[http.client.HTTPConnection, str]:
+def _connection(
+    endpoint: str, timeout_s: float, ca_file: str | None = None
+) -> tuple[http.client.HTTPConnection, str]:
     parsed = urllib.parse.urlsplit(endpoint)
-    cls = http.client.HTTPSConnection if parsed.scheme == "https" else http.client.HTTPConnection
-    return cls(parsed.netloc, timeout=timeout_s), parsed.path
+    if parsed.scheme == "https":
+        context = ssl.create_default_context(cafile=ca_file)  # verified, always
+        return http.client.HTTPSConnection(
+            parsed.netloc, timeout=timeout_s, context=context
+        ), parsed.path
+    return http.client.HTTPConnection(parsed.netloc, timeout=timeout_s), parsed.path
 
 
 def _headers(api_key: str | None) -> dict[str, str]:
@@ -95,10 +104,12 @@ def _headers(api_key: str | None) -> dict[str, str]:
     return headers
 
 
-def discover_model(endpoint: str, api_key: str | None, timeout_s: float) -> str | None:
+def discover_model(
+    endpoint: str, api_key: str | None, timeout_s: float, ca_file: str | None = None
+) -> str | None:
     """The first model id the server lists at /v1/models, or None when it lists none."""
     models_path = endpoint.rsplit("/chat/completions", 1)[0] + "/models"
-    conn, path = _connection(models_path, timeout_s)
+    conn, path = _connection(models_path, timeout_s, ca_file)
     try:
         conn.request("GET", path, headers=_headers(api_key))
         response = conn.getresponse()
@@ -136,7 +147,8 @@ def one_request(index: int, settings: LoadSettings, endpoint: str) -> RequestRec
     }
     if settings.model:
         body["model"] = settings.model
-    conn, path = _connection(endpoint, settings.request_timeout_s)
+    body.update(settings.extra_body)
+    conn, path = _connection(endpoint, settings.request_timeout_s, settings.ca_file)
     start = time.perf_counter()
     ttft: float | None = None
     chunks = 0
@@ -192,7 +204,9 @@ def run_load(settings: LoadSettings, progress: Any = None) -> dict[str, Any]:
     """Run the load test and return its figures (no verdict)."""
     endpoint = chat_completions_url(settings.url)
     if settings.model is None:
-        settings.model = discover_model(endpoint, settings.api_key, settings.request_timeout_s)
+        settings.model = discover_model(
+            endpoint, settings.api_key, settings.request_timeout_s, settings.ca_file
+        )
     records: list[RequestRecord] = []
     lock = threading.Lock()
     next_index = [0]

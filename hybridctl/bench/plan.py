@@ -37,7 +37,11 @@ _PLAN_KEYS = {
     "measure_bandwidth",
     "models_dir",
     "repack",
+    "parallel_slots",
+    "flash_attn",
+    "kv_type",
 }
+KV_TYPES = ("f16", "q8_0", "q4_0")
 
 
 class PlanError(ValueError):
@@ -69,6 +73,9 @@ class Plan:
     measure_bandwidth: bool = True
     models_dir: str | None = None
     repack: bool = True
+    parallel_slots: int = 1
+    flash_attn: bool | None = None
+    kv_type: str = "f16"
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -87,6 +94,9 @@ class Plan:
             "ubatch_size": self.ubatch_size,
             "context_tokens": self.context_tokens,
             "repack": self.repack,
+            "parallel_slots": self.parallel_slots,
+            "flash_attn": self.flash_attn,
+            "kv_type": self.kv_type,
         }
 
 
@@ -162,6 +172,13 @@ def parse_plan(raw: Any) -> Plan:
     measure_bandwidth, repack = raw.get("measure_bandwidth", True), raw.get("repack", True)
     if not isinstance(measure_bandwidth, bool) or not isinstance(repack, bool):
         raise PlanError("measure_bandwidth and repack must be true or false")
+    flash_attn, kv_type = raw.get("flash_attn"), raw.get("kv_type", "f16")
+    if flash_attn is not None and not isinstance(flash_attn, bool):
+        raise PlanError("flash_attn must be true, false or null (llama.cpp's auto)")
+    if kv_type not in KV_TYPES:
+        raise PlanError(f"kv_type must be one of {', '.join(KV_TYPES)}, got {kv_type!r}")
+    if kv_type != "f16" and flash_attn is False:
+        raise PlanError("a quantized kv_type needs flash attention (flash_attn true or null)")
     return Plan(
         models=models,
         repetitions=get("repetitions", DEFAULT_REPETITIONS),
@@ -175,6 +192,9 @@ def parse_plan(raw: Any) -> Plan:
         measure_bandwidth=measure_bandwidth,
         models_dir=_text(raw.get("models_dir"), "models_dir"),
         repack=repack,
+        parallel_slots=get("parallel_slots", 1),
+        flash_attn=flash_attn,
+        kv_type=kv_type,
         warnings=warnings,
     )
 

@@ -168,7 +168,10 @@ def bench_model(
     row["file_size_bytes"] = info.file_size
     row["gguf"] = info.summary()
     row["quantization"] = entry.quantization or info.file_type
-    footprint = estimate(info, plan.context_tokens, plan.ubatch_size)
+    row["parallel_slots"] = plan.parallel_slots
+    row["flash_attn"], row["kv_type"] = plan.flash_attn, plan.kv_type
+    estimates = {repack: _estimate(info, plan, repack) for repack in (True, False)}
+    footprint = estimates[plan.repack]
     before = machine_memory_mib()
     row["memory"] = {
         "before": before,
@@ -208,6 +211,9 @@ def bench_model(
         "gen_tokens": plan.gen_tokens,
         "repetitions": plan.repetitions,
         "repack": True,
+        "parallel_slots": plan.parallel_slots,
+        "flash_attn": plan.flash_attn,
+        "kv_type": plan.kv_type,
     }
     attempts = []
     row["cold_load"] = evict_from_page_cache(path)
@@ -235,9 +241,55 @@ def bench_model(
     row["model_desc"] = payload["model_desc"]
     row["prompt"] = {"tokens": plan.prompt_tokens, **_speeds(payload["samples"]["prompt"])}
     row["generation"] = {"tokens": plan.gen_tokens, **_speeds(payload["samples"]["generation"])}
+    if payload["samples"].get("parallel"):
+        row["parallel"] = {
+            "slots": plan.parallel_slots,
+            "tokens": plan.gen_tokens * plan.parallel_slots,
+            **_speeds(payload["samples"]["parallel"]),
+        }
+    final_estimate = estimates[final["repack"]]
+    row["memory"]["estimate_mib"] = final_estimate.as_dict()
+    peak = row["memory"].get("peak_rss_mib")
+    if peak is not None:
+        row["memory"]["estimate_error_mib"] = round(final_estimate.total_mib - peak, 1)
     row["roofline"] = _roofline(row, threads, bw)
     row["load_average_after"] = _load_average()
+    row["interference"] = interference(row)
     return row
+
+
+MAX_SPREAD = 0.05
+"""A figure whose repetitions spread wider than this (max - min over mean) is flagged."""
+
+
+def interference(row: dict[str, Any]) -> list[str]:
+    """Signs that other work on the machine disturbed the figures: spread and load average."""
+    flags = []
+    for part in ("prompt", "generation", "parallel"):
+        samples = (((row.get(part) or {}).get("tokens_per_s")) or {}).get("samples") or []
+        mean = statistics.fmean(samples) if samples else 0
+        if len(samples) > 1 and mean > 0:
+            spread = (max(samples) - min(samples)) / mean
+            if spread > MAX_SPREAD:
+                flags.append(f"{part} spread {spread:.0%} (over {MAX_SPREAD:.0%})")
+    load = row.get("load_average_before")
+    cpus = os.cpu_count() or 1
+    if load and load[0] > 0.5 * cpus:
+        flags.append(f"load average {load[0]:.1f} on {cpus} CPUs before the run")
+    return flags
+
+
+def _estimate(info: Any, plan: Plan, repack: bool) -> Any:
+    return estimate(
+        info,
+        plan.context_tokens,
+        plan.ubatch_size,
+        parallel_slots=plan.parallel_slots,
+        repack=repack,
+        flash_attn=plan.flash_attn is not False,
+        kv_type=plan.kv_type,
+        cpu_flags=set(machine_info().get("cpu_flags") or []) or None,
+    )
 
 
 def _load_average() -> list[float] | None:
@@ -372,4 +424,6 @@ def summary_line(row: dict[str, Any]) -> str:
         text += " (weight repacking off)"
     if row.get("load_average_before"):
         text += f"; machine load average {row['load_average_before'][0]:.1f}"
+    if row.get("interference"):
+        text += "; DISTURBED: " + ", ".join(row["interference"])
     return text

@@ -98,7 +98,10 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
             _log("fault injection: segfaulting now")
             ctypes.string_at(0)
         ctx_params = llama_cpp.llama_context_default_params()
-        ctx_params.n_ctx = spec["context_tokens"]
+        slots = int(spec.get("parallel_slots") or 1)
+        ctx_params.n_ctx = spec["context_tokens"] * slots
+        ctx_params.n_seq_max = slots
+        _apply_tunables(llama_cpp, ctx_params, spec)
         ctx_params.n_batch = spec["batch_size"]
         ctx_params.n_ubatch = spec["ubatch_size"]
         ctx_params.n_threads = spec["threads"]
@@ -119,6 +122,42 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+_KV_TYPES = {"f16": "GGML_TYPE_F16", "q8_0": "GGML_TYPE_Q8_0", "q4_0": "GGML_TYPE_Q4_0"}
+
+
+def _apply_tunables(llama_cpp: Any, ctx_params: Any, spec: dict[str, Any]) -> None:
+    """Flash attention (None: llama.cpp's auto) and the KV cache type, as the server sets them."""
+    flash = spec.get("flash_attn")
+    if flash is not None:
+        on, off = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED, llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        ctx_params.flash_attn_type = on if flash else off
+    kv_type = spec.get("kv_type") or "f16"
+    ctx_params.type_k = ctx_params.type_v = getattr(llama_cpp, _KV_TYPES[kv_type])
+
+
+def _parallel_run(
+    llama_cpp: Any, ctx: Any, slots: int, steps: int, rng: random.Random, n_vocab: int
+) -> tuple[int, float]:
+    """`steps` decode steps of `slots` sequences at once, as a server with parallel slots does."""
+    batch = llama_cpp.llama_batch_init(slots, 0, 1)
+    try:
+        for step in range(steps):
+            batch.n_tokens = slots
+            for seq in range(slots):
+                batch.token[seq] = rng.randrange(n_vocab)
+                batch.pos[seq] = step
+                batch.n_seq_id[seq] = 1
+                batch.seq_id[seq][0] = seq
+                batch.logits[seq] = 1
+            status = llama_cpp.llama_decode(ctx, batch)
+            if status != 0:
+                raise WorkerError(f"llama_decode returned {status} with {slots} sequences")
+            llama_cpp.llama_synchronize(ctx)
+    finally:
+        llama_cpp.llama_batch_free(batch)
+    return _counters(llama_cpp, ctx)
+
+
 def _measure(llama_cpp: Any, model: Any, ctx: Any, spec: dict[str, Any]) -> dict[str, Any]:
     vocab = llama_cpp.llama_model_get_vocab(model)
     n_vocab = llama_cpp.llama_vocab_n_tokens(vocab)
@@ -126,6 +165,7 @@ def _measure(llama_cpp: Any, model: Any, ctx: Any, spec: dict[str, Any]) -> dict
     rng = random.Random(1234)
     memory = llama_cpp.llama_get_memory(ctx)
     n_prompt, n_gen, reps = spec["prompt_tokens"], spec["gen_tokens"], spec["repetitions"]
+    slots = int(spec.get("parallel_slots") or 1)
 
     def prompt_tokens() -> list[int]:
         return [bos] + [rng.randrange(n_vocab) for _ in range(n_prompt - 1)]
@@ -136,8 +176,11 @@ def _measure(llama_cpp: Any, model: Any, ctx: Any, spec: dict[str, Any]) -> dict
         _prompt_run(llama_cpp, ctx, prompt_tokens(), spec["batch_size"])
     llama_cpp.llama_memory_clear(memory, True)
     _generation_run(llama_cpp, ctx, bos, 1, rng, n_vocab)
+    if slots > 1:
+        llama_cpp.llama_memory_clear(memory, True)
+        _parallel_run(llama_cpp, ctx, slots, 1, rng, n_vocab)
 
-    samples: dict[str, list[dict[str, float]]] = {"prompt": [], "generation": []}
+    samples: dict[str, list[dict[str, float]]] = {"prompt": [], "generation": [], "parallel": []}
     for rep in range(reps):
         if n_prompt:
             llama_cpp.llama_memory_clear(memory, True)
@@ -154,6 +197,14 @@ def _measure(llama_cpp: Any, model: Any, ctx: Any, spec: dict[str, Any]) -> dict
         wall = time.perf_counter() - wall
         samples["generation"].append({"tokens": tokens, "ms": ms, "wall_s": wall})
         _log(f"generation {rep + 1}/{reps}: {tokens / ms * 1000:8.2f} tokens/s")
+        if slots > 1:
+            llama_cpp.llama_memory_clear(memory, True)
+            llama_cpp.llama_perf_context_reset(ctx)
+            wall = time.perf_counter()
+            tokens, ms = _parallel_run(llama_cpp, ctx, slots, n_gen, rng, n_vocab)
+            wall = time.perf_counter() - wall
+            samples["parallel"].append({"tokens": tokens, "ms": ms, "wall_s": wall})
+            _log(f"{slots} slots   {rep + 1}/{reps}: {tokens / ms * 1000:8.2f} tokens/s in all")
     return {
         "samples": samples,
         "model_bytes": int(llama_cpp.llama_model_size(model)),

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hybridctl.catalog.checks import cross_check
-from hybridctl.catalog.loader import parse_catalog
 from hybridctl.catalog.schema import Catalog, Model, Tier
 from hybridctl.errors import CatalogError, InputError
 from hybridctl.paths import default_catalog_path
@@ -24,6 +22,9 @@ class Report:
 
 def validate_catalog(path: Path | None = None) -> Report:
     """Load and fully check a catalog; raises CatalogError listing every problem at once."""
+    from hybridctl.catalog.checks import cross_check  # with YAML: only when not cached
+    from hybridctl.catalog.loader import parse_catalog
+
     path = path or default_catalog_path()
     catalog, index = parse_catalog(path)
     findings = cross_check(catalog, path, index)
@@ -43,7 +44,9 @@ def load_catalog(path: Path | None = None) -> Catalog:
     except OSError:
         key = (path, -1.0)
     if key not in _cache:
-        _cache[key] = validate_catalog(path).catalog
+        from hybridctl.catalog.cache import load_cached
+
+        _cache[key] = load_cached(path, lambda p: validate_catalog(p).catalog)
     return _cache[key]
 
 

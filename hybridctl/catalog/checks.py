@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hybridctl.catalog.loader import FieldPath, LineIndex, format_path
 from hybridctl.catalog.roles import role_problems
-from hybridctl.catalog.schema import DEPLOYABLE_PROVIDERS, Catalog
+from hybridctl.catalog.schema import DEPLOYABLE_PROVIDERS, Catalog, Tier
+from hybridctl.errors import InputError
 from hybridctl.sizing import roofline_tokens_per_s, tier_bandwidth_gbs, tier_memory_budget
 from hybridctl.suggest import close_matches
 
@@ -41,6 +43,7 @@ def cross_check(catalog: Catalog, path: Path, index: LineIndex) -> Findings:
     _check_offers(catalog, findings)
     _check_memory_fit(catalog, findings)
     _check_speeds(catalog, findings)
+    _check_pinning(catalog, findings)
     return findings
 
 
@@ -207,4 +210,57 @@ def _check_claim(
             f"claimed {claimed:g} tok/s exceeds the roofline {where}, "
             f"{tier_bandwidth_gbs(best):g} GB/s / {model.file_size_mb / 1000:.2f} GB per token "
             f"= {ceiling:.1f} tok/s); recorded as a claim, not a promise",
+        )
+
+
+# A Hugging Face download by branch: the bytes behind it can change without the URI changing.
+_HF_BRANCH = re.compile(r"^https://huggingface\.co/[^/]+/[^/]+/resolve/(?![0-9a-f]{40}/)([^/]+)/")
+
+
+def unpinned_branch(uri: str) -> str | None:
+    """The branch a Hugging Face URI downloads from (None when pinned to a commit or not HF)."""
+    match = _HF_BRANCH.match(uri)
+    return match.group(1) if match else None
+
+
+def unverified_models(catalog: Catalog, tier: Tier) -> list[str]:
+    """The tier's models that the catalog has no sha256 for (their download cannot be checked)."""
+    return [
+        entry.model
+        for entry in tier.models
+        if entry.model in catalog.models and not catalog.models[entry.model].sha256
+    ]
+
+
+def require_verified(catalog: Catalog, tier: Tier, *, allow_unverified: bool) -> list[str]:
+    """Refuse a tier that would serve a model without a sha256, unless allowed; the warnings."""
+    missing = unverified_models(catalog, tier)
+    if missing and not allow_unverified:
+        raise InputError(
+            f"tier {tier.id} serves model(s) the catalog has no sha256 for: {', '.join(missing)}; "
+            "their downloads cannot be verified, so they are not deployed",
+            hint="Add each model's sha256 to the catalog (`sha256sum FILE` of the file its URI "
+            "names), or pass --allow-unverified to serve them unchecked.",
+        )
+    return [
+        f"--allow-unverified: {name} is served without a sha256 check of its download "
+        f"({catalog.models[name].uri})"
+        for name in missing
+    ]
+
+
+def _check_pinning(catalog: Catalog, findings: Findings) -> None:
+    """A model without a sha256 is refused at render time; say so at validation too.
+
+    A branch URI with a sha256 is safe (a changed file fails its check and is deleted), so only
+    an unverified model's branch URI is called out: nothing then holds its bytes still.
+    """
+    for model_id, model in catalog.models.items():
+        if model.sha256:
+            continue
+        branch = unpinned_branch(model.uri)
+        moving = f"; it downloads from the branch {branch!r}, not a commit" if branch else ""
+        findings.warning(
+            ("models", model_id, "uri"),
+            f"no sha256{moving}: render and deploy refuse it without --allow-unverified",
         )

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from hybridctl.catalog.schema import Catalog
 from hybridctl.errors import CatalogError, InputError
+from hybridctl.paths import not_a_file
 from hybridctl.suggest import close_matches
 
 FieldPath = tuple[str | int, ...]
@@ -88,10 +89,19 @@ def _pydantic_problems(path: Path, exc: ValidationError, index: LineIndex) -> li
             parent_fields = _allowed_fields(loc[:-1])
             guess = close_matches(str(loc[-1]), parent_fields)
             message = "unknown field" + (f" (did you mean {guess}?)" if guess else "")
-        elif error["type"] == "literal_error":
-            message = f"{message} (got {error.get('input')!r})"
+        elif error["type"] == "literal_error" or error["type"].endswith("_type"):
+            message = f"{message} (got {_as_yaml(error.get('input'))})"
         problems.append(f"{where}: {format_path(loc)}: {message}")
     return problems
+
+
+def _as_yaml(value: Any) -> str:
+    """A scalar as the YAML file spells it (true, not True), for 'got ...' in messages."""
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    if isinstance(value, dict | list):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    return repr(value)
 
 
 def _allowed_fields(loc: FieldPath) -> list[str]:
@@ -121,17 +131,33 @@ def _inner_model(annotation: Any) -> Any:
     return None
 
 
+def _read_text(path: Path) -> str:
+    """The file as UTF-8 text; bytes that are not UTF-8 are reported by line and column."""
+    problem = not_a_file(path)
+    if problem:
+        raise InputError(
+            f"catalog file {path} {problem}",
+            hint="Give a YAML file with --catalog, or unset HYBRIDCTL_CATALOG.",
+        )
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read catalog {path}: {exc.strerror}") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise CatalogError(
+            str(path),
+            [f"{path}:{line}:{column}: byte 0x{raw[exc.start]:02x} is not UTF-8 text"],
+            hint="Save the file as UTF-8 (e.g. re-type the character on that line).",
+        ) from None
+
+
 def parse_catalog(path: Path) -> tuple[Catalog, LineIndex]:
     """Parse and schema-validate a catalog file; raises CatalogError listing every problem."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(
-            f"catalog file {path} does not exist",
-            hint="Give an existing file with --catalog, or unset HYBRIDCTL_CATALOG.",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read catalog {path}: {exc}") from None
+    text = _read_text(path)
     data, index = _parse(path, text)
     problems = [
         f"{path}:{line}: {format_path(p)}: duplicate key (an earlier entry is overwritten)"

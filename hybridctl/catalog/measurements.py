@@ -23,6 +23,8 @@ _FIELD_ORDER = (
     "llama_cpp",
     "date",
     "tier",
+    "aggregate_tokens_per_s",
+    "parallel_slots",
 )
 
 
@@ -91,6 +93,11 @@ def updates_from_result(
             "date": date,
             "tier": None if tier is None else str(tier),
         }
+        parallel = row.get("parallel") or {}
+        aggregate = (parallel.get("tokens_per_s") or {}).get("mean")
+        if aggregate:
+            fields["aggregate_tokens_per_s"] = round(float(aggregate), 2)
+            fields["parallel_slots"] = int(parallel["slots"])
         if fields["peak_rss_mib"] is not None:
             fields["peak_rss_mib"] = round(float(fields["peak_rss_mib"]), 1)
         updates.append(MeasurementUpdate(name, {k: v for k, v in fields.items() if v is not None}))
@@ -205,12 +212,17 @@ def record_measurements(catalog_path: Path, updates: list[MeasurementUpdate]) ->
     The file is only replaced when the edited text still loads as a valid catalog, so a
     failure leaves the original untouched.
     """
-    from hybridctl.catalog import validate_catalog
-
-    check_catalog_writable(catalog_path)
     text = catalog_path.read_text()
     for update in updates:
         text = insert_measurement(text, update.model_id, update.fields)
+    write_validated(catalog_path, text)
+
+
+def write_validated(catalog_path: Path, text: str) -> None:
+    """Replace the catalog file with text, only when text still loads as a valid catalog."""
+    from hybridctl.catalog import validate_catalog
+
+    check_catalog_writable(catalog_path)
     fd, tmp_name = tempfile.mkstemp(
         prefix=f".{catalog_path.name}.", suffix=".yaml", dir=catalog_path.parent
     )

@@ -6,6 +6,7 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import Strict as StrictType
 
 Provider = Literal["hetzner", "aws", "gcp"]
 """Providers hybridctl deploys to; other providers appear only as price references."""
@@ -17,6 +18,7 @@ ServiceName = Literal["gateway", "redis", "prometheus", "grafana", "proxy"]
 Strategy = Literal["local_first", "cost_optimized", "quality", "speed"]
 UserTier = Literal["free", "paid", "own_key"]
 RouteName = Literal["local", "medium", "large"]
+OverBudget = Literal["cheapest_cloud", "local_only", "refuse"]
 ModelRole = Literal["simple", "complex"]
 """Which requests a tier's local model takes (hybridctl.catalog.roles holds the rule)."""
 
@@ -31,15 +33,21 @@ def _id_to_str(value: object) -> object:
 
 
 TierId = Annotated[str, BeforeValidator(_id_to_str)]
-PositiveFloat = Annotated[float, Field(gt=0)]
-NonNegativeFloat = Annotated[float, Field(ge=0)]
-Fraction = Annotated[float, Field(ge=0, le=1)]
+# Strict: YAML's `true` or "12" is not a number; pydantic's lax mode would take both.
+Number = Annotated[float, StrictType()]
+Integer = Annotated[int, StrictType()]
+Flag = Annotated[bool, StrictType()]
+PositiveFloat = Annotated[Number, Field(gt=0)]
+NonNegativeFloat = Annotated[Number, Field(ge=0)]
+Fraction = Annotated[Number, Field(ge=0, le=1)]
 
 _AS_OF = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a catalog loaded from the cache never validates, so start-up skips the
+    # schema build (most of the import time); the first validation builds it.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Source(Strict):
@@ -59,7 +67,7 @@ class Source(Strict):
 
 class Gpu(Strict):
     model: str
-    count: int = Field(ge=1)
+    count: Integer = Field(ge=1)
     vram_gib: PositiveFloat
     memory_bandwidth_gbs: PositiveFloat
 
@@ -81,7 +89,7 @@ class Offer(Strict):
     ram_gib: PositiveFloat
     monthly_usd: PositiveFloat
     price_source: Source
-    reference_only: bool = False
+    reference_only: Flag = False
     note: str | None = None
 
 
@@ -105,7 +113,7 @@ class TierModel(Strict):
 class TierPromises(Strict):
     """What the tier guide says the tier delivers."""
 
-    max_concurrent: int = Field(ge=1)
+    max_concurrent: Integer = Field(ge=1)
     typical_latency_s: tuple[PositiveFloat, PositiveFloat]
     local_share: Fraction
     source: Source
@@ -125,14 +133,15 @@ class Tier(Strict):
     requests_per_day: Band
     use_cases: list[str] = Field(min_length=1)
     runtime: Runtime
-    context_tokens: int = Field(ge=256)
-    parallel_slots: int = Field(ge=1)
+    context_tokens: Integer = Field(ge=256)
+    parallel_slots: Integer = Field(ge=1)
     swap_gib: NonNegativeFloat = 0
     # llama.cpp's CPU weight repacking is faster but keeps a second copy of the weights in
     # memory (measured: 7.4 GiB peak for a 7B Q4_K_M, 4.2 GiB without); off unless it fits.
-    weight_repacking: bool = False
+    weight_repacking: Flag = False
     note: str | None = None
     services: list[ServiceName] = Field(min_length=1)
+    tuning: ServerTuning | None = None
     models: list[TierModel] = Field(min_length=1)
     promises: TierPromises
     offers: list[Offer] = Field(min_length=1)
@@ -144,13 +153,13 @@ class Architecture(Strict):
 
     family: str = Field(description="GGUF architecture name, e.g. llama, phi2, qwen2")
     parameters_b: PositiveFloat
-    layers: int = Field(ge=1)
-    embedding: int = Field(ge=1)
-    feed_forward: int = Field(ge=1)
-    heads: int = Field(ge=1)
-    kv_heads: int = Field(ge=1)
-    vocab: int = Field(ge=1)
-    context_max: int = Field(ge=256)
+    layers: Integer = Field(ge=1)
+    embedding: Integer = Field(ge=1)
+    feed_forward: Integer = Field(ge=1)
+    heads: Integer = Field(ge=1)
+    kv_heads: Integer = Field(ge=1)
+    vocab: Integer = Field(ge=1)
+    context_max: Integer = Field(ge=256)
 
 
 class Claim(Strict):
@@ -172,6 +181,51 @@ class Measurement(Strict):
     llama_cpp: str
     date: str
     tier: str | None = None
+    aggregate_tokens_per_s: PositiveFloat | None = None
+    parallel_slots: Integer | None = Field(default=None, ge=1)
+
+
+Backend = Literal["cpu", "cuda"]
+
+
+class SpeedEfficiency(Strict):
+    """How close one quantization family runs to the roofline on one backend, as measured.
+
+    generation: measured tok/s x weight bytes per token / the machine's measured bandwidth.
+    prompt_per_thread_b: prompt tok/s x billions of parameters / threads (compute-bound).
+    parallel_gain: aggregate generation at `at_slots` sequences over single-stream generation.
+    """
+
+    quant_family: str = Field(min_length=2, description="e.g. Q4_K, TQ2_0, Q8_0")
+    backend: Backend
+    generation: Annotated[Number, Field(gt=0, le=2)]
+    prompt_per_thread_b: PositiveFloat | None = None
+    parallel_gain: PositiveFloat | None = None
+    at_slots: Integer | None = Field(default=None, ge=2)
+    bandwidth_gbs: PositiveFloat
+    threads: Integer = Field(ge=1)
+    models: list[str] = Field(min_length=1)
+    machine: str
+    llama_cpp: str
+    date: str
+    command: str = Field(min_length=3)
+
+
+class ServerTuning(Strict):
+    """Model-server settings `bench --tune` chose for a tier, and where they were measured."""
+
+    threads: Integer = Field(ge=1)
+    batch_size: Integer = Field(ge=1)
+    ubatch_size: Integer = Field(ge=1)
+    flash_attn: Flag | None = Field(default=None, description="None: llama.cpp's auto")
+    kv_cache_type: Literal["f16", "q8_0", "q4_0"] = "f16"
+    repack: Flag = False
+    parallel_slots: Integer = Field(ge=1)
+    tokens_per_s: PositiveFloat
+    default_tokens_per_s: PositiveFloat
+    machine: str
+    date: str
+    command: str = Field(min_length=3)
 
 
 class Model(Strict):
@@ -198,19 +252,22 @@ class CloudModel(Strict):
     output_usd_per_mtok: NonNegativeFloat
     litellm_model: str
     source: Source
+    # A free model's daily request quota; past it the vendor answers 429 and the route's paid
+    # members take the rest (hybridctl.catalog.route_mix).
+    free_requests_per_day: Integer | None = Field(default=None, ge=1)
     note: str | None = None
 
 
 class StackService(Strict):
-    memory_mib: int = Field(ge=16)
+    memory_mib: Integer = Field(ge=16)
     purpose: str
 
 
 class Stack(Strict):
     """Memory budget of the box beside the model server."""
 
-    os_reserved_mib: int = Field(ge=128)
-    runtime_overhead_mib: int = Field(ge=0, description="llama.cpp compute buffers per model")
+    os_reserved_mib: Integer = Field(ge=128)
+    runtime_overhead_mib: Integer = Field(ge=0, description="llama.cpp compute buffers per model")
     headroom_fraction: Fraction
     prompt_speedup_cpu: PositiveFloat = Field(description="prompt tok/s over generation tok/s")
     prompt_speedup_gpu: PositiveFloat
@@ -221,16 +278,19 @@ class Stack(Strict):
 class Complexity(Strict):
     """The hybrid strategy's complexity score and its thresholds (0-10 scale)."""
 
-    weights: dict[str, float]
-    long_request_chars: int = Field(ge=1)
-    local_below: float
-    medium_below: float
+    weights: dict[str, Number]
+    long_request_chars: Integer = Field(ge=1)
+    local_below: Number
+    medium_below: Number
     source: Source
 
 
 class UserTierPolicy(Strict):
     routes: list[RouteName] = Field(min_length=1)
-    max_complexity_local: float | None = None
+    max_complexity_local: Number | None = None
+    # The local answer's confidence (exp of its mean token log-probability) below which the
+    # gateway asks the next route instead; None: no escalation.
+    min_confidence: Fraction | None = None
     note: str
 
 
@@ -242,7 +302,12 @@ class Routing(Strict):
     complexity: Complexity
     user_tiers: dict[UserTier, UserTierPolicy]
     daily_cloud_budget_usd: PositiveFloat
-    cache_ttl_s: int = Field(ge=0)
+    # When the day's cloud spend reaches the budget: alert, then only the cheapest cloud route
+    # (seed 002), or local only, or refuse cloud requests.
+    over_budget: OverBudget = "cheapest_cloud"
+    # Task type (x-hybrid-task-type header) -> the least capable route it needs.
+    task_types: dict[str, RouteName] = {}
+    cache_ttl_s: Integer = Field(ge=0)
     source: Source
 
 
@@ -256,7 +321,7 @@ class CostScenario(Strict):
     server_usd: PositiveFloat
     complex_usd_per_request: NonNegativeFloat
     simple_usd_per_request: NonNegativeFloat
-    expected: dict[str, float]
+    expected: dict[str, Number]
     source: Source
 
 
@@ -277,6 +342,7 @@ class Catalog(Strict):
     request_costs: RequestCosts
     routing: Routing
     cost_scenarios: list[CostScenario] = []
+    speed_efficiencies: list[SpeedEfficiency] = []
 
     def tier(self, tier_id: str) -> Tier:
         for tier in self.tiers:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import gc
 import os
 from collections.abc import Callable
 from typing import Any
 
 import typer
 
+from hybridctl.cli.command import REGISTRY, Command, Group, Lazy
 from hybridctl.errors import EXIT_FAILED, HybridctlError
 
 DEBUG_ENV = "HYBRIDCTL_DEBUG"
@@ -17,9 +19,12 @@ app = typer.Typer(
     name="hybridctl",
     help="Size, deploy and prove a self-hosted hybrid (local + cloud) LLM server.",
     no_args_is_help=True,
-    add_completion=False,
+    cls=Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    # Plain help: Typer's Rich renderer imports more than typer, rich and pydantic together
+    # (docs/performance-startup.md).
+    rich_markup_mode=None,
 )
 
 
@@ -59,6 +64,12 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as exc:  # a bug, not bad input: say so without a traceback
             if os.environ.get(DEBUG_ENV):
                 raise
+            from hybridctl.extras import from_import_error
+
+            missing = from_import_error(exc)  # an optional extra's package, not a bug
+            if missing is not None:
+                report_error(missing.message, missing.hint)
+                raise typer.Exit(missing.exit_code) from None
             report_error(
                 f"internal error: {type(exc).__name__}: {exc}",
                 f"Run again with {DEBUG_ENV}=1 for the traceback, and report it.",
@@ -68,30 +79,34 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def command(name: str, fn: Callable[..., Any], **kwargs: Any) -> None:
-    """Register fn as a guarded command."""
-    app.command(name, **kwargs)(guarded(fn))
+def command(name: str, target: Callable[..., Any] | str, **kwargs: Any) -> None:
+    """Register a guarded command; a "module:function" target is imported only when used."""
+    if isinstance(target, str):
+        REGISTRY[name] = Lazy(target, guarded, kwargs)
+        return
+    REGISTRY[name] = None
+    app.command(name, cls=Command, **kwargs)(guarded(target))
 
 
 def _register() -> None:
-    from hybridctl.cli import catalog_cmds, cost_cmd, deploy_cmd, recommend_cmd
-
-    command("tiers", catalog_cmds.tiers)
-    command("models", catalog_cmds.models)
-    command("validate", catalog_cmds.validate)
-    command("recommend", recommend_cmd.recommend_cmd)
-    command("cost", cost_cmd.cost)
-    command("deploy", deploy_cmd.deploy)
-    command("status", deploy_cmd.status)
-    command("outputs", deploy_cmd.outputs)
-    command("destroy", deploy_cmd.destroy)
-    command("deployments", deploy_cmd.deployments)
-    from hybridctl.cli import render_cmd
-
-    command("render", render_cmd.render)
-    from hybridctl.cli import bench_cmd
-
-    command("bench", bench_cmd.bench)
+    # By name, so that start-up and `--help` import no command module (and no catalog).
+    command("tiers", "hybridctl.cli.catalog_cmds:tiers")
+    command("models", "hybridctl.cli.catalog_cmds:models")
+    command("validate", "hybridctl.cli.catalog_cmds:validate")
+    command("recommend", "hybridctl.cli.recommend_cmd:recommend_cmd")
+    command("cost", "hybridctl.cli.cost_cmd:cost")
+    command("deploy", "hybridctl.cli.deploy_cmd:deploy")
+    command("outputs", "hybridctl.cli.deploy_cmd:outputs")
+    command("destroy", "hybridctl.cli.deploy_cmd:destroy")
+    command("deployments", "hybridctl.cli.deploy_cmd:deployments")
+    command("upgrade", "hybridctl.cli.upgrade_cmd:upgrade")
+    command("render", "hybridctl.cli.render_cmd:render")
+    command("bench", "hybridctl.cli.bench_cmd:bench")
+    command("status", "hybridctl.cli.status_cmd:status")
+    command("logs", "hybridctl.cli.ops_cmds:logs")
+    command("backup", "hybridctl.cli.ops_cmds:backup")
+    command("restore", "hybridctl.cli.ops_cmds:restore")
+    command("keys", "hybridctl.cli.keys_cmd:keys")
 
 
 _register()
@@ -99,4 +114,6 @@ _register()
 
 def main() -> None:
     """Console-script entry point."""
+    # A short-lived command: cyclic garbage collection during start-up costs more than it saves.
+    gc.disable()
     app()

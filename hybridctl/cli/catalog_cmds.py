@@ -11,6 +11,8 @@ from rich.table import Table
 from hybridctl.catalog import load_catalog, validate_catalog
 from hybridctl.cli.options import CatalogOption, JsonOption
 from hybridctl.cli.output import console, print_json
+from hybridctl.paths import catalog_to_validate
+from hybridctl.planning.speed import predict, promise_checks
 from hybridctl.sizing import tier_memory_budget
 
 
@@ -37,6 +39,7 @@ def tiers(catalog: CatalogOption = None, json: JsonOption = False) -> None:
                 "requests_per_day": tier.requests_per_day.model_dump(),
                 "runtime": tier.runtime,
                 "models": [m.model for m in tier.models],
+                "speeds": [_speed(cat, tier.id, m.model) for m in tier.models],
                 "memory_free_mib": round(budget.free_mib),
                 "cheapest_offer": cheapest.model_dump(exclude={"price_source", "note"})
                 if cheapest
@@ -48,8 +51,9 @@ def tiers(catalog: CatalogOption = None, json: JsonOption = False) -> None:
         print_json(rows)
         return
     table = Table(title="Tiers", title_justify="left")
-    for column in ("tier", "name", "RAM", "vCPU", "GPU", "requests/day", "models", "from"):
+    for column in ("tier", "name", "RAM", "vCPU", "GPU", "requests/day", "models", "tok/s"):
         table.add_column(column)
+    table.add_column("from")
     for row, tier in zip(rows, cat.tiers, strict=True):
         band = tier.requests_per_day
         volume = f"{band.min:,.0f}-{band.max:,.0f}" if band.max else f"{band.min:,.0f}+"
@@ -63,9 +67,38 @@ def tiers(catalog: CatalogOption = None, json: JsonOption = False) -> None:
             row["gpu"] or "-",
             volume,
             "\n".join(row["models"]),
+            "\n".join(_speed_cell(speed) for speed in row["speeds"]),
             price,
         )
     console.print(table)
+    console.print(
+        "tok/s: generation per stream / all parallel slots; m = measured on the tier, "
+        "d = derived from a measured efficiency, c = a document's claim (`tiers --json`: detail)"
+    )
+
+
+def _speed(cat: Any, tier_id: str, model_id: str) -> dict[str, Any] | None:
+    if model_id not in cat.models:
+        return None
+    p = predict(cat, tier_id, model_id)
+    return {
+        "model": model_id,
+        "generation_tokens_per_s": round(p.generation_tokens_per_s, 2),
+        "prompt_tokens_per_s": round(p.prompt_tokens_per_s, 1),
+        "aggregate_tokens_per_s": round(p.aggregate_tokens_per_s, 2),
+        "parallel_slots": p.parallel_slots,
+        "source": p.source,
+        "detail": p.detail,
+    }
+
+
+def _speed_cell(speed: dict[str, Any] | None) -> str:
+    if speed is None:
+        return "-"
+    return (
+        f"{speed['generation_tokens_per_s']:.1f} / {speed['aggregate_tokens_per_s']:.1f} "
+        f"{speed['source'][0]}"
+    )
 
 
 def models(catalog: CatalogOption = None, json: JsonOption = False) -> None:
@@ -111,7 +144,9 @@ def models(catalog: CatalogOption = None, json: JsonOption = False) -> None:
 def validate(
     path: Annotated[
         Path | None,
-        typer.Argument(help="Catalog file to check (default: --catalog, or the shipped one)."),
+        typer.Argument(
+            help="Catalog file to check (default: --catalog, ./tiers.yaml, or the shipped one)."
+        ),
     ] = None,
     catalog: CatalogOption = None,
     json: JsonOption = False,
@@ -123,9 +158,12 @@ def validate(
 
     Example: hybridctl validate tiers.yaml
     """
-    report = validate_catalog(path or catalog)
+    report = validate_catalog(catalog_to_validate(path or catalog))
+    speed = promise_checks(report.catalog)
     if json:
-        print_json({"path": str(report.path), "valid": True, "warnings": report.warnings})
+        print_json(
+            {"path": str(report.path), "valid": True, "warnings": report.warnings, "speed": speed}
+        )
         return
     console.print(
         f"[green]ok[/] {report.path}: {len(report.catalog.tiers)} tiers, "
@@ -133,3 +171,5 @@ def validate(
     )
     for warning in report.warnings:
         console.print(f"[yellow]claim[/] {warning}", soft_wrap=True)
+    for finding in speed:
+        console.print(f"[yellow]speed[/] {finding}", soft_wrap=True)

@@ -9,10 +9,11 @@ from rich.table import Table
 
 from hybridctl.catalog import load_catalog
 from hybridctl.catalog.schema import CostScenario
-from hybridctl.cli.options import CatalogOption, JsonOption
+from hybridctl.cli.options import CatalogOption, JsonOption, bounded
 from hybridctl.cli.output import console, print_json
 from hybridctl.errors import UsageError
 from hybridctl.planning.cost import ScenarioResult, scenario_result
+from hybridctl.planning.workload import DAYS_PER_MONTH, MAX_BUDGET_USD, MAX_REQUESTS_PER_DAY
 from hybridctl.suggest import close_matches
 
 
@@ -24,13 +25,34 @@ def cost(
         ),
     ] = None,
     requests_per_month: Annotated[
-        float | None, typer.Option(help="Override the scenario's requests a month.")
+        float | None,
+        bounded(
+            "--requests-per-month",
+            low=0,
+            high=MAX_REQUESTS_PER_DAY * DAYS_PER_MONTH,
+            metavar="N",
+            help="Override the scenario's requests a month.",
+        ),
     ] = None,
     local_share: Annotated[
-        float | None, typer.Option(help="Override the share served locally (0-1).")
+        float | None,
+        bounded(
+            "--local-share",
+            low=0,
+            high=1,
+            metavar="F",
+            help="Override the share served locally (0-1).",
+        ),
     ] = None,
     server: Annotated[
-        float | None, typer.Option("--server-usd", help="Override the server's monthly price.")
+        float | None,
+        bounded(
+            "--server-usd",
+            low=0,
+            high=MAX_BUDGET_USD,
+            metavar="USD",
+            help="Override the server's monthly price.",
+        ),
     ] = None,
     catalog: CatalogOption = None,
     json: JsonOption = False,
@@ -54,12 +76,8 @@ def cost(
                 + (f"; did you mean {guess}?" if guess else ""),
                 hint=f"Scenarios exist for tiers {', '.join(known)}.",
             )
-    if local_share is not None and not 0 <= local_share <= 1:
-        raise UsageError("--local-share must be between 0 and 1")
-    if requests_per_month is not None and not 0 < requests_per_month < float("inf"):
-        raise UsageError("--requests-per-month must be a positive number")
-    if server is not None and not 0 <= server < float("inf"):
-        raise UsageError("--server-usd must be zero or more")
+    if requests_per_month is not None and requests_per_month <= 0:
+        raise UsageError("--requests-per-month must be greater than 0")
     results = [
         scenario_result(
             s, requests_per_month=requests_per_month, local_share=local_share, server_usd=server

@@ -1,4 +1,4 @@
-"""Deploy commands: deploy (--plan, --resume, --cancel), status, outputs, destroy, deployments."""
+"""Deploy commands: deploy (--plan, --resume, --cancel), outputs, destroy, deployments."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from hybridctl.cli.deploy_views import print_deployed, print_outputs
 from hybridctl.cli.options import (
     CatalogOption,
     ImagesOption,
@@ -79,6 +80,7 @@ def deploy(
         typer.Option(
             "--nodes",
             min=1,
+            max=100,  # each provider's own limit (25 or 50) is checked with its reason
             help="Servers; more than 1 adds a load balancer (default: 1, or the deployment's).",
             show_default=False,
         ),
@@ -131,9 +133,19 @@ def deploy(
     allow_unverified: Annotated[
         bool,
         typer.Option(
-            "--allow-unverified", help="local: serve a --model-file whose sha256 does not match."
+            "--allow-unverified",
+            help="Serve models the catalog has no sha256 for (named in a warning); local: also "
+            "a --model-file whose sha256 does not match.",
         ),
     ] = False,
+    domain: Annotated[
+        str | None,
+        typer.Option(
+            "--domain",
+            help="A DNS name that resolves to the box (or its balancer): a public certificate "
+            "via ACME. Without it clients verify with `hybridctl outputs NAME --ca`.",
+        ),
+    ] = None,
     https_port: Annotated[
         int, typer.Option("--https-port", min=1, max=65535, help="local: HTTPS port on 127.0.0.1.")
     ] = 443,
@@ -141,11 +153,16 @@ def deploy(
         int, typer.Option("--http-port", min=1, max=65535, help="local: HTTP port on 127.0.0.1.")
     ] = 80,
     wait: Annotated[
-        float,
+        float | None,
         typer.Option(
-            "--wait", min=10, max=86400, metavar="SECONDS", help="local: how long to wait to serve."
+            "--wait",
+            min=10,
+            max=86400,
+            metavar="SECONDS",
+            help="How long to wait for the box to serve (default: 900 local, 1800 cloud).",
+            show_default=False,
         ),
-    ] = 900,
+    ] = None,
     catalog: CatalogOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -181,7 +198,7 @@ def deploy(
     loaded = load_catalog(catalog)
     if resume:
         record = _deployer().resume(loaded, resume, yes=yes, backend=backend)
-        _print_deployed(record, as_json)
+        print_deployed(record, as_json)
         return
     if tier is None or provider is None:
         raise UsageError(
@@ -198,6 +215,11 @@ def deploy(
                 "--plan is for cloud deployments; a local box costs nothing to try",
                 hint="Run it: hybridctl deploy --tier 1 --provider local",
             )
+        if domain:
+            raise UsageError(
+                "--domain is for cloud deployments: a local box is reached as localhost",
+                hint="Clients verify a local box with `hybridctl outputs NAME --ca`.",
+            )
         _deploy_local(
             loaded,
             tier,
@@ -207,7 +229,7 @@ def deploy(
             model_files=model_file,
             allow_unverified=allow_unverified,
             ports=(https_port, http_port),
-            wait=wait,
+            wait=wait or 900,
             as_json=as_json,
         )
         return
@@ -227,8 +249,12 @@ def deploy(
         ssh_public_key_file=ssh_public_key,
         backend=backend,
         catalog_path=catalog,
+        domain=domain,
+        allow_unverified=allow_unverified,
+        wait_s=wait or 1800,
     )
     if plan:
+        from hybridctl.cli.deploy_views import print_plan
         from hybridctl.deploy.plan import plan_deployment
 
         report = plan_deployment(loaded, request)
@@ -237,10 +263,10 @@ def deploy(
 
             print_json(report.to_json())
         else:
-            _print_plan(report)
+            print_plan(report)
         return
     record = _deployer(chosen.name).deploy(loaded, request, yes=yes)
-    _print_deployed(record, as_json)
+    print_deployed(record, as_json)
 
 
 def _deploy_local(
@@ -271,171 +297,35 @@ def _deploy_local(
         timeout_s=wait,
     )
     record = _deployer("local").deploy(catalog, request)
-    _print_deployed(record, as_json)
-
-
-def _compact(value: Any, nested: bool = False) -> str:
-    """A value as short readable text: k=v pairs (description last), {..} when nested, [a, b]."""
-    if isinstance(value, dict):
-        keys = sorted(value, key=lambda k: (k == "description", k))
-        text = " ".join(f"{k}={_compact(value[k], True)}" for k in keys)
-        return f"{{{text}}}" if nested else text
-    if isinstance(value, list):
-        return "[" + ", ".join(_compact(v, True) for v in value) + "]"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value).replace("\n", "\\n")
-
-
-def _short_value(value: Any, limit: int = 180) -> str:
-    text = _compact(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _property_lines(value: Any, indent: str) -> list[str]:
-    """A property as short lines: one per list item, so firewall rules read one per line."""
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        return [f"{indent}- {_short_value(item)}" for item in value]
-    return [f"{indent}{_short_value(value)}"]
-
-
-def _print_plan(report: Any) -> None:
-    from rich.markup import escape
-
-    console = _console()
-    nodes = f"{report.nodes} node{'s' if report.nodes != 1 else ''}"
-    console.print(
-        f"[bold]Plan for {report.name}[/]: tier {report.tier} on {report.provider} "
-        f"({report.instance_type} in {report.region}), {nodes}, {report.volume_gb} GB model volume "
-        "each. Offline: nothing was created."
-    )
-    for note in report.notes:
-        console.print(f"[yellow]note:[/] {escape(note)}")
-    cloud = 0
-    for row in report.resources:
-        if row["component"]:
-            console.print(f"  [bold]{row['type']}[/]  {row['name']}")
-            continue
-        cloud += 1
-        console.print(f"  + [bold]{row['type']}[/]  {row['name']}")
-        for key, value in row["properties"].items():
-            lines = _property_lines(value, "        ")
-            if len(lines) == 1:
-                console.print(f"      {key}: {escape(lines[0].strip())}", soft_wrap=True)
-            else:
-                console.print(f"      {key}:")
-                for line in lines:
-                    console.print(escape(line), soft_wrap=True)
-    console.print(f"{cloud} cloud resources would be created.")
-    if report.load_balancer:
-        console.print(f"Load balancer: {report.load_balancer}.")
-    console.print(
-        f"[bold]Monthly cost:[/] ${report.monthly_usd:,.2f} = "
-        f"{report.nodes} x {report.instance_type} "
-        f"at ${report.offer_monthly_usd:,.2f} (catalog: {escape(report.price_source)}); "
-        f"not included: {report.not_included}."
-    )
-
-
-def _print_deployed(record: Any, as_json: bool) -> None:
-    from hybridctl.cli.output import print_json
-
-    if as_json:
-        print_json(record.model_dump())
-        return
-    console = _console()
-    console.print(
-        f"[bold green]Deployed[/] {record.name}: tier {record.tier} on {record.provider}."
-    )
-    _print_outputs(record.outputs)
-    if record.provider == "local":
-        return
-    console.print(f"Host key {record.host_key_fingerprint} pinned in {record.known_hosts}")
-    ip = record.outputs.get("ip")
-    user = record.outputs.get("ssh_user", "root")
-    if ip:
-        console.print(
-            f"SSH: ssh -o UserKnownHostsFile={record.known_hosts} -o StrictHostKeyChecking=yes "
-            f"{user}@{ip}"
-        )
-
-
-def _print_outputs(outputs: dict[str, Any]) -> None:
-    from rich.markup import escape
-
-    console = _console()
-    for key, value in outputs.items():
-        shown = ", ".join(value) if isinstance(value, list) else value
-        # Not wrapped: a path or the curl command must stay one line to copy.
-        console.print(f"  {key:<21} {escape(str(shown))}", soft_wrap=True)
-
-
-def status(
-    name: Annotated[str | None, typer.Argument(help="Deployment name (default: all).")] = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Show a deployment's state (saved record, plus the stack's last update when Pulumi is here).
-
-    Example: hybridctl status hybridctl-hetzner
-    """
-    from hybridctl.cli.output import print_json
-    from hybridctl.deploy import records
-
-    if name is None:
-        deployments(as_json=as_json)
-        return
-    result = _record_deployer(name).live_status(name)
-    if as_json:
-        print_json(result)
-        return
-    record = records.DeploymentRecord.model_validate(result["record"])
-    console = _console()
-    where = (
-        "this machine, Docker Compose"
-        if record.provider == "local"
-        else f"{record.instance_type} x {record.nodes} in {record.region}"
-    )
-    console.print(
-        f"[bold]{record.name}[/]: {record.status}; tier {record.tier} on {record.provider} "
-        f"({where}); created {record.created}, updated {record.updated}; "
-        f"${record.monthly_usd:,.2f}/month"
-    )
-    if record.last_error:
-        console.print(f"  last error: {record.last_error}")
-    if record.provider != "local":
-        console.print(
-            f"  host key {record.host_key_fingerprint} (known_hosts: {record.known_hosts})"
-        )
-    console.print(f"  backend {record.backend_url}")
-    _print_outputs(record.outputs)
-    live = result["live"]
-    for service, state in ((live or {}).get("services") or {}).items():
-        health = f" ({state['health']})" if state["health"] else ""
-        if state["state"] == "exited":
-            health = f" ({state['exit_code']})"
-        ports = f"  ports {', '.join(state['ports'])}" if state["ports"] else ""
-        console.print(f"  service {service:<12} {state['state']}{health}{ports}")
-    if live and live.get("last_update"):
-        update = live["last_update"]
-        console.print(
-            f"  last Pulumi {update['kind']}: {update['result']} ({update['started']} - "
-            f"{update['ended']})"
-        )
-    elif result["live_error"]:
-        console.print(f"  [dim]{result['live_error']}[/]")
+    print_deployed(record, as_json)
 
 
 def outputs(
     name: Annotated[str, typer.Argument(help="Deployment name.")],
     as_json: JsonOption = False,
+    ca: Annotated[
+        bool,
+        typer.Option(
+            "--ca",
+            help="Print the proxy's CA certificate (PEM) that clients verify TLS with; "
+            "fetched over SSH (pinned host key) when not saved yet.",
+        ),
+    ] = False,
 ) -> None:
     """Print a deployment's outputs (IP, SSH user, host key fingerprint, gateway URL).
 
     Example: hybridctl outputs hybridctl-hetzner --json
+
+    Example: hybridctl outputs hybridctl-hetzner --ca > hybridctl-ca.pem
     """
     from hybridctl.cli.output import print_json
     from hybridctl.deploy.records import load_record
 
+    if ca:
+        from hybridctl.deploy.edge import ca_certificate
+
+        typer.echo(ca_certificate(name).read_text(), nl=False)
+        return
     record = load_record(name)
     data = {**record.outputs, "known_hosts": record.known_hosts}
     if as_json:
@@ -443,7 +333,7 @@ def outputs(
         return
     if not record.outputs:
         _console().print(f"{name} has no outputs yet (status: {record.status}).")
-    _print_outputs(data)
+    print_outputs(data)
 
 
 def destroy(
@@ -494,7 +384,9 @@ def deployments(as_json: JsonOption = False) -> None:
         return
     if not found:
         _console().print(
-            "No deployments yet. Plan one: hybridctl deploy --tier 1 --provider hetzner --plan"
+            "No deployments yet. Try one on this machine (Docker): hybridctl deploy --provider "
+            "local --tier 1; plan a cloud one (hybridctl\\[deploy]): hybridctl deploy --tier 1 "
+            "--provider hetzner --plan"
         )
         return
     table = Table()

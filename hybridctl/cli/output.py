@@ -5,15 +5,25 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markup import escape
+if TYPE_CHECKING:
+    from rich.console import Console
 
-# Piped output (CI logs, `| less`) gets room for the wide tables instead of Rich's 80 columns.
-_width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 140
-console = Console(highlight=False, width=_width)
-err_console = Console(stderr=True, highlight=False, width=_width)
+_consoles: dict[str, Console] = {}
+
+
+def __getattr__(name: str) -> Console:
+    """`console` and `err_console`, made on first use: `--json` output never loads Rich."""
+    if name not in ("console", "err_console"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _consoles:
+        from rich.console import Console
+
+        # Piped output (CI logs, `| less`) gets room for the wide tables, not Rich's 80 columns.
+        width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 140
+        _consoles[name] = Console(highlight=False, width=width, stderr=name == "err_console")
+    return _consoles[name]
 
 
 def print_json(data: Any) -> None:
@@ -24,10 +34,15 @@ def print_json(data: Any) -> None:
 
 def report_error(message: str, hint: str | None = None) -> None:
     """Print a user-facing error paragraph to stderr (user input in it is never markup)."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    from rich.markup import escape
+
+    err = __getattr__("err_console")
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     if hint:
-        err_console.print(f"[yellow]hint:[/] {escape(hint)}", soft_wrap=True)
+        err.print(f"[yellow]hint:[/] {escape(hint)}", soft_wrap=True)
 
 
 def warn(message: str) -> None:
-    err_console.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
+    from rich.markup import escape
+
+    __getattr__("err_console").print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)

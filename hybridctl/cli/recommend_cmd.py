@@ -1,40 +1,155 @@
-"""`hybridctl recommend`: the cheapest tier and provider that carries the expected traffic."""
+"""`hybridctl recommend`: box or cloud, and the cheapest tier x provider that carries it."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.table import Table
 
-from hybridctl.catalog import load_catalog
-from hybridctl.cli.options import CatalogOption, JsonOption
-from hybridctl.cli.output import console, print_json
+from hybridctl.cli.options import CatalogOption, JsonOption, bounded
+from hybridctl.cli.output import print_json
 from hybridctl.errors import CheckFailed, UsageError
-from hybridctl.planning.recommend import Candidate, NoFeasibleTier, Recommendation, recommend
+from hybridctl.planning import workload as w
 from hybridctl.planning.workload import Workload
+
+if TYPE_CHECKING:
+    from hybridctl.catalog.schema import Catalog
+
+_PER_MINUTE_MAX = w.MAX_REQUESTS_PER_DAY // 1440  # 69,444
+# The flag each Workload field comes from, so that an error names what the user typed.
+_FLAGS = {
+    "requests_per_day": "--requests-per-day",
+    "peak_factor": "--peak-factor",
+    "complex_share": "--complex-share",
+    "large_share": "--large-share",
+    "prompt_tokens": "--prompt-tokens",
+    "response_tokens": "--response-tokens",
+    "p95_latency_s": "--p95-latency",
+    "first_token_p95_s": "--first-token-p95",
+    "monthly_budget_usd": "--budget",
+    "providers": "--provider",
+    "max_nodes": "--max-nodes",
+}
+_SHAPE = "Traffic shape"
+
+
+class CloudBaseline(StrEnum):
+    routed = "routed"
+    large = "large"
+
+
+_ASK = "The tier guide's questions"
 
 
 def recommend_cmd(
     requests_per_day: Annotated[
-        float | None, typer.Option("--requests-per-day", "-r", help="Expected requests a day.")
+        float | None,
+        bounded(
+            "--requests-per-day",
+            "-r",
+            low=0,
+            high=w.MAX_REQUESTS_PER_DAY,
+            metavar="N",
+            help="Expected requests a day.",
+        ),
     ] = None,
     requests_per_minute: Annotated[
         float | None,
-        typer.Option("--requests-per-minute", help="Or: average requests a minute."),
+        bounded(
+            "--requests-per-minute",
+            low=0,
+            high=_PER_MINUTE_MAX,
+            metavar="N",
+            help="Or: average requests a minute.",
+        ),
     ] = None,
-    peak_factor: Annotated[float, typer.Option(help="Peak-hour rate over the average.")] = 3.0,
+    peak_factor: Annotated[
+        float,
+        bounded(
+            "--peak-factor",
+            low=1,
+            high=w.MAX_PEAK_FACTOR,
+            metavar="FACTOR",
+            help="Peak-hour rate over the average.",
+            panel=_SHAPE,
+        ),
+    ] = 3.0,
     complex_share: Annotated[
-        float, typer.Option(help="Share of complex requests (0-1): multi-turn, analytical.")
+        float,
+        bounded(
+            "--complex-share",
+            low=0,
+            high=1,
+            metavar="SHARE",
+            help="Share of complex requests (0-1): multi-turn, analytical.",
+            panel=_SHAPE,
+        ),
     ] = 0.3,
-    prompt_tokens: Annotated[int, typer.Option(help="Prompt tokens per request.")] = 300,
-    response_tokens: Annotated[int, typer.Option(help="Response tokens per request.")] = 150,
+    large_share: Annotated[
+        float | None,
+        bounded(
+            "--large-share",
+            low=0,
+            high=1,
+            metavar="SHARE",
+            help="Share of all requests that need the large cloud route (default: a third of "
+            "--complex-share, seed 002's 10% of 30%).",
+            panel=_SHAPE,
+        ),
+    ] = None,
+    prompt_tokens: Annotated[
+        int,
+        bounded(
+            "--prompt-tokens",
+            low=1,
+            high=w.MAX_PROMPT_TOKENS,
+            metavar="N",
+            help="Prompt tokens per request.",
+            panel=_SHAPE,
+        ),
+    ] = 300,
+    response_tokens: Annotated[
+        int,
+        bounded(
+            "--response-tokens",
+            low=1,
+            high=w.MAX_RESPONSE_TOKENS,
+            metavar="N",
+            help="Response tokens per request.",
+            panel=_SHAPE,
+        ),
+    ] = 150,
     p95_latency: Annotated[
-        float, typer.Option("--p95-latency", help="p95 latency target for local answers, seconds.")
+        float,
+        bounded(
+            "--p95-latency",
+            low=0,
+            high=w.MAX_LATENCY_S,
+            metavar="SECONDS",
+            help="p95 latency target for whole local answers, seconds.",
+        ),
     ] = 20.0,
+    first_token_p95: Annotated[
+        float | None,
+        bounded(
+            "--first-token-p95",
+            low=0,
+            high=w.MAX_LATENCY_S,
+            metavar="SECONDS",
+            help="p95 target for the first token of local answers, seconds.",
+        ),
+    ] = None,
     budget: Annotated[
-        float | None, typer.Option(help="Monthly budget in USD (server + cloud spill).")
+        float | None,
+        bounded(
+            "--budget",
+            low=0,
+            high=w.MAX_BUDGET_USD,
+            metavar="USD",
+            help="Monthly budget in USD (server + cloud spill).",
+        ),
     ] = None,
     provider: Annotated[
         list[str] | None,
@@ -43,60 +158,125 @@ def recommend_cmd(
     local_only: Annotated[
         bool, typer.Option("--local-only", help="Privacy: no request may leave the box.")
     ] = False,
-    max_nodes: Annotated[int, typer.Option(help="Allow up to N boxes behind a load balancer.")] = 1,
+    max_nodes: Annotated[
+        int,
+        bounded(
+            "--max-nodes",
+            low=1,
+            high=w.MAX_NODES,
+            metavar="N",
+            help="Ceiling on boxes behind a load balancer (the answer says when more would do).",
+        ),
+    ] = 1,
+    cloud_baseline: Annotated[
+        CloudBaseline,
+        typer.Option(
+            "--cloud-baseline",
+            help="Cloud-only means: 'routed' (the gateway without a box: each request to the "
+            "route its complexity needs) or 'large' (every request on the large route).",
+        ),
+    ] = CloudBaseline.routed,
+    learning: Annotated[
+        bool,
+        typer.Option("--learning", help="Just learning the system?", rich_help_panel=_ASK),
+    ] = False,
+    quality: Annotated[
+        bool,
+        typer.Option(
+            "--quality",
+            help="Need better quality answers? Complex requests stay local only on 7B+ models.",
+            rich_help_panel=_ASK,
+        ),
+    ] = False,
+    sub_second: Annotated[
+        bool,
+        typer.Option(
+            "--sub-second",
+            help="Sub-second response needed? Local first tokens within 1 s at p95.",
+            rich_help_panel=_ASK,
+        ),
+    ] = False,
     catalog: CatalogOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Pick the cheapest tier x provider that carries your traffic, with the reasoning.
+    """Say first whether a box beats the cloud at your traffic, then the cheapest tier x provider
+    that carries it, with the reasoning.
 
-    Prints the chosen tier, provider and offer; the models served locally; the local share and
-    cloud spill; capacity headroom and p95 latency at peak; the monthly bill beside a
-    cloud-only bill, the savings and the break-even volume; and every tier x provider
-    considered with the reason it lost. Exit 1 when no tier carries the traffic.
+    Prints the verdict (a box, or stay on the cloud and from which volume a box would pay); the
+    cloud-only bill priced with the gateway's own route mix; the chosen tier, provider and
+    offer with the models served locally, their predicted speeds and where those come from;
+    local share and cloud spill; headroom and p95 latency at peak; the tier guide's decision
+    tree beside it; and every tier x provider considered with the reason it lost. Exit 1 only
+    when nothing answers (--local-only, or over --budget, and no box carries it).
 
     Example: hybridctl recommend --requests-per-day 5000 --complex-share 0.3
     """
+    from hybridctl.catalog import load_catalog
+    from hybridctl.planning.recommend import recommend
+    from hybridctl.planning.results import NoFeasiblePlan
+
     workload = _workload(
         requests_per_day=requests_per_day,
         requests_per_minute=requests_per_minute,
         peak_factor=peak_factor,
         complex_share=complex_share,
+        large_share=large_share,
         prompt_tokens=prompt_tokens,
         response_tokens=response_tokens,
         p95_latency_s=p95_latency,
+        first_token_p95_s=first_token_p95,
         monthly_budget_usd=budget,
-        providers=tuple(provider) if provider else ("hetzner", "aws", "gcp"),
+        providers=tuple(p.lower() for p in provider) if provider else ("hetzner", "aws", "gcp"),
         local_only=local_only,
         max_nodes=max_nodes,
+        cloud_baseline=cloud_baseline.value,
+        learning=learning,
+        quality=quality,
+        sub_second=sub_second,
     )
     cat = load_catalog(catalog)
-    known = {offer.provider for tier in cat.tiers for offer in tier.offers}
-    unknown = sorted(set(workload.providers) - known)
-    if unknown:
-        raise UsageError(
-            f"unknown provider {', '.join(unknown)}",
-            hint=f"Providers in the catalog: {', '.join(sorted(known))}.",
-        )
+    _check_providers(workload.providers, cat)
     try:
         result = recommend(cat, workload)
-    except NoFeasibleTier as exc:
+    except NoFeasiblePlan as exc:
         if json:
-            print_json({"recommendation": None, "considered": _rows(exc.considered)})
+            print_json(exc.recommendation.model_dump(mode="json"))
         else:
-            console.print(_considered_table(exc.considered))
+            from hybridctl.cli.recommend_view import print_refusal  # Rich tables: not for --json
+
+            print_refusal(exc.recommendation)
         raise CheckFailed(
-            "no tier x provider carries this traffic (see the reasons above)",
-            hint="Allow more boxes with --max-nodes, or relax --p95-latency or --budget"
-            + (
-                ", or let complex requests go to the cloud (drop --local-only)."
-                if local_only
-                else "."
+            f"{exc.why} (see the reasons above)",
+            hint=(
+                "Allow more boxes with --max-nodes, or relax --p95-latency or --budget"
+                + (", or let requests reach the cloud (drop --local-only)." if local_only else ".")
             ),
         ) from None
     if json:
         print_json(result.model_dump(mode="json"))
         return
-    _print(result)
+    from hybridctl.cli.recommend_view import print_recommendation
+
+    print_recommendation(result)
+
+
+def _check_providers(providers: tuple[str, ...], catalog: Catalog) -> None:
+    """Every --provider names one the catalog prices; a near miss gets a 'did you mean'."""
+    known = sorted({offer.provider for tier in catalog.tiers for offer in tier.offers})
+    unknown = sorted(set(providers) - set(known))
+    if not unknown:
+        return
+    import difflib
+
+    named = []
+    for name in unknown:
+        # difflib's own cutoff: suggest.close_matches' 0.5 offers 'runpod' for 'linode'.
+        close = ", ".join(repr(c) for c in difflib.get_close_matches(name, known, n=2))
+        named.append(f"{name} (did you mean {close}?)" if close else name)
+    raise UsageError(
+        f"--provider: unknown provider {', '.join(named)}",
+        hint=f"Providers in the catalog: {', '.join(known)}.",
+    )
 
 
 def _workload(**fields: object) -> Workload:
@@ -107,94 +287,17 @@ def _workload(**fields: object) -> Workload:
             "--requests-per-minute",
             hint="Example: hybridctl recommend --requests-per-day 5000",
         )
-    fields["requests_per_day"] = per_day if per_day is not None else float(per_minute) * 1440  # type: ignore[arg-type]
+    flags = dict(_FLAGS)
+    if per_minute is not None:
+        fields["requests_per_day"] = float(per_minute) * 1440  # type: ignore[arg-type]
+        flags["requests_per_day"] = "--requests-per-minute"
+    else:
+        fields["requests_per_day"] = per_day
     try:
         return Workload.model_validate(fields)
     except ValidationError as exc:
         problems = "; ".join(
-            f"--{str(e['loc'][0]).replace('_', '-')}: {e['msg']}" for e in exc.errors()
+            f"{flags.get(str(e['loc'][0]) if e['loc'] else '', '--large-share')}: {e['msg']}"
+            for e in exc.errors()
         )
         raise UsageError(f"invalid workload: {problems}") from None
-
-
-def _rows(considered: list[Candidate]) -> list[dict[str, object]]:
-    return [c.model_dump(mode="json") for c in considered]
-
-
-def _money(value: float | None) -> str:
-    return "-" if value is None else f"${value:,.2f}"
-
-
-def _considered_table(considered: list[Candidate]) -> Table:
-    table = Table(title="Every tier x provider considered", title_justify="left")
-    for column in (
-        "tier",
-        "provider",
-        "instance",
-        "nodes",
-        "local",
-        "busy",
-        "p95",
-        "total/mo",
-        "verdict",
-    ):
-        table.add_column(column)
-    for c in considered:
-        table.add_row(
-            c.tier,
-            c.provider,
-            c.instance_type,
-            str(c.nodes),
-            "-" if c.local_share is None else f"{c.local_share:.0%}",
-            "-" if c.utilization is None else f"{c.utilization:.0%}",
-            "-" if c.p95_latency_s is None else f"{c.p95_latency_s:.1f} s",
-            _money(c.hybrid_usd),
-            ("[green]" if c.feasible else "[dim]") + c.reason + "[/]",
-        )
-    return table
-
-
-def _print(r: Recommendation) -> None:
-    w = r.workload
-    nodes = f" x {r.nodes} behind a load balancer" if r.nodes > 1 else ""
-    console.print(
-        f"[bold]Recommendation:[/] Tier {r.tier} ({r.tier_name}) on {r.provider} "
-        f"{r.instance_type}{nodes}, region {r.region}"
-    )
-    console.print(
-        f"  traffic: {w.requests_per_day:,.0f} requests/day, peak x{w.peak_factor:g} "
-        f"({w.peak_requests_per_s * 60:.1f}/min), {w.complex_share:.0%} complex, "
-        f"{w.prompt_tokens}+{w.response_tokens} tokens"
-    )
-    for m in r.models:
-        p95 = "-" if m.p95_latency_s is None else f"{m.p95_latency_s:.1f} s"
-        console.print(
-            f"  local {m.kind:<7} {m.model}: {m.share:.0%} of requests, "
-            f"{m.tokens_per_s:g} tok/s, {m.single_request_s:.1f} s alone, p95 {p95} at peak"
-        )
-    console.print(
-        f"  cloud spill: {r.medium_cloud_share:.0%} to {r.medium_route_model} (medium), "
-        f"{r.large_cloud_share:.0%} to {r.large_route_model} (large)"
-    )
-    console.print(
-        f"  capacity: {r.utilization:.0%} busy at peak, headroom {r.headroom:.0%}; "
-        f"p95 latency {r.p95_latency_s:.1f} s (target {w.p95_latency_s:g} s)"
-    )
-    console.print(
-        f"  monthly: server {_money(r.server_usd)} + cloud spill {_money(r.cloud_spill_usd)} "
-        f"= [bold]{_money(r.hybrid_usd)}[/] vs cloud-only {_money(r.cloud_only_usd)} "
-        f"({r.large_route_model} for everything)"
-    )
-    if r.savings_usd >= 0:
-        console.print(f"  savings: {_money(r.savings_usd)}/month ({r.savings_fraction:.0%})")
-    else:
-        console.print(
-            f"  [yellow]cloud-only is cheaper at this volume by {_money(-r.savings_usd)}/month[/]"
-        )
-    if r.break_even_requests_per_day is not None:
-        console.print(
-            f"  break-even: the box pays for itself from {r.break_even_requests_per_day:,.0f} "
-            "requests/day"
-        )
-    console.print(f"  {r.guide_note}", soft_wrap=True)
-    console.print(_considered_table(r.considered))

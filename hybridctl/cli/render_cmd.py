@@ -12,43 +12,18 @@ from hybridctl.cli.options import (
     ImagesOption,
     JsonOption,
     RouteUrlOption,
+    complete_provider,
+    complete_tier,
     parse_route_urls,
 )
-from hybridctl.errors import CheckFailed, InputError, UsageError
-
-
-def _read_key(path: Path) -> str:
-    try:
-        return path.expanduser().read_text()
-    except OSError as exc:
-        raise InputError(
-            f"cannot read the SSH public key {path}: {exc.strerror}",
-            hint="Pass the .pub file, e.g. --ssh-public-key ~/.ssh/id_ed25519.pub.",
-        ) from None
+from hybridctl.errors import CheckFailed, UsageError
 
 
 def _check(bundle: Path, catalog_path: Path | None, json_output: bool) -> None:
-    from hybridctl.catalog import load_catalog
     from hybridctl.cli.output import console, print_json
-    from hybridctl.render.checks import check_bundle
-    from hybridctl.render.files import MANIFEST
+    from hybridctl.render.request import check_bundle_dir
 
-    if not bundle.exists():
-        raise UsageError(
-            f"--check {bundle}: no such folder",
-            hint="Pass the folder `hybridctl render --tier T --out DIR` wrote.",
-        )
-    if not bundle.is_dir():
-        raise UsageError(
-            f"--check {bundle} is a file, not a bundle folder",
-            hint="Pass the folder `hybridctl render --tier T --out DIR` wrote.",
-        )
-    if not (bundle / MANIFEST).is_file():
-        raise InputError(
-            f"{bundle} is not a hybridctl bundle (it has no {MANIFEST})",
-            hint="Pass the folder `hybridctl render --tier T --out DIR` wrote, or render one.",
-        )
-    report = check_bundle(bundle, load_catalog(catalog_path))
+    report = check_bundle_dir(bundle, catalog_path)
     if json_output:
         print_json(
             {
@@ -128,24 +103,39 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 def render(
     tier: Annotated[
-        str | None, typer.Option("--tier", help="Tier to render (see `hybridctl tiers`).")
+        str | None,
+        typer.Option(
+            "--tier",
+            "-t",
+            help="Tier to render (see `hybridctl tiers`).",
+            autocompletion=complete_tier,
+        ),
     ] = None,
     provider: Annotated[
         str,
         typer.Option(
-            "--provider", help="Where the box runs: hetzner, aws, gcp, or local (this machine)."
+            "--provider",
+            "-p",
+            help="Where the box runs: hetzner, aws, gcp, or local (this machine).",
+            autocompletion=complete_provider,
         ),
     ] = "hetzner",
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Bundle folder (default: ./hybridctl-bundle-tier-T)."),
+        typer.Option(
+            "--out", metavar="DIR", help="Bundle folder (default: ./hybridctl-bundle-tier-T)."
+        ),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite files that differ from this render.")
     ] = False,
     check: Annotated[
         Path | None,
-        typer.Option("--check", help="Validate an existing bundle folder instead of rendering."),
+        typer.Option(
+            "--check",
+            metavar="DIR",
+            help="Validate an existing bundle folder instead of rendering.",
+        ),
     ] = None,
     ollama: Annotated[
         bool, typer.Option("--ollama", help="Serve the models with Ollama, not llama.cpp.")
@@ -162,6 +152,13 @@ def render(
         str | None,
         typer.Option("--domain", help="DNS name for a public TLS certificate (else self-signed)."),
     ] = None,
+    allow_unverified: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unverified",
+            help="Render a tier whose models have no sha256 in the catalog (named in a warning).",
+        ),
+    ] = False,
     images: ImagesOption = None,
     route_url: RouteUrlOption = None,
     catalog: CatalogOption = None,
@@ -185,32 +182,24 @@ def render(
             "--tier is required to render",
             hint="Example: hybridctl render --tier 2 --out ./bundle (or --check DIR to validate).",
         )
-    from hybridctl.catalog import load_catalog
     from hybridctl.cli.output import print_json
-    from hybridctl.providers import get_provider
-    from hybridctl.render import RenderOptions, render_bundle
-    from hybridctl.render.images_file import load_images_file
+    from hybridctl.render.request import RenderRequest, render_request
 
-    chosen = get_provider(provider)
-    if (admin_cidr is None) != (ssh_public_key is None):
-        raise UsageError(
-            "cloud-init needs both --admin-cidr and --ssh-public-key",
-            hint="Give both, or neither (then cloud-init.yaml is not written).",
-        )
-    options = RenderOptions(
-        tier_id=tier,
-        provider=chosen.name,
+    request = RenderRequest(
+        tier=tier,
+        provider=provider,
+        out=out,
+        force=force,
         ollama=ollama,
         domain=domain,
         admin_cidr=admin_cidr,
-        ssh_public_key=_read_key(ssh_public_key) if ssh_public_key else None,
-        images=load_images_file(images),
+        ssh_public_key_file=ssh_public_key,
+        images_file=images,
         route_urls=parse_route_urls(route_url),
-        publish_address="127.0.0.1" if chosen.kind == "local" else None,
+        allow_unverified=allow_unverified,
+        catalog_path=catalog,
     )
-    loaded = load_catalog(catalog)
-    target = out or Path(f"hybridctl-bundle-tier-{tier}")
-    result = render_bundle(loaded, options, target, force=force)
+    result = render_request(request)
     summary = _summary(result)
     if json_output:
         print_json(summary)

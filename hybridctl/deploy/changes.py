@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Any, Protocol
 
 from hybridctl.deploy.records import DeploymentRecord
 from hybridctl.deploy.spec import Resolved
@@ -18,9 +18,20 @@ RESIZE_DOWNTIME = {
 }
 
 
+REPLACING = ("replace", "create-replacement", "delete-replaced")
+SERVER_TYPES = ("Server", "Instance")  # hcloud Server, aws ec2 Instance, gcp compute Instance
+
+
 class Step(Protocol):
     op: str
     name: str
+
+
+def server_replaced(steps: Iterable[Any]) -> bool:
+    """True when the update replaces a server, which then boots with the user data's host key."""
+    return any(
+        s.op in REPLACING and str(getattr(s, "type", "")).endswith(SERVER_TYPES) for s in steps
+    )
 
 
 def change_warnings(
@@ -37,8 +48,7 @@ def change_warnings(
             f"The server keeps its first-boot stack; render the new tier's bundle "
             f"(`hybridctl render --tier {resolved.tier.id}`) and copy it over after the resize."
         )
-    replacing = ("replace", "create-replacement", "delete-replaced")
-    replaced = {s.name for s in steps if s.op in replacing}
+    replaced = {s.name for s in steps if s.op in REPLACING}
     if replaced:
         names = ", ".join(sorted(replaced))
         warnings.append(f"these resources will be REPLACED (deleted and created again): {names}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
@@ -22,86 +21,39 @@ from hybridctl.deploy.automation import (
     find_pulumi_cli,
     open_automation_stack,
 )
-from hybridctl.deploy.changes import change_warnings
+from hybridctl.deploy.changes import change_warnings, server_replaced
 from hybridctl.deploy.credentials import ProviderConfig, provider_config
 from hybridctl.deploy.errmap import map_pulumi_error, missing_cli
-from hybridctl.deploy.passphrase import Passphrase, load_passphrase
+from hybridctl.deploy.passphrase import load_passphrase
 from hybridctl.deploy.progress import EventProgress
-from hybridctl.deploy.push import deliver_stack, node_ips
+from hybridctl.deploy.push import deliver_stack
 from hybridctl.deploy.records import DeploymentRecord
+from hybridctl.deploy.rotation import scrub_metadata_spec
+from hybridctl.deploy.session import (
+    HOST_KEY_CONFIG,
+    HOST_KEY_PUBLIC_CONFIG,
+    PLUGINS,
+    Session,
+    default_backend_url,
+    deployment_name,
+    make_program,
+)
 from hybridctl.deploy.spec import (
     DeployRequest,
     Resolved,
     build_spec,
     bundle_archive_for,
-    default_name,
     new_record,
     resolve,
 )
+from hybridctl.deploy.sshbox import SshBox
 from hybridctl.errors import HybridctlError, OperationFailed
-from hybridctl.paths import state_dir
+from hybridctl.extras import require_extra
 from hybridctl.stacks.base import DeploySpec, check_spec
-
-HOST_KEY_CONFIG = "hybridctl:hostKeyPrivate"  # secret; base64 of the OpenSSH private key
-HOST_KEY_PUBLIC_CONFIG = "hybridctl:hostKeyPublic"
-OUTPUT_KEYS = ("ip", "ips", "ssh_user", "host_key_fingerprint", "gateway_url", "load_balancer_ip")
-PLUGINS = {
-    "hetzner": ("hcloud", "pulumi_hcloud"),
-    "aws": ("aws", "pulumi_aws"),
-    "gcp": ("gcp", "pulumi_gcp"),
-}
 
 
 class _Declined(Exception):
     """The user answered no at the confirmation."""
-
-
-def default_backend_url() -> str:
-    """Pulumi's local file backend under hybridctl's state directory (no account needed)."""
-    return (state_dir() / "pulumi").resolve().as_uri()
-
-
-def deployment_name(request: DeployRequest) -> str:
-    """The name the request deploys under: --name, else hybridctl-<provider>."""
-    if request.name:
-        return records.check_name(request.name)
-    return default_name(request.provider)
-
-
-def make_program(spec_box: dict[str, DeploySpec]) -> Callable[[], None]:
-    """The inline Pulumi program: the provider's component, and its outputs as stack outputs."""
-
-    def program() -> None:
-        import pulumi
-
-        from hybridctl.stacks import create_stack
-
-        component = create_stack(spec_box["spec"])
-        for key in OUTPUT_KEYS:
-            value = getattr(component, key, None)
-            if value is not None:
-                pulumi.export(key, value)
-
-    return program
-
-
-@dataclass
-class Session:
-    """An opened stack with everything needed to run operations on it."""
-
-    stack: StackHandle
-    passphrase: Passphrase
-    config: ProviderConfig | None
-    backend_url: str
-    extra_secrets: list[str] = field(default_factory=list)
-
-    @property
-    def secrets(self) -> list[str]:
-        """Every secret value this session knows, so no message or progress line shows one."""
-        values = [self.passphrase.value, *self.extra_secrets]
-        if self.config is not None:
-            values.extend(self.config.secret.values())
-        return values
 
 
 class Deployer:
@@ -116,6 +68,7 @@ class Deployer:
         env: Mapping[str, str] | None = None,
         cli_finder: Callable[[], Any] | None = None,
         pusher: Callable[..., None] | None = None,
+        box: Any = None,
     ) -> None:
         self.console = console
         # Looked up at call time, so tests can swap the Automation API for a fake.
@@ -124,10 +77,14 @@ class Deployer:
         self.env = os.environ if env is None else env
         self.cli_finder = cli_finder or (lambda: find_pulumi_cli())
         self.pusher = pusher or deliver_stack  # the bundle and .env, over SSH, to each node
+        self.box = box or SshBox()  # after the push: host key rotation, the serving wait
+        self.server_replaced = False
+        self.full_spec: tuple[dict[str, DeploySpec], DeploySpec] | None = None
 
     # -- preconditions -----------------------------------------------------------------------
 
     def _require_cli(self) -> None:
+        require_extra("deploy")  # the Python packages before the CLI: both are needed
         if self.cli_finder() is None:
             raise missing_cli()
 
@@ -193,16 +150,13 @@ class Deployer:
         session.extra_secrets += list(dotenv.values())
         spec = build_spec(resolved, host_private, host_public)
         check_spec(spec)
-        spec_box["spec"] = spec
+        rotated = len(existing.rotated_host_keys) if existing else 0
+        spec_box["spec"] = scrub_metadata_spec(spec, rotated)
+        self.full_spec = (spec_box, spec)  # a replaced server needs the key: see _apply
 
         record = new_record(resolved, spec, session.backend_url, existing, status="deploying")
         records.save_record(record)
-        hostkeys.write_known_hosts(
-            records.known_hosts_path(resolved.name),
-            resolved.name,
-            host_public,
-            node_ips(record.outputs),
-        )
+        self.box.pin(record)
         try:
             outputs = self._apply(session, resolved, existing, config, yes=yes, resume=resume)
         except _Declined:
@@ -217,15 +171,42 @@ class Deployer:
             failed = {"status": "failed", "last_error": exc.message, "updated": records.now()}
             records.save_record(record.model_copy(update=failed))
             raise
+        if self.server_replaced:  # a new server boots with the user data's key: rotate again
+            record = record.model_copy(update={"rotated_host_keys": {}})
+        if resolved.domain:  # clients verify its public certificate, not an exported CA
+            outputs = {**outputs, "domain": resolved.domain}
         done = self._finish(record, outputs, host_public)
         self.console.print(f"Copying the stack to {done.name} over SSH (host key pinned) ...")
         try:
             self.pusher(done, bundle_archive_for(resolved), dotenv, say=self._say)
+            done = self.box.rotate(done, say=self._say)
+            self._scrub_metadata(session, spec_box, done)
+            self.console.print(f"Waiting for {done.name} to serve (cloud-init, then the stack) ...")
+            models = [entry.model for entry in resolved.tier.models]
+            done = self.box.wait_serving(done, models, timeout_s=request.wait_s, say=self._say)
         except HybridctlError as exc:
             failed = {"status": "failed", "last_error": exc.message, "updated": records.now()}
             records.save_record(done.model_copy(update=failed))
             raise
         return done
+
+    def _scrub_metadata(
+        self, session: Session, spec_box: dict[str, DeploySpec], record: DeploymentRecord
+    ) -> None:
+        """Where the cloud changes metadata live, drop the host private key from the user data
+        once every node has its own key (one more update, nothing restarts)."""
+        scrubbed = scrub_metadata_spec(spec_box["spec"], len(record.rotated_host_keys))
+        if scrubbed.user_data == spec_box["spec"].user_data:
+            return
+        spec_box["spec"] = scrubbed
+        self.console.print("Removing the host private key from the instance metadata ...")
+        with EventProgress(self.console, secrets=session.secrets) as progress:
+            self._run(
+                session,
+                record.name,
+                "update",
+                lambda: session.stack.up(progress.on_event, progress.on_output),
+            )
 
     def _say(self, text: str) -> None:
         self.console.print(f"  {escape(text)}")
@@ -265,6 +246,10 @@ class Deployer:
         )
         self._show_preview(preview, summary)
         self._warn_about_changes(existing, resolved, preview)
+        self.server_replaced = server_replaced(preview.changes())
+        if self.server_replaced and self.full_spec:  # a new server boots with the pinned key
+            spec_box, full = self.full_spec
+            spec_box["spec"] = full
         changes = {k: v for k, v in summary.items() if k != "same" and v}
         if not changes and existing is not None:
             self.console.print("No changes to the resources; refreshing the outputs.")
@@ -338,9 +323,6 @@ class Deployer:
                 f"the stack reports host key {reported}, but hybridctl pinned {pinned}",
                 hint="Do not connect; check the stack program and redeploy.",
             )
-        hostkeys.write_known_hosts(
-            records.known_hosts_path(record.name), record.name, host_public, node_ips(outputs)
-        )
         done = record.model_copy(
             update={
                 "status": "deployed",
@@ -349,6 +331,7 @@ class Deployer:
                 "last_error": None,
             }
         )
+        self.box.pin(done)
         records.save_record(done)
         return done
 

@@ -65,6 +65,20 @@ def write_known_hosts(path: Path, name: str, public_openssh: str, ips: list[str]
     return path
 
 
+def write_pinned_hosts(
+    path: Path, name: str, public_openssh: str, ips: list[str], rotated: dict[str, str]
+) -> Path:
+    """Pin each node's rotated key for its IP alone, and the user data's key for the rest
+    (the deployment's alias and nodes that have not rotated yet)."""
+    fresh = [ip for ip in dict.fromkeys(ips) if ip and ip not in rotated]
+    lines = [known_hosts_line([host_alias(name), *fresh], public_openssh)]
+    lines += [known_hosts_line([ip], key) for ip, key in sorted(rotated.items())]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(lines))
+    path.chmod(0o644)
+    return path
+
+
 def read_pinned_key(path: Path) -> str | None:
     """The pinned public key ('ssh-ed25519 AAAA...') of a known_hosts file we wrote, or None."""
     if not path.exists():

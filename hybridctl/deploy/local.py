@@ -6,7 +6,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from rich.console import Console
 from rich.markup import escape
@@ -14,6 +14,8 @@ from rich.markup import escape
 from hybridctl.catalog.schema import Catalog
 from hybridctl.deploy import records
 from hybridctl.deploy.compose import ComposeProject, check_engine, tail
+from hybridctl.deploy.localfit import cap_cpus, changed_mounts, file_hashes, host_cpus
+from hybridctl.deploy.localopts import save_local_options
 from hybridctl.deploy.seed import ModelSeed, check_seeds
 from hybridctl.deploy.serving import BootResult, wait_for_box
 from hybridctl.errors import CheckFailed, OperationFailed, UsageError
@@ -63,6 +65,17 @@ def project_for(name: str) -> ComposeProject:
     return ComposeProject(name, records.deployment_dir(name) / BUNDLE_DIR)
 
 
+class _UpFailed(Exception):
+    """`docker compose up` exited non-zero: the box may still serve its old containers."""
+
+
+def _up_status(up: Any) -> int | None:
+    code: int | None = up.poll()
+    if code:
+        raise _UpFailed(code)
+    return code
+
+
 class LocalDeployer:
     """Deploy, inspect and destroy boxes that run under Docker Compose on this machine."""
 
@@ -83,6 +96,25 @@ class LocalDeployer:
         return record
 
     def _render(self, catalog: Catalog, request: LocalRequest, name: str) -> Path:
+        """Render into the deployment's bundle; fit it to this machine; remove the containers
+        whose mounted files changed, so `up` recreates them."""
+        bundle = records.deployment_dir(name) / BUNDLE_DIR
+        before = file_hashes(bundle)
+        self._render_files(catalog, request, bundle)
+        cpus = host_cpus()
+        for service, wanted in cap_cpus(bundle, cpus).items():
+            self._say(
+                f"{service}: cpus limit capped at {cpus}, this machine's CPUs "
+                f"(the tier's limit is {wanted:g})"
+            )
+        stale = changed_mounts(bundle, before)
+        if stale:
+            for service, files in stale.items():
+                self._say(f"{service}: recreated ({', '.join(files)} changed)")
+            ComposeProject(name, bundle).run("rm", "--stop", "--force", *stale, timeout=300)
+        return bundle
+
+    def _render_files(self, catalog: Catalog, request: LocalRequest, bundle: Path) -> None:
         from hybridctl.render import RenderOptions, render_bundle
 
         options = RenderOptions(
@@ -93,8 +125,8 @@ class LocalDeployer:
             publish_address=PUBLISH_ADDRESS,
             https_port=request.https_port,
             http_port=request.http_port,
+            allow_unverified=request.allow_unverified,
         )
-        bundle = records.deployment_dir(name) / BUNDLE_DIR
         result = render_bundle(catalog, options, bundle, force=True)
         if result.problems:
             raise CheckFailed(
@@ -102,7 +134,6 @@ class LocalDeployer:
                 + "\n".join(f"  - {p}" for p in result.problems),
                 hint="This is a bug in the templates or the catalog; please report it.",
             )
-        return bundle
 
     def _seed(self, project: ComposeProject, seeds: list[ModelSeed]) -> None:
         from hybridctl.render.context import model_filename
@@ -148,7 +179,12 @@ class LocalDeployer:
         )
         check_engine()
         request = replace(request, tier_id=tier.id)
+        self.console.print(
+            f"[bold]Deploying[/] {name}: tier {tier.id} under Docker Compose on this machine "
+            f"(bundle {escape(str(records.deployment_dir(name) / BUNDLE_DIR))})"
+        )
         bundle = self._render(catalog, request, name)
+        save_local_options(name, request)  # so `upgrade` re-renders with the same choices
         folder = records.deployment_dir(name)
         ca_file = folder / CA_FILE
         base_url = endpoint(request.https_port)
@@ -172,26 +208,39 @@ class LocalDeployer:
             updated=stamp,
         )
         records.save_record(record)
-        self.console.print(
-            f"[bold]Deploying[/] {name}: tier {tier.id} under Docker Compose on this machine "
-            f"(bundle {escape(str(bundle))})"
-        )
         project = ComposeProject(name, bundle)
         self._seed(project, seeds)
         with (folder / UP_LOG).open("w") as log:
             up = project.start("up", "--detach", "--remove-orphans", log=log)
-            boot = wait_for_box(
-                project,
-                base_url,
-                ca_file,
-                timeout_s=request.timeout_s,
-                say=self._say,
-                up_status=up.poll,
-            )
+            try:
+                boot = wait_for_box(
+                    project,
+                    base_url,
+                    ca_file,
+                    timeout_s=request.timeout_s,
+                    say=self._say,
+                    up_status=lambda: _up_status(up),
+                )
+            except _UpFailed as exc:
+                self._up_failed(record, project, exc.args[0])
             if up.poll() is None:
                 up.terminate()
                 up.wait(timeout=30)
         return self._finish(record, project, boot, base_url, ca_file)
+
+    def _up_failed(
+        self, record: records.DeploymentRecord, project: ComposeProject, code: int
+    ) -> NoReturn:
+        """A failed `up` is a failed deploy even where the old containers still serve."""
+        said = tail((project.bundle.parent / UP_LOG).read_text(errors="replace"))
+        problem = f"docker compose up failed (exit {code}):\n{said}"
+        failed = {"status": "failed", "updated": records.now(), "last_error": problem}
+        records.save_record(record.model_copy(update=failed))
+        raise CheckFailed(
+            f"{record.name}: {problem}",
+            hint=f"Fix the cause and deploy again; `hybridctl status {record.name}` shows what "
+            "still runs.",
+        )
 
     def _finish(
         self,

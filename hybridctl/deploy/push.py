@@ -91,13 +91,19 @@ def push_files(
             dotenv,
         )
         say(f".env written to {remote_dir}/.env (0600, root); the stack starts")
+        # The host must match the tier before the stack (re)starts: the NVIDIA driver and
+        # container toolkit for a GPU tier, none for a CPU one.
+        _run(client, f"[ ! -x {folder}/host/gpu.sh ] || {folder}/host/gpu.sh", None)
         # A first boot starts the stack from the path unit when .env appears; on an update the
-        # stack already runs, so apply the new bundle (compose recreates what changed).
+        # stack already runs, so apply the new bundle: compose pulls new images, models-init
+        # fetches new models, and every container is recreated (compose does not notice a
+        # changed file a service mounts, such as models.ini; volumes are kept).
         _run(
             client,
             "command -v systemctl >/dev/null && systemctl is-active --quiet "
-            f"hybridctl-stack.service || exit 0; cd {folder} && docker compose up -d "
-            "--remove-orphans",
+            f"hybridctl-stack.service || exit 0; cd {folder} && "
+            "docker compose pull --quiet --ignore-buildable && "
+            "docker compose up -d --force-recreate --remove-orphans",
             None,
         )
 
@@ -131,14 +137,18 @@ def deliver_stack(
     ssh_wait_s: float = 900,
     cloud_init_wait_s: float = 1800,
 ) -> None:
-    """Copy the bundle and .env to every node of a deployment, checking its pinned host key."""
+    """Copy the bundle and .env to every node of a deployment, checking its pinned host key;
+    each node's .env gets its own entries (hybridctl.deploy.edge.node_env)."""
+    from hybridctl.deploy.edge import node_env
     from hybridctl.render.context import ADMIN_USER, BUNDLE_DIR_ON_HOST
     from hybridctl.ssh import SshSettings, SshTarget
 
     settings = SshSettings(known_hosts=Path(record.known_hosts))
     user = str(record.outputs.get("ssh_user") or ADMIN_USER)
-    for ip in node_ips(record.outputs):
+    for index, ip in enumerate(node_ips(record.outputs)):
         client = SshClient(SshTarget(host=ip, user=user), settings)
         wait_for_ssh(client, timeout_s=ssh_wait_s, say=say)
         wait_for_cloud_init(client, timeout_s=cloud_init_wait_s, say=say)
-        push_files(client, archive, env, remote_dir=BUNDLE_DIR_ON_HOST, say=say)
+        # Behind a balancer: its name for the proxy; node 0's Redis for every node's gateway.
+        node = {**env, **node_env(record.outputs, index)}
+        push_files(client, archive, node, remote_dir=BUNDLE_DIR_ON_HOST, say=say)

@@ -46,6 +46,9 @@ class DeploymentRecord(BaseModel):
     updated: str
     outputs: dict[str, Any] = {}
     last_error: str | None = None
+    # IP -> the host key each node made for itself after the first verified login; once set,
+    # only this key is pinned for that node (the user data's key identifies nothing any more).
+    rotated_host_keys: dict[str, str] = {}
 
 
 def now() -> str:

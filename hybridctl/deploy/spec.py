@@ -32,6 +32,9 @@ class DeployRequest:
     backend: str | None = None
     catalog_path: Path | None = None
     images: Mapping[str, str | None] = field(default_factory=dict)  # service -> image override
+    wait_s: float = 1800  # how long `deploy` waits for the box to serve after the push
+    domain: str | None = None  # a DNS name for a public (ACME) certificate; None: internal CA
+    allow_unverified: bool = False  # serve models the catalog has no sha256 for
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class Resolved:
     monthly_usd: float
     notes: list[str] = field(default_factory=list)
     images: Mapping[str, str | None] = field(default_factory=dict)
+    domain: str | None = None
+    allow_unverified: bool = False
 
     @property
     def provider(self) -> str:
@@ -169,6 +174,16 @@ def resolve(
     else:
         ssh_key = existing.ssh_public_key
 
+    from hybridctl.catalog.checks import require_verified
+    from hybridctl.render.context import validate_domain
+
+    if offline_plan:  # a plan shows what a deploy would refuse, and still plans
+        try:
+            notes += require_verified(catalog, tier, allow_unverified=request.allow_unverified)
+        except InputError as exc:
+            notes.append(f"a deploy would refuse this: {exc.message}")
+    else:
+        notes += require_verified(catalog, tier, allow_unverified=request.allow_unverified)
     return Resolved(
         catalog=catalog,
         tier=tier,
@@ -182,6 +197,8 @@ def resolve(
         monthly_usd=round(offer.monthly_usd * nodes, 2),
         notes=notes,
         images=request.images,
+        domain=validate_domain(request.domain),
+        allow_unverified=request.allow_unverified,
     )
 
 
@@ -201,6 +218,7 @@ def build_spec(resolved: Resolved, host_private: str, host_public: str) -> Deplo
         admin_cidr=resolved.admin_cidr,
         ssh_host_key=SshHostKey(private_openssh=host_private, public_openssh=host_public),
         images=dict(resolved.images),
+        domain=resolved.domain,
         with_bundle=False,
     )
     return DeploySpec(
@@ -224,13 +242,21 @@ def bundle_archive_for(resolved: Resolved) -> bytes:
     """The tier's bundle as the tar.xz `deploy` copies to each node (no .env: it goes apart)."""
     from hybridctl.render import RenderOptions
     from hybridctl.render.bundle import CLOUD_INIT_FILE, render_files
-    from hybridctl.render.cloud_init import bundle_archive
+    from hybridctl.render.cloud_init import GPU_HOST_SCRIPT, bundle_archive, render_gpu_host
 
     options = RenderOptions(
-        tier_id=resolved.tier.id, provider=resolved.provider, images=dict(resolved.images)
+        tier_id=resolved.tier.id,
+        provider=resolved.provider,
+        images=dict(resolved.images),
+        domain=resolved.domain,
+        admin_cidr=resolved.admin_cidr,
+        nodes=resolved.nodes,
+        allow_unverified=resolved.allow_unverified,
     )
-    files = render_files(resolved.catalog, options).files
-    return bundle_archive({p: t for p, t in files.items() if p != CLOUD_INIT_FILE})
+    rendered = render_files(resolved.catalog, options)
+    files = {p: t for p, t in rendered.files.items() if p != CLOUD_INIT_FILE}
+    files[GPU_HOST_SCRIPT] = render_gpu_host(rendered.context)
+    return bundle_archive(files)
 
 
 def new_record(
@@ -263,4 +289,5 @@ def new_record(
         created=existing.created if existing else stamp,
         updated=stamp,
         outputs=existing.outputs if existing else {},
+        rotated_host_keys=existing.rotated_host_keys if existing else {},
     )

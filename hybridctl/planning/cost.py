@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hybridctl.catalog.schema import Catalog, CloudModel, CostScenario, RouteName
+from hybridctl.catalog.route_mix import RouteMix, route_mix
+from hybridctl.catalog.schema import Catalog, CloudModel, CostScenario
 from hybridctl.planning.workload import DAYS_PER_MONTH, Workload
 
 
@@ -14,17 +15,54 @@ def request_cost_usd(model: CloudModel, prompt_tokens: int, response_tokens: int
     ) / 1e6
 
 
-def route_model(catalog: Catalog, route: RouteName) -> tuple[str, CloudModel]:
-    """The route's first choice: the model a request on that route goes to first."""
-    names = catalog.routing.routes.get(route) or [
-        name for name, model in catalog.cloud_models.items() if model.route == route
-    ]
-    return names[0], catalog.cloud_models[names[0]]
+def route_request_mix(catalog: Catalog, route: str, requests_per_day: float) -> RouteMix:
+    """The route's mix at that many requests a day on it; an empty route falls to the next one
+    in the router's chain (medium -> large), as the gateway's fallbacks do."""
+    mix = route_mix(catalog, route, requests_per_day)
+    if not mix.members and route == "medium":
+        return route_mix(catalog, "large", requests_per_day)
+    return mix
 
 
-def route_cost_usd(catalog: Catalog, route: RouteName, workload: Workload) -> float:
-    _, model = route_model(catalog, route)
-    return request_cost_usd(model, workload.prompt_tokens, workload.response_tokens)
+@dataclass(frozen=True)
+class CloudSpend:
+    """A month of cloud requests split between the medium and large routes, priced as routed."""
+
+    medium_share: float
+    large_share: float
+    medium: RouteMix
+    large: RouteMix
+    per_request_usd: float
+    monthly_usd: float
+
+
+def cloud_spend(
+    catalog: Catalog, workload: Workload, medium_share: float, large_share: float
+) -> CloudSpend:
+    day = workload.requests_per_day
+    medium = route_request_mix(catalog, "medium", day * medium_share)
+    large = route_request_mix(catalog, "large", day * large_share)
+    tokens = (workload.prompt_tokens, workload.response_tokens)
+    per_request = medium_share * medium.request_usd(*tokens) + large_share * large.request_usd(
+        *tokens
+    )
+    return CloudSpend(
+        medium_share,
+        large_share,
+        medium,
+        large,
+        per_request,
+        per_request * workload.requests_per_month,
+    )
+
+
+def cloud_only_spend(catalog: Catalog, workload: Workload) -> CloudSpend:
+    """The same gateway with no box: each request goes to the cloud route its complexity needs
+    (small and medium ones to medium, the rest to large); or, with the `large` baseline, every
+    request on the large route."""
+    if workload.cloud_baseline == "large":
+        return cloud_spend(catalog, workload, 0.0, 1.0)
+    return cloud_spend(catalog, workload, 1 - workload.large_need, workload.large_need)
 
 
 @dataclass(frozen=True)
@@ -32,9 +70,17 @@ class Bill:
     """A month of the hybrid box against the same traffic sent to the cloud only."""
 
     server_usd: float
-    cloud_spill_usd: float
-    cloud_only_usd: float
+    spill: CloudSpend
+    cloud_only: CloudSpend
     break_even_requests_per_day: float | None
+
+    @property
+    def cloud_spill_usd(self) -> float:
+        return self.spill.monthly_usd
+
+    @property
+    def cloud_only_usd(self) -> float:
+        return self.cloud_only.monthly_usd
 
     @property
     def hybrid_usd(self) -> float:
@@ -56,20 +102,21 @@ def monthly_bill(
     medium_share: float,
     large_share: float,
 ) -> Bill:
-    """Cloud-only sends everything to the large route; hybrid only what the box does not serve."""
-    large = route_cost_usd(catalog, "large", workload)
-    medium = route_cost_usd(catalog, "medium", workload)
-    per_request_hybrid = medium_share * medium + large_share * large
-    per_request_saving = large - per_request_hybrid
-    break_even = (
-        server_usd / (DAYS_PER_MONTH * per_request_saving) if per_request_saving > 0 else None
-    )
-    return Bill(
-        server_usd=server_usd,
-        cloud_spill_usd=workload.requests_per_month * per_request_hybrid,
-        cloud_only_usd=workload.requests_per_month * large,
-        break_even_requests_per_day=break_even,
-    )
+    """The hybrid bill (server + what the box does not answer) and the cloud-only bill.
+
+    break_even_requests_per_day: the volume at which this server's price equals what it saves
+    per request at the present route mix (the servers fixed; capacity not checked).
+    """
+    spill = cloud_spend(catalog, workload, medium_share, large_share)
+    return bill_of(server_usd, spill, cloud_only_spend(catalog, workload))
+
+
+def bill_of(server_usd: float, spill: CloudSpend, cloud_only: CloudSpend) -> Bill:
+    """monthly_bill from spends already worked out (a planner prices many servers against the
+    same spill and the same cloud-only bill)."""
+    saving = cloud_only.per_request_usd - spill.per_request_usd
+    break_even = server_usd / (DAYS_PER_MONTH * saving) if saving > 0 else None
+    return Bill(server_usd, spill, cloud_only, break_even)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,29 @@
-"""The traffic a user expects: what `recommend` is asked to carry."""
+"""The traffic a user expects: what `recommend` is asked to carry, within real-world ranges."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SECONDS_PER_DAY = 86_400
 DAYS_PER_MONTH = 30
+
+# Bounds a real workload stays within; past them the arithmetic stops meaning anything.
+MAX_REQUESTS_PER_DAY = 100_000_000  # ~69,000 a minute
+MAX_PROMPT_TOKENS = 1_000_000  # the longest context windows on sale
+MAX_RESPONSE_TOKENS = 100_000
+MAX_PEAK_FACTOR = 100.0
+MAX_LATENCY_S = 3_600.0
+MAX_BUDGET_USD = 1e9
+MAX_NODES = 10_000
+SUB_SECOND_S = 1.0  # the tier guide's "sub-second response", read as the first token's p95
+# The tier guide's "better quality answers" question sends the user to Tier 3's Mistral 7B: a
+# complex request counts as answered well only by a local model at least this large.
+QUALITY_MIN_PARAMETERS_B = 7.0
+# Seed 002's split: 70% small local, 20% medium cloud, 10% large cloud, so a third of the complex
+# (not small-local) requests need the large route.
+LARGE_FRACTION_OF_COMPLEX = 1 / 3
 
 
 class Workload(BaseModel):
@@ -13,22 +31,59 @@ class Workload(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    requests_per_day: float = Field(gt=0)
-    peak_factor: float = Field(default=3.0, ge=1, description="peak-hour rate / average rate")
+    requests_per_day: float = Field(gt=0, le=MAX_REQUESTS_PER_DAY)
+    peak_factor: float = Field(
+        default=3.0, ge=1, le=MAX_PEAK_FACTOR, description="peak-hour rate / average rate"
+    )
     complex_share: float = Field(default=0.3, ge=0, le=1)
-    prompt_tokens: int = Field(default=300, ge=1)
-    response_tokens: int = Field(default=150, ge=1)
-    p95_latency_s: float = Field(default=20.0, gt=0)
-    monthly_budget_usd: float | None = Field(default=None, gt=0)
+    large_share: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="share of all requests that need the large route (default: a third of "
+        "complex_share, seed 002's 10% of 30%)",
+    )
+    prompt_tokens: int = Field(default=300, ge=1, le=MAX_PROMPT_TOKENS)
+    response_tokens: int = Field(default=150, ge=1, le=MAX_RESPONSE_TOKENS)
+    p95_latency_s: float = Field(default=20.0, gt=0, le=MAX_LATENCY_S)
+    first_token_p95_s: float | None = Field(default=None, gt=0, le=MAX_LATENCY_S)
+    monthly_budget_usd: float | None = Field(default=None, gt=0, le=MAX_BUDGET_USD)
     providers: tuple[str, ...] = ("hetzner", "aws", "gcp")
     local_only: bool = False
-    max_nodes: int = Field(default=1, ge=1, le=16, description="boxes behind a load balancer")
+    max_nodes: int = Field(
+        default=1, ge=1, le=MAX_NODES, description="ceiling on boxes behind a load balancer"
+    )
+    # What "cloud only" means: the gateway without a box (each request to the route its
+    # complexity needs), or everything on the large route (what a user of one big model pays).
+    cloud_baseline: Literal["routed", "large"] = "routed"
+    # The tier guide's decision-tree questions (000, Tier Selection Decision Tree).
+    learning: bool = False
+    quality: bool = False
+    sub_second: bool = False
 
     @model_validator(mode="after")
-    def _providers_named(self) -> Workload:
+    def _consistent(self) -> Workload:
         if not self.providers:
             raise ValueError("at least one provider must be allowed")
+        if self.large_share is not None and self.large_share > self.complex_share:
+            raise ValueError(
+                f"the large-route share ({self.large_share:g}) cannot exceed the complex "
+                f"share ({self.complex_share:g}): large-route requests are complex ones"
+            )
         return self
+
+    @property
+    def large_need(self) -> float:
+        """Share of all requests whose complexity calls for the large route."""
+        if self.large_share is not None:
+            return self.large_share
+        return self.complex_share * LARGE_FRACTION_OF_COMPLEX
+
+    @property
+    def first_token_target_s(self) -> float | None:
+        if self.sub_second:
+            return min(SUB_SECOND_S, self.first_token_p95_s or SUB_SECOND_S)
+        return self.first_token_p95_s
 
     @property
     def requests_per_month(self) -> float:
@@ -37,3 +92,7 @@ class Workload(BaseModel):
     @property
     def peak_requests_per_s(self) -> float:
         return self.requests_per_day / SECONDS_PER_DAY * self.peak_factor
+
+    def at_volume(self, requests_per_day: float) -> Workload:
+        """The same traffic shape at another volume."""
+        return self.model_copy(update={"requests_per_day": requests_per_day})

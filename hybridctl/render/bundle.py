@@ -39,6 +39,7 @@ def _bundle_templates(ctx: RenderContext) -> list[tuple[str, str]]:
         pairs.append(("models/ollama-import.sh.j2", "models/ollama-import.sh"))
     if ctx.monitoring:
         pairs.append(("prometheus/prometheus.yml.j2", "prometheus/prometheus.yml"))
+        pairs.append(("prometheus/alerts.yml.j2", "prometheus/alerts.yml"))
     if ctx.grafana:
         pairs += [
             (
@@ -136,6 +137,8 @@ def render_files(
         "options": {
             "ollama": options.ollama,
             "domain": ctx.domain,
+            "allow_unverified": options.allow_unverified,
+            "nodes": options.nodes,
             "admin_cidr": options.admin_cidr,
             "images": dict(sorted(options.images.items())),
             "route_urls": dict(sorted(options.route_urls.items())),
@@ -177,10 +180,19 @@ def render_bundle(
     force: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> RenderResult:
-    """Render, write (atomically, refusing to clobber changes without force), then check."""
+    """Render, write (atomically, refusing to clobber changes without force), then check.
+
+    A tier serving a model without a catalog sha256 is refused unless options.allow_unverified.
+    """
+    from hybridctl.catalog import find_tier
+    from hybridctl.catalog.checks import require_verified
     from hybridctl.render.checks import check_bundle
 
+    warnings = require_verified(
+        catalog, find_tier(catalog, options.tier_id), allow_unverified=options.allow_unverified
+    )
     rendered = render_files(catalog, options)
+    rendered.notes[:0] = warnings
     prepare_out(out)
     report = write_files(out, rendered.files, rendered.meta, force=force)
     env = ensure_env(out, os.environ if environ is None else environ)

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from hybridctl.catalog.schema import Catalog
-from hybridctl.render.context import GENERATED_ENV
+from hybridctl.render.context import GENERATED_ENV, SHARED_STORE_BIND, SHARED_STORE_NETWORK
 from hybridctl.render.envfile import ENV_FILE, parse_env
 from hybridctl.render.files import MANIFEST, read_manifest, sha256_text
 
@@ -23,6 +23,7 @@ PROXY_SERVICE = "proxy"
 PUBLIC_PORTS = {80, 443}
 PRIVATE_SERVICES = {"llm": "the model server", "redis": "Redis"}
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+SHARED_STORE_PORT = (SHARED_STORE_BIND, "6379", "6379")
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmg]?)b?\s*$", re.IGNORECASE)
 _SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|_KEY$|^KEY$|AUTH)")
 _REFERENCE = re.compile(r"^\$\{[A-Z0-9_]+(:?[-?][^}]*)?\}$")
@@ -179,6 +180,8 @@ def _check_ports(name: str, service: dict[str, Any], problems: list[str]) -> Non
     for entry in service.get("ports") or []:
         for host_ip, published, target in published_ports(entry):
             label = f"{host_ip}:{published or '(random)'}->{target}"
+            if name == "redis" and (host_ip, published, target) == SHARED_STORE_PORT:
+                continue  # node 0's Redis on its private address, shared by the other nodes
             if name in PRIVATE_SERVICES:
                 problems.append(
                     f"{PRIVATE_SERVICES[name]} ({name}) publishes port {label}; it must stay "
@@ -203,6 +206,8 @@ def _check_networks(compose: dict[str, Any], problems: list[str]) -> None:
         attached = service.get("networks") or ["default"]
         names = list(attached) if isinstance(attached, dict | list) else []
         for network in names:
+            if name == "redis" and network == SHARED_STORE_NETWORK:
+                continue  # the network that carries its private-address port (see above)
             if not (networks.get(network) or {}).get("internal"):
                 problems.append(
                     f"{PRIVATE_SERVICES[name]} ({name}) is attached to network {network}, "

@@ -25,6 +25,8 @@ from hybridctl.render.engine import make_environment, render_template
 USER_DATA_TEMPLATE = "cloud-init/user-data.yaml.j2"
 HOST_ENV_TEMPLATE = "cloud-init/host-env.sh.j2"
 MODELS_DISK_TEMPLATE = "cloud-init/models-disk.sh.j2"
+GPU_HOST_TEMPLATE = "cloud-init/gpu-host.sh.j2"
+GPU_HOST_SCRIPT = "host/gpu.sh"  # in the pushed bundle; push runs it before the stack restarts
 SCRIPT_SUFFIXES = (".sh",)
 
 
@@ -58,6 +60,11 @@ def bundle_archive(files: Mapping[str, str]) -> bytes:
             info.uname = info.gname = "root"
             tar.addfile(info, io.BytesIO(data))
     return lzma.compress(raw.getvalue(), format=lzma.FORMAT_XZ, preset=9 | lzma.PRESET_EXTREME)
+
+
+def render_gpu_host(ctx: RenderContext) -> str:
+    """The host script that installs (GPU tier) or removes (CPU tier) the NVIDIA stack."""
+    return render_template(make_environment(), GPU_HOST_TEMPLATE, ctx)
 
 
 class UserDataContext(RenderContext):

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hybridctl.admin_access import check_admin_cidr, check_ssh_public_key
-from hybridctl.catalog.schema import Catalog, Model, Tier
+from hybridctl.catalog.schema import Catalog, Model, ServerTuning, Tier
 from hybridctl.errors import InputError
 from hybridctl.render import images
 
@@ -32,6 +32,28 @@ API_KEY_ENV = (
 )
 # Secrets rendering generates when the user gave none.
 GENERATED_ENV = ("GRAFANA_ADMIN_PASSWORD", "LITELLM_MASTER_KEY", "REDIS_PASSWORD")
+
+# What the proxy passes to the gateway: the OpenAI-compatible API and LiteLLM's liveness route.
+API_PATHS = (
+    "/v1/chat/completions",
+    "/v1/completions",
+    "/v1/embeddings",
+    "/v1/models",
+    "/v1/models/*",
+    "/chat/completions",
+    "/completions",
+    "/embeddings",
+    "/models",
+    "/models/*",
+    "/health/liveliness",
+)
+# Where node 0 of a multi-node deployment publishes its Redis: the node's private address, which
+# deploy writes to its .env; loopback (unreachable from other nodes) until it does.
+SHARED_STORE_BIND = "${HYBRIDCTL_REDIS_BIND:-127.0.0.1}"
+SHARED_STORE_NETWORK = "store"
+# Who reaches Grafana on a local box (published on 127.0.0.1 only): Docker's port forwarder
+# connects from the bridge network's gateway, so loopback alone would shut everyone out.
+LOCAL_ADMIN_CIDRS = ("127.0.0.0/8", "::1/128", "172.16.0.0/12", "192.168.0.0/16")
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _MODEL_FILE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -58,6 +80,10 @@ class RenderOptions(Frozen):
     http_port: int = Field(default=80, ge=1, le=65535)
     # Cloud route -> an OpenAI-compatible base URL that serves it instead of the vendors.
     route_urls: dict[str, str] = {}
+    # Serve models the catalog has no sha256 for (they are named in a warning).
+    allow_unverified: bool = False
+    # Servers behind one load balancer: > 1 shares node 0's Redis and the balancer's name.
+    nodes: int = Field(default=1, ge=1, le=50)
 
 
 class LocalModel(Frozen):
@@ -97,6 +123,7 @@ class RenderContext(Frozen):
     context_tokens: int
     parallel_slots: int
     weight_repacking: bool
+    tuning: ServerTuning | None = None  # `bench --tune`'s settings for the model server
     vcpu: float
     images: Images
     memory_mib: dict[str, int]  # every service's memory limit, by compose service name
@@ -119,6 +146,13 @@ class RenderContext(Frozen):
     api_key_env: list[str] = list(API_KEY_ENV)
     swap_gib: float = 0
     router: Any = None  # hybridctl.render.router.RouterContext when the router module exists
+    nodes: int = 1
+    shared_store_bind: str = SHARED_STORE_BIND
+    api_paths: list[str] = list(API_PATHS)
+    # Networks Grafana answers through the proxy; empty: nobody (a cloud box without an admin
+    # CIDR). Behind a balancer that does not keep the client's address, reach it by node IP.
+    grafana_cidrs: list[str] = []
+    unverified_models: list[str] = []  # models the catalog has no sha256 for
     notes: list[str] = []
 
     @property
@@ -219,7 +253,7 @@ def _check_runtimes(tier: Tier, catalog: Catalog, server: ServerKind) -> None:
 
 def build_context(catalog: Catalog, tier: Tier, options: RenderOptions) -> RenderContext:
     """Turn the catalog's numbers for one tier, and the user's options, into a RenderContext."""
-    from hybridctl.sizing import tier_memory_budget
+    from hybridctl.sizing import served_parallel_slots, served_repacking, tier_memory_budget
 
     budget = tier_memory_budget(catalog, tier)
     missing = [entry.model for entry in tier.models if entry.model not in catalog.models]
@@ -267,8 +301,9 @@ def build_context(catalog: Catalog, tier: Tier, options: RenderOptions) -> Rende
         gpu=gpu,
         models=models,
         context_tokens=tier.context_tokens,
-        parallel_slots=tier.parallel_slots,
-        weight_repacking=tier.weight_repacking,
+        parallel_slots=served_parallel_slots(tier),
+        weight_repacking=served_repacking(tier),
+        tuning=tier.tuning,
         vcpu=tier.vcpu,
         images=_images(server, gpu, options.images),
         memory_mib=dict(sorted(memory.items())),
@@ -284,5 +319,14 @@ def build_context(catalog: Catalog, tier: Tier, options: RenderOptions) -> Rende
         http_port=options.http_port,
         domain=validate_domain(options.domain),
         swap_gib=tier.swap_gib,
+        nodes=options.nodes,
+        grafana_cidrs=_grafana_cidrs(options),
+        unverified_models=[m.name for m in models if not m.sha256],
         notes=notes,
     )
+
+
+def _grafana_cidrs(options: RenderOptions) -> list[str]:
+    if options.admin_cidr:
+        return [check_admin_cidr(options.admin_cidr)]
+    return list(LOCAL_ADMIN_CIDRS) if options.provider == "local" else []

@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from statistics import fmean
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from hybridctl.catalog.roles import LocalRoles, local_roles
+from hybridctl.catalog.route_mix import route_prices
 from hybridctl.catalog.schema import Catalog, Routing, Tier
 from hybridctl.errors import InputError
+from hybridctl.gateway.policy import AUTO_MODEL, HEADERS, ROUTE_ORDER, build_policy
 
 LOCAL_API_BASE = "http://llm:8080/v1"  # the `llm` compose service, internal network only
-AUTO_MODEL = "hybrid"
-ROUTE_ORDER = ("local", "medium", "large")
 ROUTER_TEMPLATE_DIR = "router"
-ROUTER_FILES = ("litellm_config.yaml", "hybrid_router.py", "hybrid_policy.json")
+ROUTER_FILES = (
+    "litellm_config.yaml",
+    "hybrid_policy.json",
+    "hybrid_router.py",
+    "hybrid_scoring.py",
+    "hybrid_rules.py",
+    "hybrid_store.py",
+    "hybrid_auth.py",
+    "hybrid_keys.py",
+)
 """Files rendered into the bundle's router/ folder (each from templates/router/<name>.j2)."""
 
 # The hybrid strategy's complexity factors; the hook detects exactly these (names as in 002).
@@ -31,8 +39,8 @@ COMPLEXITY_FEATURES = (
     "has_examples",
     "is_faq",
 )
-STRATEGY_HEADER = "x-hybrid-strategy"
-USER_TIER_HEADER = "x-hybrid-user-tier"
+STRATEGY_HEADER = HEADERS["strategy"]
+USER_TIER_HEADER = HEADERS["user_tier"]
 MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
 REDIS_HOST = "redis"  # the compose service
 REDIS_PORT = 6379
@@ -65,9 +73,10 @@ class _Frozen(BaseModel):
 class Deployment(_Frozen):
     """One entry of LiteLLM's model_list."""
 
-    model_name: str  # what clients ask for: a route (local/medium/large) or a local model's name
+    model_name: str  # a route (local/medium/large), a local model's name or a cloud model's
     route: str
     litellm_model: str
+    provider: str | None = None  # the cloud vendor; None for the local model server
     api_base: str | None = None
     api_key_env: str | None = None  # rendered as os.environ/NAME, never as a value
     input_cost_per_token: float = 0.0
@@ -147,6 +156,7 @@ def _check_routing(routing: Routing) -> None:
 
 
 def _cloud_deployments(catalog: Catalog, route: str) -> list[Deployment]:
+    """The route's deployments, then each cloud model alone under its own LiteLLM name."""
     deployments = []
     for name in catalog.routing.routes.get(route, []):  # type: ignore[call-overload]
         cloud = catalog.cloud_models.get(name)
@@ -161,12 +171,14 @@ def _cloud_deployments(catalog: Catalog, route: str) -> list[Deployment]:
                 model_name=route,
                 route=route,
                 litellm_model=cloud.litellm_model,
+                provider=cloud.provider,
                 api_key_env=_key_env(cloud.provider),
                 input_cost_per_token=_per_token(cloud.input_usd_per_mtok),
                 output_cost_per_token=_per_token(cloud.output_usd_per_mtok),
             )
         )
-    return deployments
+    # A client (or an own key, which must reach one vendor only) names one model this way.
+    return deployments + [d.model_copy(update={"model_name": d.litellm_model}) for d in deployments]
 
 
 def _local_deployments(tier: Tier, roles: LocalRoles, api_base: str) -> list[Deployment]:
@@ -179,60 +191,6 @@ def _local_deployments(tier: Tier, roles: LocalRoles, api_base: str) -> list[Dep
         for m in tier.models
     ]
     return [d.model_copy(update={"api_base": api_base}) for d in local]
-
-
-def _route_prices(deployments: list[Deployment]) -> dict[str, dict[str, float]]:
-    prices = {}
-    for route in ROUTE_ORDER:
-        group = [d for d in deployments if d.model_name == route]
-        if group:
-            prices[route] = {
-                "input_usd_per_mtok": round(fmean(d.input_cost_per_token for d in group) * 1e6, 6),
-                "output_usd_per_mtok": round(
-                    fmean(d.output_cost_per_token for d in group) * 1e6, 6
-                ),
-            }
-    return prices
-
-
-def _policy(
-    routing: Routing,
-    deployments: list[Deployment],
-    routes: list[str],
-    roles: LocalRoles,
-    redis: bool,
-) -> dict[str, Any]:
-    tiers = {
-        name: {
-            "routes": [r for r in policy.routes if r in routes],
-            "max_complexity_local": policy.max_complexity_local,
-        }
-        for name, policy in routing.user_tiers.items()
-    }
-    return {
-        "auto_model": AUTO_MODEL,
-        "default_strategy": routing.default_strategy,
-        "strategies": sorted(routing.strategies),
-        "routes": routes,
-        "local_models": roles.names,
-        "fallback_chain": [r for r in routing.fallback_chain if r in routes],
-        "complexity": {
-            "weights": dict(sorted(routing.complexity.weights.items())),
-            "long_request_chars": routing.complexity.long_request_chars,
-            "local_below": routing.complexity.local_below,
-            "medium_below": routing.complexity.medium_below,
-        },
-        "user_tiers": tiers,
-        "default_user_tier": "paid" if "paid" in tiers else sorted(tiers)[0],
-        "daily_cloud_budget_usd": routing.daily_cloud_budget_usd,
-        "route_prices": _route_prices(deployments),
-        "headers": {"strategy": STRATEGY_HEADER, "user_tier": USER_TIER_HEADER},
-        "spend_store": (
-            {"host": REDIS_HOST, "port": REDIS_PORT, "password_env": REDIS_PASSWORD_ENV}
-            if redis
-            else None
-        ),
-    }
 
 
 def build_router_context(
@@ -251,6 +209,19 @@ def build_router_context(
     chain = [r for r in routing.fallback_chain if r in routes]
     fallbacks = [Fallback(route=r, then=chain[i + 1 :]) for i, r in enumerate(chain[:-1])]
     redis = "redis" in tier.services
+    spend_store = (
+        {"host": REDIS_HOST, "port": REDIS_PORT, "password_env": REDIS_PASSWORD_ENV}
+        if redis
+        else None
+    )
+    policy = build_policy(
+        catalog,
+        routes=routes,
+        roles=roles,
+        tier_models=[m.model for m in tier.models],
+        route_prices=route_prices(catalog, routes),  # the planner prices with the same mix
+        spend_store=spend_store,
+    )
     return RouterContext(
         tier_id=tier.id,
         provider=provider,
@@ -263,7 +234,7 @@ def build_router_context(
         cache="redis" if redis else "local",
         cache_ttl_s=routing.cache_ttl_s,
         prometheus="prometheus" in tier.services,
-        policy=_policy(routing, deployments, routes, roles, redis),
+        policy=policy,
     )
 
 
@@ -283,15 +254,17 @@ def point_routes_at(
     """
     deployments: list[Deployment] = []
     for d in context.deployments:
-        if d.model_name not in api_bases:
+        # A cloud model's own group follows its route's server.
+        name = d.route if d.provider and d.model_name != d.route else d.model_name
+        if name not in api_bases:
             deployments.append(d)
         elif not any(x.model_name == d.model_name for x in deployments):
             prices = context.policy["route_prices"][d.route]
             deployments.append(
                 d.model_copy(
                     update={
-                        "litellm_model": f"openai/{d.model_name}-model",
-                        "api_base": api_bases[d.model_name],
+                        "litellm_model": f"openai/{name}-model",
+                        "api_base": api_bases[name],
                         "input_cost_per_token": _per_token(prices["input_usd_per_mtok"]),
                         "output_cost_per_token": _per_token(prices["output_usd_per_mtok"]),
                     }
@@ -305,6 +278,19 @@ def point_routes_at(
         policy["spend_store"] = None
         update["cache"] = "local" if context.cache == "redis" else context.cache
     return context.model_copy(update=update)
+
+
+def point_vendors_at(context: RouterContext, api_bases: dict[str, str]) -> RouterContext:
+    """A copy whose cloud deployments of each named vendor go to that vendor's api_base (tests).
+
+    Unlike point_routes_at, each deployment keeps its LiteLLM model, so an Anthropic model is
+    still spoken to in Anthropic's API, and a route that mixes vendors stays mixed.
+    """
+    deployments = [
+        d.model_copy(update={"api_base": api_bases[d.provider]}) if d.provider in api_bases else d
+        for d in context.deployments
+    ]
+    return context.model_copy(update={"deployments": deployments})
 
 
 def point_redis_at(context: RouterContext, host: str, port: int) -> RouterContext:

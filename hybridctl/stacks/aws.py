@@ -10,6 +10,7 @@ import pulumi_aws as aws
 from hybridctl.stacks.base import (
     GATEWAY_HEALTH_PATH,
     HEALTH_CHECK_PORT,
+    SHARED_STORE_PORT,
     SSH_PORT,
     WEB_PORTS,
     DeploySpec,
@@ -79,7 +80,7 @@ class AwsStack(NodesComponent):
             name=f"{spec.name}-sg",
             description=f"hybridctl {spec.name}: SSH from the admin network, HTTP/HTTPS",
             vpc_id=vpc.id,
-            ingress=_ingress_rules(spec.admin_cidr),
+            ingress=_ingress_rules(spec.admin_cidr, shared_store=spec.node_count > 1),
             egress=[
                 {
                     "protocol": "-1",
@@ -173,13 +174,19 @@ class AwsStack(NodesComponent):
             )
             # The NLB has one address per zone behind one DNS name: the name survives a zone outage.
             self._finish(
-                spec, addresses, load_balancer_ip=balancer_ip, gateway_host=balancer.dns_name
+                spec,
+                addresses,
+                load_balancer_ip=balancer_ip,
+                gateway_host=balancer.dns_name,
+                private_ips=[instance.private_ip for instance in instances],
             )
         else:
             self._finish(spec, addresses)
 
 
-def _ingress_rules(admin_cidr: str) -> list[aws.ec2.SecurityGroupIngressArgsDict]:
+def _ingress_rules(
+    admin_cidr: str, *, shared_store: bool = False
+) -> list[aws.ec2.SecurityGroupIngressArgsDict]:
     admin_v6 = ":" in admin_cidr
     rules: list[aws.ec2.SecurityGroupIngressArgsDict] = [
         {
@@ -200,6 +207,16 @@ def _ingress_rules(admin_cidr: str) -> list[aws.ec2.SecurityGroupIngressArgsDict
                 "cidr_blocks": ["0.0.0.0/0"],
                 "ipv6_cidr_blocks": ["::/0"],
                 "description": "HTTPS gateway" if port == 443 else "HTTP (redirect, ACME)",
+            }
+        )
+    if shared_store:
+        rules.append(
+            {
+                "protocol": "tcp",
+                "from_port": SHARED_STORE_PORT,
+                "to_port": SHARED_STORE_PORT,
+                "self": True,  # members of this security group only: the deployment's nodes
+                "description": "node 0's Redis (shared cache and spend store), nodes only",
             }
         )
     return rules

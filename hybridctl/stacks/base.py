@@ -24,6 +24,18 @@ SSH_PORT = 22
 GATEWAY_HEALTH_PATH = "/health/liveliness"
 """LiteLLM's unauthenticated liveness route, reached through the TLS proxy on 443."""
 HEALTH_CHECK_PORT = 443
+SHARED_STORE_PORT = 6379
+"""Node 0's Redis, open to the deployment's private network only when N > 1 (one cache and one
+spend store for every node; see hybridctl.deploy.edge.node_env)."""
+PRIVATE_RANGE = "10.42.0.0/24"
+"""The private subnet hybridctl creates on Hetzner and GCP; node i gets 10.42.0.(10 + i)."""
+
+
+def private_ip(index: int) -> str:
+    """The fixed private address of node `index` where hybridctl creates the subnet."""
+    return f"10.42.0.{10 + index}"
+
+
 ADMIN_LOGIN = "hybridctl"
 """The admin user the rendered cloud-init creates (hybridctl.render.context.ADMIN_USER)."""
 
@@ -77,6 +89,10 @@ class ProviderSupport:
     """What changing the instance type (a tier change) does to the running server."""
     unsupported: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    live_metadata: bool = False
+    """True where a changed user data reaches the running server in place (GCP's instance
+    metadata, changed live by `setMetadata`); Hetzner and AWS would replace or stop the server
+    (their stacks ignore user data changes)."""
 
 
 SUPPORTED: dict[str, ProviderSupport] = {
@@ -136,6 +152,7 @@ SUPPORTED: dict[str, ProviderSupport] = {
         "its machine type changed, and started",
         unsupported={"more_than_50_nodes": "kept below the default per-region CPU quota"},
         notes=("GPU tiers attach one nvidia-tesla-t4 and stop (not migrate) on maintenance",),
+        live_metadata=True,
     ),
 }
 

@@ -6,9 +6,21 @@ import pulumi
 
 from hybridctl.stacks.base import DeploySpec, default_ssh_user, host_key_fingerprint
 
+OUTPUT_NAMES = (
+    "ip",
+    "ips",
+    "ssh_user",
+    "host_key_fingerprint",
+    "gateway_url",
+    "load_balancer_ip",
+    "private_ips",
+)
+"""Every output a component may set (the last two only behind a load balancer)."""
+
 
 class NodesComponent(pulumi.ComponentResource):
-    """N servers of one deployment; outputs: ip, ips, ssh_user, host key, gateway URL, LB IP."""
+    """N servers of one deployment; outputs: ip, ips, ssh_user, host key, gateway URL, LB IP,
+    and with N > 1 each node's private IP (node 0's Redis is the shared one)."""
 
     ip: pulumi.Output[str]
     ips: pulumi.Output[list[str]]
@@ -16,6 +28,7 @@ class NodesComponent(pulumi.ComponentResource):
     host_key_fingerprint: pulumi.Output[str]
     load_balancer_ip: pulumi.Output[str] | None
     gateway_url: pulumi.Output[str]
+    private_ips: pulumi.Output[list[str]] | None
 
     def _finish(
         self,
@@ -24,6 +37,7 @@ class NodesComponent(pulumi.ComponentResource):
         *,
         load_balancer_ip: pulumi.Output[str] | None = None,
         gateway_host: pulumi.Output[str] | None = None,
+        private_ips: list[pulumi.Input[str]] | None = None,
     ) -> None:
         """Set and register the outputs; the gateway is reached through the balancer if any."""
         self.ip = addresses[0]
@@ -44,4 +58,7 @@ class NodesComponent(pulumi.ComponentResource):
         }
         if load_balancer_ip is not None:
             outputs["load_balancer_ip"] = load_balancer_ip
+        self.private_ips = pulumi.Output.all(*private_ips) if private_ips else None
+        if self.private_ips is not None:
+            outputs["private_ips"] = self.private_ips
         self.register_outputs(outputs)

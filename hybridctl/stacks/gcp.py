@@ -8,15 +8,18 @@ import pulumi_gcp as gcp
 from hybridctl.stacks.base import (
     GATEWAY_HEALTH_PATH,
     HEALTH_CHECK_PORT,
+    PRIVATE_RANGE,
+    SHARED_STORE_PORT,
     SSH_PORT,
     SUPPORTED,
     WEB_PORTS,
     DeploySpec,
     default_ssh_user,
+    private_ip,
 )
 from hybridctl.stacks.component import NodesComponent
 
-SUBNET_RANGE = "10.42.0.0/24"
+SUBNET_RANGE = PRIVATE_RANGE
 GPU_TYPE = "nvidia-tesla-t4"
 MODELS_DEVICE = "models"  # appears in the guest as /dev/disk/by-id/google-models
 # Regions whose zones start at "b" (there is no "-a" zone).
@@ -88,6 +91,18 @@ class GcpStack(NodesComponent):
             description="HTTP and HTTPS to the gateway's proxy",
             opts=child,
         )
+        if spec.node_count > 1:
+            gcp.compute.Firewall(
+                f"{spec.name}-allow-store",
+                name=f"{spec.name}-allow-store",
+                network=network.id,
+                direction="INGRESS",
+                allows=[{"protocol": "tcp", "ports": [str(SHARED_STORE_PORT)]}],
+                source_ranges=[SUBNET_RANGE],
+                target_tags=[tag],
+                description="node 0's Redis (shared cache and spend store), nodes only",
+                opts=child,
+            )
 
         metadata: dict[str, pulumi.Input[str]] = {
             "user-data": pulumi.Output.secret(spec.user_data),
@@ -138,7 +153,11 @@ class GcpStack(NodesComponent):
                 },
                 attached_disks=[{"source": disk.self_link, "device_name": MODELS_DEVICE}],
                 network_interfaces=[
-                    {"subnetwork": subnet.id, "access_configs": [{"nat_ip": address.address}]}
+                    {
+                        "subnetwork": subnet.id,
+                        "network_ip": private_ip(index),
+                        "access_configs": [{"nat_ip": address.address}],
+                    }
                 ],
                 metadata=metadata,
                 shielded_instance_config={
@@ -162,7 +181,12 @@ class GcpStack(NodesComponent):
             if spec.node_count > 1
             else None
         )
-        self._finish(spec, addresses, load_balancer_ip=balancer_ip)
+        self._finish(
+            spec,
+            addresses,
+            load_balancer_ip=balancer_ip,
+            private_ips=[private_ip(i) for i in range(spec.node_count)] if balancer_ip else None,
+        )
 
 
 def _regional_load_balancer(

@@ -8,15 +8,27 @@ import pulumi_hcloud as hcloud
 from hybridctl.stacks.base import (
     GATEWAY_HEALTH_PATH,
     HEALTH_CHECK_PORT,
+    PRIVATE_RANGE,
     SSH_PORT,
     SUPPORTED,
     WEB_PORTS,
     DeploySpec,
+    private_ip,
 )
 from hybridctl.stacks.component import NodesComponent
 
 ANYWHERE = ["0.0.0.0/0", "::/0"]
 LOAD_BALANCER_TYPE = "lb11"
+NETWORK_RANGE = "10.42.0.0/16"
+# Hetzner's network zone for each location (a subnet lives in one zone).
+NETWORK_ZONES = {
+    "fsn1": "eu-central",
+    "nbg1": "eu-central",
+    "hel1": "eu-central",
+    "ash": "us-east",
+    "hil": "us-west",
+    "sin": "ap-southeast",
+}
 
 
 def _as_int(resource: pulumi.CustomResource) -> pulumi.Output[int]:
@@ -103,8 +115,17 @@ class HetznerStack(NodesComponent):
             servers.append(server)
             addresses.append(primary_ip.ip_address)
 
-        balancer = _load_balancer(spec, servers, labels, child) if spec.node_count > 1 else None
-        self._finish(spec, addresses, load_balancer_ip=balancer.ipv4 if balancer else None)
+        balancer = None
+        private_ips: list[str] | None = None
+        if spec.node_count > 1:
+            balancer = _load_balancer(spec, servers, labels, child)
+            private_ips = _private_network(spec, servers, labels, child)
+        self._finish(
+            spec,
+            addresses,
+            load_balancer_ip=balancer.ipv4 if balancer else None,
+            private_ips=list(private_ips) if private_ips else None,
+        )
 
 
 def _firewall_rules(admin_cidr: str) -> list[hcloud.FirewallRuleArgsDict]:
@@ -128,6 +149,47 @@ def _firewall_rules(admin_cidr: str) -> list[hcloud.FirewallRuleArgsDict]:
             }
         )
     return rules
+
+
+def _private_network(
+    spec: DeploySpec,
+    servers: list[hcloud.Server],
+    labels: dict[str, str],
+    child: pulumi.ResourceOptions,
+) -> list[str]:
+    """A private network for the nodes (node 0's Redis is shared there); their fixed IPs.
+
+    Hetzner's firewall filters public interfaces only; the private network reaches these
+    servers alone.
+    """
+    zone = NETWORK_ZONES.get(spec.region, "eu-central")
+    network = hcloud.Network(
+        f"{spec.name}-net",
+        name=f"{spec.name}-net",
+        ip_range=NETWORK_RANGE,
+        labels=labels,
+        opts=child,
+    )
+    subnet = hcloud.NetworkSubnet(
+        f"{spec.name}-subnet",
+        network_id=_as_int(network),
+        type="cloud",
+        network_zone=zone,
+        ip_range=PRIVATE_RANGE,
+        opts=child,
+    )
+    ips = []
+    for index, server in enumerate(servers):
+        ip = private_ip(index)
+        hcloud.ServerNetwork(
+            f"{_node_name(spec, index)}-net",
+            server_id=_as_int(server),
+            subnet_id=subnet.id,
+            ip=ip,
+            opts=child,
+        )
+        ips.append(ip)
+    return ips
 
 
 def _load_balancer(

@@ -186,7 +186,12 @@ def _fake_outputs(type_token: str, ordinal: int, inputs: dict[str, Any]) -> dict
     elif type_token == "hcloud:index/loadBalancer:LoadBalancer":
         extra = {"ipv4": ip}
     elif type_token == "aws:ec2/instance:Instance":
-        extra = {"availabilityZone": "mock-az-a", "publicIp": ip, "arn": f"arn:mock:{ordinal}"}
+        extra = {
+            "availabilityZone": "mock-az-a",
+            "publicIp": ip,
+            "privateIp": f"172.31.0.{ordinal % 250 + 1}",
+            "arn": f"arn:mock:{ordinal}",
+        }
     elif type_token == "aws:ec2/eip:Eip":
         extra = {"publicIp": ip, "allocationId": f"eipalloc-{ordinal}"}
     elif type_token in ("aws:lb/loadBalancer:LoadBalancer", "aws:lb/targetGroup:TargetGroup"):
@@ -282,10 +287,10 @@ def run_program(spec: DeploySpec) -> ProgramRun:
     SETTINGS.outputs.clear()
 
     def program() -> None:
+        from hybridctl.stacks.component import OUTPUT_NAMES
+
         stack = create_stack(spec)
-        names = ["ip", "ips", "ssh_user", "host_key_fingerprint", "gateway_url"]
-        if getattr(stack, "load_balancer_ip", None) is not None:
-            names.append("load_balancer_ip")
+        names = [n for n in OUTPUT_NAMES if getattr(stack, n, None) is not None]
         values = _sync_await(pulumi.Output.all(*(getattr(stack, n) for n in names)).future())
         run.outputs.update(zip(names, values or [], strict=True))
 

@@ -1,0 +1,205 @@
+"""The Typer group and command classes: lazy commands, and help without type placeholders."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+
+
+def _value_type(param: TyperOption | TyperArgument) -> Any:
+    annotation = param.type_descriptor.annotation
+    if get_origin(annotation) is list:
+        (annotation,) = get_args(annotation) or (str,)
+    return annotation
+
+
+def _metavar(param: TyperOption) -> str:
+    """A name for the value an option takes, for options that do not set one."""
+    kind = _value_type(param)
+    if isinstance(kind, type) and issubclass(kind, bool):
+        return ""
+    if isinstance(kind, type) and issubclass(kind, int):
+        return "N"
+    if isinstance(kind, type) and issubclass(kind, float):
+        return "NUMBER"
+    if isinstance(kind, type) and issubclass(kind, Path):
+        return "FILE"
+    longest = max(param.opts, key=len).lstrip("-")
+    return longest.rsplit("-", 1)[-1].upper() or "VALUE"
+
+
+class _Argument(TyperArgument):
+    """An argument whose help row shows its name only (the name already says what it is)."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+
+def tidy(params: list[Any]) -> list[Any]:
+    """Give every parameter a display name: none for flags, a word for values."""
+    for param in params:
+        if param.metavar is not None:
+            continue
+        if isinstance(param, TyperOption):
+            param.metavar = "" if param.is_flag or param.count else _metavar(param)
+        elif isinstance(param, TyperArgument) and param.name:
+            param.metavar = param.name.upper()
+            # Typer builds the argument itself; swapping in the subclass is the only hook.
+            param.__class__ = _Argument
+    return params
+
+
+def _usage(params: list[Any], options_metavar: str | None) -> list[str]:
+    pieces = [options_metavar] if options_metavar else []
+    for param in params:
+        if isinstance(param, TyperArgument):
+            name = param.metavar or (param.name or "ARG").upper()
+            name = name if param.required else f"[{name}]"
+            pieces.append(name + ("..." if param.nargs != 1 else ""))
+    return pieces
+
+
+def _keep_lines(text: str) -> str:
+    """Mark paragraphs of one-line examples so the help formatter does not run them together."""
+    paragraphs = text.split("\n\n")
+    for index, paragraph in enumerate(paragraphs):
+        lines = paragraph.splitlines()
+        if len(lines) > 1 and all(line.startswith(("Example", "$ ")) for line in lines):
+            paragraphs[index] = "\b\n" + paragraph  # Click's "do not rewrap" marker
+    return "\n\n".join(paragraphs)
+
+
+class Command(TyperCommand):
+    """A Typer command whose help shows NAME, N, SECONDS rather than <str>, <int>, {name}."""
+
+    def format_help_text(self, ctx: Any, formatter: Any) -> None:
+        if self.help:
+            formatter.write_paragraph()
+            with formatter.indentation():
+                formatter.write_text(_keep_lines(inspect.cleandoc(self.help)))
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return tidy(super().get_params(ctx))
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return _usage(self.get_params(ctx), self.options_metavar)
+
+
+@dataclass
+class Lazy:
+    """A command registered by 'module:function', imported only when it runs or shows help."""
+
+    target: str
+    wrap: Callable[[Callable[..., Any]], Callable[..., Any]]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str | None:
+        """The docstring's first paragraph, read from the source: `--help` imports no command."""
+        module, _, function = self.target.partition(":")
+        spec = importlib.util.find_spec(module)
+        try:
+            source = Path(spec.origin).read_text() if spec and spec.origin else ""
+        except OSError:
+            return None
+        start = source.find(f"\ndef {function}(")
+        quote = source.find('"""', start) if start >= 0 else -1
+        if quote < 0:
+            return None
+        end = source.find('"""', quote + 3)
+        first_paragraph = source[quote + 3 : end].strip().split("\n\n")[0]
+        return " ".join(line.strip() for line in first_paragraph.splitlines()) or None
+
+
+REGISTRY: dict[str, Lazy | None] = {}  # every command in registration order; None: eager
+
+
+def _build(name: str, lazy: Lazy, markup: Any) -> Any:
+    from typer.main import get_command_from_info
+    from typer.models import CommandInfo
+
+    module, _, function = lazy.target.partition(":")
+    settings = dict(lazy.settings)
+    try:
+        target = getattr(importlib.import_module(module), function)
+    except Exception as exc:  # run it anyway: the guard reports a missing extra, or the bug
+        failure = exc
+
+        def target() -> None:
+            raise failure
+
+        settings["context_settings"] = {"ignore_unknown_options": True, "allow_extra_args": True}
+    info = CommandInfo(name=name, cls=Command, callback=lazy.wrap(target), **settings)
+    return get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=markup)
+
+
+class _Commands(dict[str, Any]):
+    """Name -> command, in registration order; a lazy command is built on first lookup."""
+
+    def __init__(self, eager: dict[str, Any], markup: Any) -> None:
+        super().__init__()
+        self.markup = markup
+        for name in [*REGISTRY, *eager]:
+            if name in eager or REGISTRY.get(name) is not None:
+                super().__setitem__(name, eager.get(name))
+
+    def peek(self, name: str) -> Any:
+        return super().get(name)
+
+    def __getitem__(self, name: str) -> Any:
+        command = super().__getitem__(name)
+        if command is None:
+            lazy = REGISTRY[name]
+            assert lazy is not None
+            command = _build(name, lazy, self.markup)
+            super().__setitem__(name, command)
+        return command
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        if name not in self:
+            return default
+        return self[name]
+
+    def values(self) -> Any:  # type: ignore[override]
+        return [self[name] for name in self]
+
+    def items(self) -> Any:  # type: ignore[override]
+        return [(name, self[name]) for name in self]
+
+
+class Group(TyperGroup):
+    """The application group: tidy help, and commands imported only when needed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = _Commands(dict(self.commands), self.rich_markup_mode)
+        self._listing = False
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return tidy(super().get_params(ctx))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        commands = self.commands
+        if self._listing and isinstance(commands, _Commands) and cmd_name in commands:
+            loaded = commands.peek(cmd_name)
+            lazy = REGISTRY.get(cmd_name)
+            summary = lazy.summary() if loaded is None and lazy is not None else None
+            if summary:
+                return Command(name=cmd_name, help=summary, short_help=summary)
+        return commands.get(cmd_name)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)  # names only: listing imports nothing
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True  # the command list needs each one's summary, not its module
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False

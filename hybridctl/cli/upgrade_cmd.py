@@ -1,0 +1,93 @@
+"""The upgrade command: move a deployment to another tier, or re-render it, with a rollback."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from hybridctl.cli.options import CatalogOption, ImagesOption, JsonOption
+
+
+def upgrade(
+    name: Annotated[str, typer.Argument(help="Deployment name.")],
+    tier: Annotated[
+        str | None,
+        typer.Option(
+            "--tier", "-t", help="Tier to move to (default: the deployment's, re-rendered)."
+        ),
+    ] = None,
+    model_file: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model-file",
+            metavar="CATALOG_ID=PATH",
+            help="local: seed a model from this file instead of downloading it (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    allow_unverified: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unverified",
+            help="Serve models the catalog has no sha256 for; local: also a --model-file whose "
+            "sha256 does not match.",
+        ),
+    ] = False,
+    images: ImagesOption = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            min=10,
+            max=86400,
+            metavar="SECONDS",
+            help="How long to wait for the box to serve before rolling back.",
+        ),
+    ] = 900,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    catalog: CatalogOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Upgrade a deployment: back up its state, resize it when the tier's offer changes, apply
+    the newly rendered bundle and models, restart, verify, and roll back when it does not serve.
+
+    Example: hybridctl upgrade hybridctl-local --tier 2 --model-file MODEL_ID=./model.gguf
+    Example: hybridctl upgrade hybridctl-hetzner --tier 2 --yes
+    """
+    from hybridctl.catalog import load_catalog
+    from hybridctl.cli.output import console, err_console, print_json
+    from hybridctl.deploy.seed import parse_model_files
+    from hybridctl.deploy.upgrade import UpgradeRequest
+    from hybridctl.deploy.upgrade import upgrade as run_upgrade
+    from hybridctl.render.images_file import load_images_file
+
+    request = UpgradeRequest(
+        name=name,
+        tier_id=tier,
+        model_files=parse_model_files(model_file),
+        allow_unverified=allow_unverified,
+        images=load_images_file(images) if images is not None else None,
+        timeout_s=wait,
+        yes=yes,
+    )
+    result = run_upgrade(
+        err_console, lambda q: typer.confirm(q, default=False), load_catalog(catalog), request
+    )
+    record = result.record
+    if as_json:
+        print_json(
+            {
+                **record.model_dump(),
+                "previous_tier": result.previous_tier,
+                "backup": str(result.backup),
+            }
+        )
+        return
+    console.print(
+        f"[bold green]Upgraded[/] {record.name}: tier {result.previous_tier} -> {record.tier} "
+        f"on {record.provider}, verified serving. State backup: {result.backup}"
+    )
+    for key in ("endpoint", "gateway_url", "ca_cert", "curl"):
+        if key in record.outputs:
+            console.print(f"  {key:<12} {record.outputs[key]}", soft_wrap=True, markup=False)

@@ -1,0 +1,163 @@
+"""The edge of a deployment: its proxy's CA certificate (fetched, shared) and each node's .env."""
+
+from __future__ import annotations
+
+import shlex
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from hybridctl.deploy import records
+from hybridctl.deploy.push import as_root
+from hybridctl.deploy.serving import CADDY_ROOT_CA
+from hybridctl.errors import OperationFailed, UsageError
+from hybridctl.ssh import SshClient, tail_lines
+
+CA_FILE = "ca.crt"  # beside the deployment's record, as a local box keeps it
+PKI_DIR = "/data/caddy/pki/authorities"
+CERTS_DIR = "/data/caddy/certificates/local"
+PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
+
+
+def _compose(remote_dir: str, project: str | None) -> str:
+    named = f" -p {shlex.quote(project)}" if project else ""
+    return f"docker compose --project-directory {shlex.quote(remote_dir)}{named}"
+
+
+def _check_pem(text: str, where: str) -> str:
+    if not text.lstrip().startswith(PEM_BEGIN) or "-----END CERTIFICATE-----" not in text:
+        raise OperationFailed(
+            f"the proxy on {where} returned no CA certificate",
+            hint="The proxy writes it when it first starts; wait for the box to serve and retry.",
+        )
+    return text.strip() + "\n"
+
+
+def fetch_ca(client: SshClient, dest: Path, *, remote_dir: str, project: str | None = None) -> Path:
+    """Copy the proxy's root CA certificate from a box over SSH (pinned host key) to dest.
+
+    Deploy calls this once the box serves (hybridctl.deploy.serving); `outputs --ca` calls it
+    when the certificate is not saved yet.
+    """
+    command = f"{_compose(remote_dir, project)} exec -T proxy cat {CADDY_ROOT_CA}"
+    done = client.run(as_root(command), timeout_s=120)
+    if done.returncode != 0:
+        raise OperationFailed(
+            f"reading the proxy's CA certificate on {client.target} failed "
+            f"(exit {done.returncode}): {tail_lines(done.stderr.decode('utf-8', 'replace'))}",
+            hint="Check the stack runs there: `hybridctl status NAME`.",
+        )
+    pem = _check_pem(done.stdout.decode("utf-8", "replace"), str(client.target))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.part")
+    tmp.write_text(pem)
+    tmp.replace(dest)
+    return dest
+
+
+def share_ca(
+    first: SshClient,
+    others: Sequence[SshClient],
+    *,
+    remote_dir: str,
+    project: str | None = None,
+    others_dir: str | None = None,
+) -> None:
+    """Give every node node 0's internal CA, so one root certificate verifies all of them.
+
+    Behind a balancer a client meets any node; each proxy would otherwise sign with its own CA.
+    The CA's key passes through this machine in a 0600 temporary file, over SSH both ways.
+    On each other node the certificates its own CA signed are removed and its proxy restarts.
+    `others_dir` is where the bundle is on the other nodes (default: remote_dir, as deployed).
+    """
+    pack = f"{_compose(remote_dir, project)} exec -T proxy tar -C {PKI_DIR} -cf - local"
+    done = first.run(as_root(pack), timeout_s=120)
+    if done.returncode != 0 or not done.stdout:
+        raise OperationFailed(
+            f"reading the proxy's CA on {first.target} failed (exit {done.returncode}): "
+            f"{tail_lines(done.stderr.decode('utf-8', 'replace'))}",
+            hint="Check the stack runs on node 0: `hybridctl status NAME`.",
+        )
+    compose = _compose(others_dir or remote_dir, project)
+    unpack = (
+        f"{compose} exec -T proxy sh -c "
+        + shlex.quote(f"rm -rf {CERTS_DIR} {PKI_DIR}/local && tar -C {PKI_DIR} -xf -")
+        + f" && {compose} restart proxy"
+    )
+    with tempfile.TemporaryDirectory(prefix="hybridctl-ca-") as tmp:
+        archive = Path(tmp) / "pki.tar"
+        archive.touch(mode=0o600)
+        archive.write_bytes(done.stdout)
+        for client in others:
+            result = client.run(as_root(unpack), stdin_path=archive, timeout_s=180)
+            if result.returncode != 0:
+                raise OperationFailed(
+                    f"installing the shared CA on {client.target} failed "
+                    f"(exit {result.returncode}): "
+                    f"{tail_lines(result.stderr.decode('utf-8', 'replace'))}",
+                    hint="Run the deploy again: sharing the CA is repeatable.",
+                )
+
+
+def balancer_host(outputs: Mapping[str, Any]) -> str | None:
+    """The name or address clients reach a multi-node deployment by (its balancer)."""
+    if not outputs.get("load_balancer_ip"):
+        return None
+    url = str(outputs.get("gateway_url") or "")
+    return urlsplit(url).hostname or str(outputs["load_balancer_ip"])
+
+
+def node_env(outputs: Mapping[str, Any], index: int) -> dict[str, str]:
+    """The .env entries node `index` of a deployment needs on top of the shared ones.
+
+    With a balancer: its address (the proxy's certificate names it); node 0 publishes Redis on
+    its private address and the others use that Redis, so the cache and the spend store are one.
+    """
+    lb_host = balancer_host(outputs)
+    if lb_host is None:
+        return {}
+    private = [str(ip) for ip in outputs.get("private_ips") or []]
+    if not private:
+        raise OperationFailed(
+            "the stack's outputs name no private IPs, so the nodes cannot share one Redis",
+            hint="Run the deploy again to refresh the outputs.",
+        )
+    env = {"HYBRIDCTL_LB_HOST": lb_host}
+    if index == 0:
+        env["HYBRIDCTL_REDIS_BIND"] = private[0]
+    else:
+        env["HYBRIDCTL_REDIS_HOST"] = private[0]
+    return env
+
+
+def ca_certificate(name: str, *, fetch: bool = True) -> Path:
+    """The deployment's CA certificate file; fetched over SSH from node 0 when not saved yet."""
+    record = records.load_record(name)
+    if record.outputs.get("domain"):
+        raise UsageError(
+            f"{name} serves a public certificate for {record.outputs['domain']}; "
+            "clients verify it with their usual trust store",
+        )
+    saved = record.outputs.get("ca_cert")
+    path = Path(saved) if saved else records.deployment_dir(name) / CA_FILE
+    if path.is_file():
+        return path
+    if record.provider == "local" or not fetch:
+        raise OperationFailed(
+            f"{name} has no saved CA certificate (status: {record.status})",
+            hint=f"Deploy it until it serves: hybridctl deploy ... --name {name}.",
+        )
+    from hybridctl.deploy.push import node_ips
+    from hybridctl.render.context import ADMIN_USER, BUNDLE_DIR_ON_HOST
+    from hybridctl.ssh import SshSettings, SshTarget
+
+    ips = node_ips(record.outputs)
+    if not ips:
+        raise OperationFailed(f"{name} has no node address yet (status: {record.status})")
+    user = str(record.outputs.get("ssh_user") or ADMIN_USER)
+    client = SshClient(
+        SshTarget(host=ips[0], user=user), SshSettings(known_hosts=Path(record.known_hosts))
+    )
+    return fetch_ca(client, path, remote_dir=BUNDLE_DIR_ON_HOST)

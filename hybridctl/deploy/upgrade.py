@@ -1,0 +1,241 @@
+"""`upgrade`: back up, move a deployment to a tier (or re-render it), verify, roll back on failure.
+
+The tier guide's migration, done for real: back up the state (`hybridctl backup`'s archive),
+keep the running bundle, apply the new one (a cloud box is resized through Pulumi first when
+the offer changes), let it fetch or seed its models, restart, and verify that the gateway
+answers through the proxy, every model of the tier is loaded and `status --check` is healthy.
+When verification fails, the previous bundle goes back and the box is verified again.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from hybridctl.catalog.schema import Catalog
+from hybridctl.deploy import records
+from hybridctl.deploy.boxcompose import LocalCompose
+from hybridctl.deploy.compose import tail
+from hybridctl.deploy.records import DeploymentRecord
+from hybridctl.deploy.verify import check_problems, verify_box
+from hybridctl.errors import CheckFailed, UsageError
+
+BACKUPS_DIR = "backups"
+PREVIOUS_BUNDLE = "bundle.prev"
+FAILED_BUNDLE = "bundle.failed"
+
+
+@dataclass(frozen=True)
+class UpgradeRequest:
+    """What `hybridctl upgrade` was asked for."""
+
+    name: str
+    tier_id: str | None = None  # None: re-render the deployment's own tier
+    model_files: dict[str, Path] = field(default_factory=dict)  # local only
+    allow_unverified: bool = False
+    images: dict[str, str | None] | None = None  # None: the ones the box was deployed with
+    timeout_s: float = 900
+    yes: bool = False
+
+
+@dataclass(frozen=True)
+class UpgradeResult:
+    """How the upgrade ended (a failed one raises after rolling back)."""
+
+    record: DeploymentRecord
+    previous_tier: str
+    backup: Path
+
+
+def backup_path(name: str) -> Path:
+    """Where an upgrade keeps its backup: the deployment's folder, one archive per upgrade."""
+    stamp = records.now().replace(":", "").replace("+0000", "Z")
+    return records.deployment_dir(name) / BACKUPS_DIR / f"{stamp}.tar"
+
+
+def tier_models(catalog: Catalog, tier_id: str) -> list[str]:
+    from hybridctl.catalog import find_tier
+
+    return [entry.model for entry in find_tier(catalog, tier_id).models]
+
+
+def rollback_message(
+    record: DeploymentRecord, target: str, problem: str, again: str | None
+) -> CheckFailed:
+    """The error an upgrade ends with after rolling back (exit 1)."""
+    state = "serving again" if again is None else f"NOT serving: {again}"
+    return CheckFailed(
+        f"upgrade of {record.name} to tier {target} failed verification: {problem}\n"
+        f"Rolled back to the previous bundle (tier {record.tier}): {state}.",
+        hint=f"`hybridctl status {record.name}` shows each service; fix the cause (a model "
+        "file, an image) and run the upgrade again.",
+    )
+
+
+class LocalUpgrader:
+    """Upgrade a box that runs under Docker Compose on this machine."""
+
+    def __init__(self, console: Console, *, confirm: Callable[[str], bool]) -> None:
+        self.console = console
+        self.confirm = confirm
+
+    def _say(self, text: str) -> None:
+        self.console.print(f"  {escape(text)}")
+
+    def upgrade(self, catalog: Catalog, request: UpgradeRequest) -> UpgradeResult:
+        from hybridctl.catalog import find_tier
+        from hybridctl.deploy.compose import check_engine
+        from hybridctl.deploy.local import CA_FILE, LocalDeployer, endpoint, project_for
+        from hybridctl.deploy.localopts import LocalOptions, load_local_options
+
+        record = records.load_record(request.name)
+        tier = find_tier(catalog, request.tier_id or record.tier)
+        saved = load_local_options(record.name) or LocalOptions(
+            https_port=_port_of(record.outputs.get("endpoint"))
+        )
+        check_engine()
+        project = project_for(record.name)
+        if not project.bundle.is_dir():
+            raise UsageError(
+                f"{record.name} has no bundle in {project.bundle}",
+                hint=f"Deploy it again: hybridctl deploy --provider local --name {record.name}",
+            )
+        box = LocalCompose(project)
+        folder = records.deployment_dir(record.name)
+        self.console.print(
+            f"[bold]Upgrading[/] {record.name}: tier {record.tier} -> {tier.id} (local)"
+        )
+        from hybridctl.ops.backup import create_backup
+        from hybridctl.ops.runner import runner_for
+
+        backup = backup_path(record.name)
+        create_backup(record, runner_for(record), backup, say=self._say)
+        self._say(f"backup written to {backup} (0600; `hybridctl restore` reads it)")
+        previous = folder / PREVIOUS_BUNDLE
+        shutil.rmtree(previous, ignore_errors=True)
+        shutil.copytree(project.bundle, previous, symlinks=True)
+        self._say(f"previous bundle kept in {previous}")
+
+        from hybridctl.deploy.local import LocalRequest
+
+        local_request = LocalRequest(
+            tier_id=tier.id,
+            name=record.name,
+            images=saved.images if request.images is None else request.images,
+            route_urls=saved.route_urls,
+            model_files=request.model_files,
+            allow_unverified=request.allow_unverified,
+            https_port=saved.https_port,
+            http_port=saved.http_port,
+            timeout_s=request.timeout_s,
+        )
+        base_url, ca_file = endpoint(saved.https_port), folder / CA_FILE
+        problem: str | None
+        try:
+            done = LocalDeployer(self.console, confirm=self.confirm).deploy(catalog, local_request)
+            problem = restart(box, self.console)
+            self.console.print("Verifying: the gateway through the proxy, every model loaded ...")
+            problem = problem or verify_box(
+                box,
+                base_url,
+                ca_file,
+                tier_models(catalog, tier.id),
+                timeout_s=request.timeout_s,
+                say=self._say,
+            )
+            if problem is None:
+                problem = check_problems(done, catalog)
+                self._say(problem or "status --check: healthy")
+        except CheckFailed as exc:
+            problem = exc.message
+        if problem is None:
+            return UpgradeResult(done, record.tier, backup)
+        self.console.print(f"[red]Verification failed[/]; rolling back to tier {record.tier} ...")
+        again = self._rollback(catalog, record, box, previous, base_url, ca_file, request)
+        raise rollback_message(record, tier.id, problem, again) from None
+
+    def _rollback(
+        self,
+        catalog: Catalog,
+        record: DeploymentRecord,
+        box: LocalCompose,
+        previous: Path,
+        base_url: str,
+        ca_file: Path,
+        request: UpgradeRequest,
+    ) -> str | None:
+        bundle = box.project.bundle
+        failed = bundle.parent / FAILED_BUNDLE
+        shutil.rmtree(failed, ignore_errors=True)
+        shutil.move(str(bundle), str(failed))
+        shutil.copytree(previous, bundle, symlinks=True)
+        self._say(f"the failed bundle is kept in {failed} for a look")
+        # A recreate that failed half-way leaves renamed containers behind; start clean.
+        box.compose("down", "--remove-orphans", "--timeout", "20", timeout=600)
+        again = restart(box, self.console, "the previous bundle")
+        if again is None:
+            again = verify_box(
+                box,
+                base_url,
+                ca_file,
+                tier_models(catalog, record.tier),
+                timeout_s=request.timeout_s,
+                say=self._say,
+            )
+        first_line = (again or "").splitlines()[0] if again else None
+        records.save_record(
+            record.model_copy(
+                update={
+                    "status": "deployed" if again is None else "failed",
+                    "updated": records.now(),
+                    "last_error": "an upgrade failed verification and was rolled back"
+                    + (f"; the rollback is not serving: {first_line}" if first_line else ""),
+                }
+            )
+        )
+        return first_line
+
+
+def restart(box: LocalCompose, console: Console, what: str = "the new bundle") -> str | None:
+    """Recreate every container on the bundle now in place: compose does not notice a changed
+    file that a service mounts (models.ini, the router), so a plain `up` would keep the old
+    configuration running. Volumes (models, Redis, the proxy's CA) stay."""
+    console.print(f"Restarting the stack on {what} (containers recreated, volumes kept)")
+    up = box.compose("up", "--detach", "--force-recreate", "--remove-orphans", timeout=1800)
+    if up.returncode != 0:
+        return "docker compose up failed: " + tail(up.stderr.decode(errors="replace"), 6)
+    return None
+
+
+def _port_of(url: Any) -> int:
+    text = str(url or "")
+    tail = text.rsplit(":", 1)[-1]
+    return int(tail) if text.count(":") >= 2 and tail.isdigit() else 443
+
+
+def upgrade(
+    console: Console, confirm: Callable[[str], bool], catalog: Catalog, request: UpgradeRequest
+) -> UpgradeResult:
+    """Upgrade a deployment wherever it runs: this machine, or a cloud through Pulumi."""
+    record = records.load_record(request.name)
+    if record.status in ("deploying", "destroying"):
+        raise UsageError(
+            f"{record.name} is {record.status}; finish or resume that first",
+            hint=f"hybridctl deploy --resume {record.name}",
+        )
+    if record.provider == "local":
+        return LocalUpgrader(console, confirm=confirm).upgrade(catalog, request)
+    if request.model_files:
+        raise UsageError(
+            "--model-file is for local deployments",
+            hint="A cloud box downloads the catalog's models itself.",
+        )
+    from hybridctl.deploy.upgrade_cloud import CloudUpgrader
+
+    return CloudUpgrader(console, confirm=confirm).upgrade(catalog, request, record)

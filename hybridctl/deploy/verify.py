@@ -1,0 +1,126 @@
+"""Verify a box after a change: the gateway through the proxy, every model of its tier loaded."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from hybridctl.deploy.boxcompose import Compose
+from hybridctl.deploy.compose import ComposeProject, tail
+from hybridctl.deploy.serving import BootResult, wait_for_box
+from hybridctl.render.context import LLM_PORT
+
+POLL_S = 3.0
+
+
+def model_states(box: Compose, port: int = LLM_PORT) -> dict[str, str]:
+    """Each model the server lists: 'loaded', 'loading', 'failed' (router mode), or 'listed'."""
+    done = box.compose(
+        "exec",
+        "-T",
+        "llm",
+        "curl",
+        "-fsS",
+        "--max-time",
+        "10",
+        f"http://127.0.0.1:{port}/v1/models",
+        timeout=60,
+    )
+    if done.returncode != 0:
+        return {}
+    try:
+        data = json.loads(done.stdout or b"{}")
+    except json.JSONDecodeError:
+        return {}
+    states: dict[str, str] = {}
+    for row in data.get("data") or []:
+        if isinstance(row, dict) and row.get("id"):
+            states[str(row["id"])] = _state(row.get("status"))
+    return states
+
+
+def _state(status: Any) -> str:
+    if not isinstance(status, dict):
+        return "listed"  # a server without router mode lists what it serves
+    if status.get("failed"):
+        return f"failed (exit {status.get('exit_code', '?')})"
+    return str(status.get("value") or "listed")
+
+
+def wait_for_models(
+    box: Compose, names: Sequence[str], *, timeout_s: float, say: Callable[[str], None]
+) -> list[str]:
+    """Wait until every named model is loaded; the problems (a failed or missing model)."""
+    deadline = time.monotonic() + timeout_s
+    seen: dict[str, str] = {}
+    while True:
+        states = model_states(box)
+        for name in names:
+            state = states.get(name, "not listed")
+            if seen.get(name) != state:
+                seen[name] = state
+                say(f"model {name}: {state}")
+        failed = [f"{n} {seen[n]}" for n in names if seen[n].startswith("failed")]
+        if failed:
+            return failed
+        if all(seen[n] in ("loaded", "listed") for n in names):
+            return []
+        if time.monotonic() >= deadline:
+            return [f"{n} {seen[n]}" for n in names if seen[n] not in ("loaded", "listed")]
+        time.sleep(POLL_S)
+
+
+def verify_box(
+    box: Compose,
+    base_url: str,
+    ca_file: Path,
+    models: Sequence[str],
+    *,
+    timeout_s: float,
+    say: Callable[[str], None],
+) -> str | None:
+    """None when the box serves its tier (gateway through the proxy, models loaded), else why,
+    with the last lines of each failed service's log."""
+    started = time.monotonic()
+    # The serving wait reads states and copies the CA; both protocols offer those calls.
+    boot = wait_for_box(cast(ComposeProject, box), base_url, ca_file, timeout_s=timeout_s, say=say)
+    problem = boot_problem(boot)
+    if problem is None:
+        left = max(30.0, timeout_s - (time.monotonic() - started))
+        missing = wait_for_models(box, models, timeout_s=left, say=say)
+        if missing:
+            problem = "models not loaded: " + ", ".join(missing)
+            return problem + "\n" + log_tail(box, ["llm"])
+        return None
+    return problem + "\n" + log_tail(box, [s.service for s in boot.failed] or ["gateway", "proxy"])
+
+
+def boot_problem(boot: BootResult) -> str | None:
+    if boot.serving:
+        return None
+    if not boot.ca_fetched:
+        return "the proxy never produced its CA certificate"
+    if not boot.gateway_ok:
+        return "the gateway did not answer through the proxy"
+    names = ", ".join(f"{s.service} {s.label}" for s in boot.failed) or "llm not healthy"
+    return f"the local models are not serving ({names})"
+
+
+def log_tail(box: Compose, services: Sequence[str]) -> str:
+    """The last lines of each named service's log, headed by its name."""
+    return "\n".join(
+        f"--- {service}, last lines:\n{tail(box.logs(service, 40))}" for service in services
+    )
+
+
+def check_problems(record: Any, catalog: Any, runner: Any = None) -> str | None:
+    """`status --check`'s verdict on a box that serves: None when healthy, else what failed."""
+    from hybridctl.ops.check import check_deployment
+
+    report = check_deployment(record, catalog, runner=runner)
+    if report.healthy:
+        return None
+    return "status --check: " + "; ".join(f"{i.what}: {i.detail}" for i in report.problems)

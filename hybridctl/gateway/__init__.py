@@ -1,0 +1,1 @@
+"""The gateway's policy side: the routing hook's policy data, client keys and vendor detection."""

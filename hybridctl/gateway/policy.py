@@ -1,0 +1,98 @@
+"""The routing hook's policy (hybrid_policy.json) from the catalog's routing section."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hybridctl.catalog.roles import LocalRoles
+from hybridctl.catalog.schema import Catalog, Routing
+
+AUTO_MODEL = "hybrid"
+ROUTE_ORDER = ("local", "medium", "large")
+HEADERS = {
+    "strategy": "x-hybrid-strategy",
+    "user_tier": "x-hybrid-user-tier",
+    "task_type": "x-hybrid-task-type",
+    "provider": "x-hybrid-provider",
+}
+# Key prefixes that tell a provider key's vendor, most specific first (sk-ant- before sk-).
+KEY_FORMATS = (
+    ("sk-ant-", "anthropic"),
+    ("sk-or-", "openrouter"),
+    ("gsk_", "groq"),
+    ("AIza", "google"),
+    ("sk-", "openai"),
+)
+KEY_PREFIX = "hybridctl:"  # every Redis key the hook writes starts with this
+
+
+def model_names(
+    catalog: Catalog, routes: list[str], roles: LocalRoles, tier_models: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Every model name a client may ask for -> {route, group (LiteLLM's model), provider}."""
+    names: dict[str, dict[str, Any]] = {
+        r: {"route": r, "group": r, "provider": None} for r in routes
+    }
+    for model in tier_models:
+        names[model] = {"route": "local", "group": model, "provider": None}
+    for route in ("medium", "large"):
+        if route not in routes:
+            continue
+        for key in catalog.routing.routes.get(route, []):  # type: ignore[call-overload]
+            cloud = catalog.cloud_models[key]
+            entry = {"route": route, "group": cloud.litellm_model, "provider": cloud.provider}
+            names[key] = entry
+            names[cloud.litellm_model] = entry
+    return names
+
+
+def build_policy(
+    catalog: Catalog,
+    *,
+    routes: list[str],
+    roles: LocalRoles,
+    tier_models: list[str],
+    route_prices: dict[str, dict[str, float]],
+    spend_store: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The JSON the hook reads: every number and name it decides with."""
+    routing: Routing = catalog.routing
+    tiers = {
+        name: {
+            "routes": [r for r in policy.routes if r in routes],
+            "max_complexity_local": policy.max_complexity_local,
+            "min_confidence": policy.min_confidence,
+        }
+        for name, policy in routing.user_tiers.items()
+    }
+    return {
+        "auto_model": AUTO_MODEL,
+        "default_strategy": routing.default_strategy,
+        "strategies": sorted(routing.strategies),
+        "routes": routes,
+        "local_models": roles.names,
+        "models": model_names(catalog, routes, roles, tier_models),
+        # The cloud models' groups in catalog order (an own key takes its vendor's first).
+        "cloud_groups": [
+            catalog.cloud_models[key].litellm_model
+            for route in ("large", "medium")
+            if route in routes
+            for key in routing.routes.get(route, [])  # type: ignore[call-overload]
+        ],
+        "fallback_chain": [r for r in routing.fallback_chain if r in routes],
+        "complexity": {
+            "weights": dict(sorted(routing.complexity.weights.items())),
+            "long_request_chars": routing.complexity.long_request_chars,
+            "local_below": routing.complexity.local_below,
+            "medium_below": routing.complexity.medium_below,
+        },
+        "task_types": dict(sorted(routing.task_types.items())),
+        "user_tiers": tiers,
+        "default_user_tier": "paid" if "paid" in tiers else sorted(tiers)[0],
+        "daily_cloud_budget_usd": routing.daily_cloud_budget_usd,
+        "over_budget": routing.over_budget,
+        "route_prices": route_prices,
+        "headers": dict(HEADERS),
+        "key_formats": [list(pair) for pair in KEY_FORMATS],
+        "spend_store": spend_store,
+    }

@@ -1,0 +1,205 @@
+"""Speed model: generation, prompt and parallel speed of a model on a tier, with provenance."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from hybridctl.catalog.schema import Backend, Catalog, Measurement, Model, SpeedEfficiency, Tier
+
+SpeedSource = Literal["measured", "derived", "claimed"]
+FAR_FACTOR = 2.0
+"""A promise more than this factor away from the derived figure is flagged by the catalog check."""
+
+
+@dataclass(frozen=True)
+class SpeedPrediction:
+    """What one model does on one tier, and where each figure comes from."""
+
+    tier_id: str
+    model_id: str
+    generation_tokens_per_s: float
+    prompt_tokens_per_s: float
+    aggregate_tokens_per_s: float
+    parallel_slots: int
+    source: SpeedSource
+    detail: str
+    roofline_tokens_per_s: float
+
+    @property
+    def parallel_gain(self) -> float:
+        return self.aggregate_tokens_per_s / self.generation_tokens_per_s
+
+
+def quant_family(quantization: str) -> str:
+    """Q4_K_M and Q4_K_S share Q4_K's kernels; other types are their own family."""
+    quant = quantization.upper()
+    return re.sub(r"^((?:I?Q\d)_K)_(?:XS|S|M|L)$", r"\1", quant)
+
+
+def backend_of(tier: Tier) -> Backend:
+    return "cuda" if tier.gpu else "cpu"
+
+
+def tier_threads(tier: Tier) -> int:
+    """Threads the model server runs: the tuned figure, else one per vCPU."""
+    return tier.tuning.threads if tier.tuning else max(1, int(tier.vcpu))
+
+
+def model_bytes(model: Model) -> float:
+    """Bytes generation reads per token: every weight once (the file, as llama.cpp maps it)."""
+    return model.file_size_mb * 1_000_000
+
+
+def slot_gain(gain: float, at_slots: int, slots: int) -> float:
+    """Aggregate over single-stream speed at `slots`, from one measured gain at `at_slots`.
+
+    A decode step of n sequences reads the weights once and computes n tokens: its time is
+    w + n*c (in single-step units, w + c = 1), so the gain is n / (1 - c + n*c). One measured
+    point fixes c; clamped so the gain stays between 1 and n.
+    """
+    if slots <= 1:
+        return 1.0
+    c = (at_slots / gain - 1) / (at_slots - 1)
+    c = min(1.0, max(0.0, c))
+    return slots / (1 - c + slots * c)
+
+
+def efficiency_for(catalog: Catalog, quantization: str, backend: Backend) -> SpeedEfficiency | None:
+    """The latest recorded efficiency for this quantization family and backend."""
+    family = quant_family(quantization)
+    found = [
+        e for e in catalog.speed_efficiencies if e.quant_family == family and e.backend == backend
+    ]
+    # the latest date wins; among records of one date, the one written last
+    return sorted(found, key=lambda e: e.date)[-1] if found else None
+
+
+@dataclass(frozen=True)
+class Derived:
+    generation: float
+    prompt: float | None
+    aggregate: float
+    roofline: float
+
+
+def derive(
+    eff: SpeedEfficiency,
+    *,
+    bytes_per_token: float,
+    parameters_b: float,
+    bandwidth_gbs: float,
+    threads: int,
+    slots: int,
+) -> Derived:
+    """Roofline x efficiency (generation), per-thread compute (prompt), slot model (aggregate).
+
+    A parallel gain applies only at the thread count it was measured with: batching on one
+    thread says little about batching on sixteen (without one, the aggregate is one stream).
+    """
+    roofline = bandwidth_gbs * 1e9 / bytes_per_token
+    generation = roofline * eff.generation
+    prompt = eff.prompt_per_thread_b * threads / parameters_b if eff.prompt_per_thread_b else None
+    gain = (
+        slot_gain(eff.parallel_gain, eff.at_slots, slots)
+        if eff.parallel_gain and eff.at_slots and eff.threads == threads
+        else 1.0
+    )
+    return Derived(generation, prompt, generation * gain, roofline)
+
+
+def _tier_measurement(model: Model, tier_id: str) -> Measurement | None:
+    found = [m for m in model.measurements if m.tier == tier_id]
+    return max(found, key=lambda m: m.date) if found else None
+
+
+def _prompt_speedup(catalog: Catalog, tier: Tier) -> float:
+    stack = catalog.stack
+    return stack.prompt_speedup_gpu if tier.gpu else stack.prompt_speedup_cpu
+
+
+def predict(catalog: Catalog, tier_id: str, model_id: str) -> SpeedPrediction:
+    """Model `model_id` on tier `tier_id`: measured there, derived from an efficiency, or claimed.
+
+    Raises KeyError when the tier or the model is not in the catalog.
+    """
+    tier = catalog.tier(tier_id)
+    model = catalog.models[model_id]
+    slots = tier.tuning.parallel_slots if tier.tuning else tier.parallel_slots
+    bandwidth = tier.gpu.memory_bandwidth_gbs if tier.gpu else tier.memory_bandwidth_gbs
+    roofline = bandwidth * 1e9 / model_bytes(model)
+    eff = efficiency_for(catalog, model.quantization, backend_of(tier))
+    derived = (
+        derive(
+            eff,
+            bytes_per_token=model_bytes(model),
+            parameters_b=model.architecture.parameters_b,
+            bandwidth_gbs=bandwidth,
+            threads=tier_threads(tier),
+            slots=slots,
+        )
+        if eff
+        else None
+    )
+    speedup = _prompt_speedup(catalog, tier)
+    measured = _tier_measurement(model, tier.id)
+    if measured is not None:
+        gen = measured.tokens_per_s
+        prompt = measured.prompt_tokens_per_s or gen * speedup
+        if measured.aggregate_tokens_per_s and measured.parallel_slots == slots:
+            aggregate = measured.aggregate_tokens_per_s
+        else:
+            aggregate = gen * (derived.aggregate / derived.generation if derived else 1.0)
+        detail = f"measured on tier {tier.id}: {measured.machine}, {measured.date}"
+        return SpeedPrediction(
+            tier.id, model_id, gen, prompt, aggregate, slots, "measured", detail, roofline
+        )
+    if derived is not None and eff is not None:
+        prompt = derived.prompt or derived.generation * speedup
+        detail = (
+            f"derived: {eff.generation:.0%} of the {bandwidth:g} GB/s roofline "
+            f"({eff.quant_family}, {eff.backend}, measured {eff.date} on {eff.machine})"
+        )
+        return SpeedPrediction(
+            tier.id,
+            model_id,
+            derived.generation,
+            prompt,
+            derived.aggregate,
+            slots,
+            "derived",
+            detail,
+            roofline,
+        )
+    entry = next((e for e in tier.models if e.model == model_id), None)
+    if entry is not None:
+        gen, ref = entry.promised_tokens_per_s, entry.source.ref
+    else:
+        claims = sorted(model.claims, key=lambda c: c.tokens_per_s)
+        gen = claims[0].tokens_per_s if claims else roofline / 2
+        ref = claims[0].source.ref if claims else "half the bandwidth roofline (no claim)"
+    detail = f"claimed: {ref} (no efficiency measured for {quant_family(model.quantization)})"
+    return SpeedPrediction(
+        tier.id, model_id, gen, gen * speedup, gen, slots, "claimed", detail, roofline
+    )
+
+
+def promise_checks(catalog: Catalog) -> list[str]:
+    """Promises more than FAR_FACTOR away from what the speed model derives for them."""
+    findings = []
+    for tier in catalog.tiers:
+        for entry in tier.models:
+            if entry.model not in catalog.models:
+                continue
+            prediction = predict(catalog, tier.id, entry.model)
+            if prediction.source == "claimed":
+                continue
+            ratio = entry.promised_tokens_per_s / prediction.generation_tokens_per_s
+            if ratio > FAR_FACTOR or ratio < 1 / FAR_FACTOR:
+                findings.append(
+                    f"tier {tier.id}, {entry.model}: promised {entry.promised_tokens_per_s:g} "
+                    f"tok/s is {ratio:.1f}x the {prediction.source} "
+                    f"{prediction.generation_tokens_per_s:.1f} tok/s ({prediction.detail})"
+                )
+    return findings
