@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import ssl
 import subprocess
 import sys
@@ -30,13 +29,12 @@ import pytest
 import yaml
 
 from hybridctl.catalog import load_catalog
+from tests.box_support import IMAGES_ENV, skip_unless_box_runs
 
 pytestmark = pytest.mark.box
 
 REPO = Path(__file__).resolve().parent.parent
 FAKE_CLOUD = Path(__file__).parent / "box" / "fake_cloud.py"
-IMAGES_ENV = "HYBRIDCTL_TEST_IMAGES"
-REQUIRE_ENV = "HYBRIDCTL_REQUIRE_BOX"
 TIMEOUT_S = 240
 # Small enough that the first cloud answer (4,000 tokens at the route's price) spends it.
 TEST_BUDGET_USD = 0.0001
@@ -61,24 +59,7 @@ COMPLEX = [
 ]
 
 
-def _missing() -> str | None:
-    if shutil.which("docker") is None:
-        return "no docker client"
-    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-        return "the Docker engine does not answer"
-    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0:
-        return "no Docker Compose v2 plugin"
-    images = os.environ.get(IMAGES_ENV)
-    if not images or not Path(images).is_file():
-        return f"${IMAGES_ENV} names no images file (run scripts/local_images.sh)"
-    return None
-
-
-_why = _missing()
-if _why is not None:
-    if os.environ.get(REQUIRE_ENV):
-        raise RuntimeError(f"box tests required ({REQUIRE_ENV}=1) but cannot run: {_why}")
-    pytest.skip(f"box tests need Docker: {_why}", allow_module_level=True)
+skip_unless_box_runs()
 
 
 @dataclass

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import ssl
 import subprocess
 import sys
@@ -27,13 +26,12 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.box_support import IMAGES_ENV, skip_unless_box_runs
 from tests.ssh_fixtures import SshServer
 
 pytestmark = pytest.mark.box
 
 FAKE_CLOUD = Path(__file__).parent / "box" / "fake_cloud.py"
-IMAGES_ENV = "HYBRIDCTL_TEST_IMAGES"
-REQUIRE_ENV = "HYBRIDCTL_REQUIRE_BOX"
 TIER = "2"
 NAMES = ("d2-a", "d2-b")
 PORTS = ("--https-port", "10443", "--http-port", "10080")
@@ -49,22 +47,7 @@ COMPLEX = [
 SIMPLE = [{"role": "user", "content": "What are your opening hours?"}]
 
 
-def _missing() -> str | None:
-    if shutil.which("docker") is None:
-        return "no docker client"
-    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-        return "the Docker engine does not answer"
-    images = os.environ.get(IMAGES_ENV)
-    if not images or not Path(images).is_file():
-        return f"${IMAGES_ENV} names no images file (run scripts/local_images.sh)"
-    return None
-
-
-_why = _missing()
-if _why is not None:
-    if os.environ.get(REQUIRE_ENV):
-        raise RuntimeError(f"box tests required ({REQUIRE_ENV}=1) but cannot run: {_why}")
-    pytest.skip(f"box tests need Docker: {_why}", allow_module_level=True)
+skip_unless_box_runs()
 
 
 @dataclass

@@ -11,7 +11,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shutil
 import socket
 import ssl
 import subprocess
@@ -26,12 +25,11 @@ import pytest
 from hybridctl.catalog import load_catalog
 from hybridctl.errors import HybridctlError
 from hybridctl.ssh import SshClient, SshSettings, SshTarget
+from tests.box_support import IMAGES_ENV, skip_unless_box_runs
 from tests.ssh_fixtures import SshServer, missing_reason, start_sshd, stop_sshd
 
 pytestmark = pytest.mark.box
 
-IMAGES_ENV = "HYBRIDCTL_TEST_IMAGES"
-REQUIRE_ENV = "HYBRIDCTL_REQUIRE_BOX"
 NAME = "edge-box"
 TIER = "1"
 HTTPS_PORT = 9443
@@ -58,24 +56,7 @@ ADMIN_PATHS = [
 ]
 
 
-def _missing() -> str | None:
-    if shutil.which("docker") is None:
-        return "no docker client"
-    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-        return "the Docker engine does not answer"
-    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0:
-        return "no Docker Compose v2 plugin"
-    images = os.environ.get(IMAGES_ENV)
-    if not images or not Path(images).is_file():
-        return f"${IMAGES_ENV} names no images file (run scripts/local_images.sh)"
-    return None
-
-
-_why = _missing()
-if _why is not None:
-    if os.environ.get(REQUIRE_ENV):
-        raise RuntimeError(f"box tests required ({REQUIRE_ENV}=1) but cannot run: {_why}")
-    pytest.skip(f"box tests need Docker: {_why}", allow_module_level=True)
+skip_unless_box_runs()
 
 
 @dataclass

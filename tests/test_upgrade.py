@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,11 +22,10 @@ from typing import Any
 import pytest
 
 from hybridctl.catalog import load_catalog
+from tests.box_support import IMAGES_ENV, skip_unless_box_runs
 
 pytestmark = pytest.mark.box
 
-IMAGES_ENV = "HYBRIDCTL_TEST_IMAGES"
-REQUIRE_ENV = "HYBRIDCTL_REQUIRE_BOX"
 NAME = "up-box"
 PORTS = ("--https-port", "11443", "--http-port", "11080")
 FAKE_KEYS = {
@@ -42,22 +40,7 @@ COMPLEX = [
 ]
 
 
-def _missing() -> str | None:
-    if shutil.which("docker") is None:
-        return "no docker client"
-    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-        return "the Docker engine does not answer"
-    images = os.environ.get(IMAGES_ENV)
-    if not images or not Path(images).is_file():
-        return f"${IMAGES_ENV} names no images file (run scripts/local_images.sh)"
-    return None
-
-
-_why = _missing()
-if _why is not None:
-    if os.environ.get(REQUIRE_ENV):
-        raise RuntimeError(f"box tests required ({REQUIRE_ENV}=1) but cannot run: {_why}")
-    pytest.skip(f"upgrade box tests need Docker: {_why}", allow_module_level=True)
+skip_unless_box_runs()
 
 
 class Box:

@@ -11,20 +11,10 @@ from hybridctl.deploy.credentials import ProviderConfig
 from hybridctl.deploy.passphrase import Passphrase
 from hybridctl.deploy.spec import DeployRequest, default_name
 from hybridctl.paths import state_dir
-from hybridctl.stacks.base import DeploySpec
+from hybridctl.stacks.base import OUTPUT_NAMES, DeploySpec
 
 HOST_KEY_CONFIG = "hybridctl:hostKeyPrivate"  # secret; base64 of the OpenSSH private key
 HOST_KEY_PUBLIC_CONFIG = "hybridctl:hostKeyPublic"
-# hybridctl.stacks.component.OUTPUT_NAMES, kept here so that the CLI need not import pulumi.
-OUTPUT_KEYS = (
-    "ip",
-    "ips",
-    "ssh_user",
-    "host_key_fingerprint",
-    "gateway_url",
-    "load_balancer_ip",
-    "private_ips",
-)
 PLUGINS = {
     "hetzner": ("hcloud", "pulumi_hcloud"),
     "aws": ("aws", "pulumi_aws"),
@@ -53,7 +43,7 @@ def make_program(spec_box: dict[str, DeploySpec]) -> Callable[[], None]:
         from hybridctl.stacks import create_stack
 
         component = create_stack(spec_box["spec"])
-        for key in OUTPUT_KEYS:
+        for key in OUTPUT_NAMES:
             value = getattr(component, key, None)
             if value is not None:
                 pulumi.export(key, value)

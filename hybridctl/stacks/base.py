@@ -13,6 +13,17 @@ from typing import TYPE_CHECKING, Any
 from hybridctl.admin_access import check_admin_cidr, check_ssh_public_key
 from hybridctl.errors import InputError
 
+# Every output a stack may set (the last two only behind a load balancer / with a private net).
+OUTPUT_NAMES = (
+    "ip",
+    "ips",
+    "ssh_user",
+    "host_key_fingerprint",
+    "gateway_url",
+    "load_balancer_ip",
+    "private_ips",
+)
+
 if TYPE_CHECKING:  # pulumi is imported lazily: this module is reachable from the CLI
     import pulumi
 

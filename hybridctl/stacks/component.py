@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import pulumi
 
-from hybridctl.stacks.base import DeploySpec, default_ssh_user, host_key_fingerprint
-
-OUTPUT_NAMES = (
-    "ip",
-    "ips",
-    "ssh_user",
-    "host_key_fingerprint",
-    "gateway_url",
-    "load_balancer_ip",
-    "private_ips",
+from hybridctl.stacks.base import (
+    DeploySpec,
+    default_ssh_user,
+    host_key_fingerprint,
 )
-"""Every output a component may set (the last two only behind a load balancer)."""
 
 
 class NodesComponent(pulumi.ComponentResource):

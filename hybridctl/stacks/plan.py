@@ -287,7 +287,7 @@ def run_program(spec: DeploySpec) -> ProgramRun:
     SETTINGS.outputs.clear()
 
     def program() -> None:
-        from hybridctl.stacks.component import OUTPUT_NAMES
+        from hybridctl.stacks.base import OUTPUT_NAMES
 
         stack = create_stack(spec)
         names = [n for n in OUTPUT_NAMES if getattr(stack, n, None) is not None]

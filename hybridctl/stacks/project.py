@@ -8,18 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from hybridctl.errors import HybridctlError, InputError
-from hybridctl.stacks.base import DeploySpec
+from hybridctl.stacks.base import OUTPUT_NAMES, DeploySpec
 
 Getter = Callable[[str], str | None]
-OUTPUTS = (
-    "ip",
-    "ips",
-    "ssh_user",
-    "host_key_fingerprint",
-    "gateway_url",
-    "load_balancer_ip",
-    "private_ips",
-)
 MAX_NODES = 100  # each provider's own limit (check_spec) is lower; this only bounds the input
 
 
@@ -130,7 +121,7 @@ def run(provider: str) -> Any:
         stack = create_stack(build_spec(provider, config))
     except HybridctlError as exc:  # a clean message in `pulumi up`, not a traceback
         raise pulumi.RunError(str(exc)) from None
-    for name in OUTPUTS:
+    for name in OUTPUT_NAMES:
         value = getattr(stack, name, None)
         if value is not None:
             pulumi.export(name, value)

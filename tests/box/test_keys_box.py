@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import ssl
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from hybridctl.catalog import load_catalog
+from tests.box_support import skip_unless_box_runs
 
 pytestmark = pytest.mark.box
 
@@ -65,24 +65,11 @@ class KeysBox:
         return status, {k.lower(): v for k, v in got.items()}, json.loads(raw or b"{}")
 
 
-def _missing() -> str | None:
-    if shutil.which("docker") is None:
-        return "docker is not installed"
-    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-        return "the Docker engine is not running"
-    images = os.environ.get("HYBRIDCTL_TEST_IMAGES")
-    if not images or not Path(images).is_file():
-        return "HYBRIDCTL_TEST_IMAGES does not name the stand-in images file"
-    return None
+skip_unless_box_runs()
 
 
 @pytest.fixture(scope="module")
 def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeysBox]:
-    reason = _missing()
-    if reason:
-        if os.environ.get("HYBRIDCTL_REQUIRE_BOX") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
     from hybridctl.modelgen import write_tiny_model
 
     tmp = tmp_path_factory.mktemp(NAME)
