@@ -199,6 +199,20 @@ class _AlertsContext(BaseModel):
     tier_id: str
 
 
+def test_the_spend_and_key_store_follows_the_shared_redis_of_a_multi_node_box(
+    router_dir: Path, policy: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    monkeypatch.syspath_prepend(str(router_dir))
+    store = importlib.import_module("hybrid_store")  # the hook's own import, when it ran first
+    settings = policy["spend_store"]
+    monkeypatch.delenv("REDIS_HOST", raising=False)
+    assert store.redis_kwargs(settings)["host"] == "redis"
+    monkeypatch.setenv("REDIS_HOST", "10.42.0.10")  # what compose sets on nodes 1..N-1
+    assert store.redis_kwargs(settings)["host"] == "10.42.0.10"
+
+
 def _render_alerts() -> str:
     from hybridctl.render.engine import make_environment, render_template
 

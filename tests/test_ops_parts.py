@@ -122,6 +122,24 @@ def test_a_damaged_or_foreign_backup_is_refused(tmp_path: Path) -> None:
         backup.read_backup(tmp_path / "absent.tar.gz")
 
 
+def test_a_backup_cannot_point_a_restore_at_another_volume_or_be_malformed(
+    tmp_path: Path,
+) -> None:
+    data = b"whatever"
+    wipe = _manifest(data)
+    wipe["parts"]["redis"].update(service="llm", path="/models")  # consistent checksums
+    path = _archive(tmp_path / "w.tar.gz", wipe, {"parts/redis.tar": data})
+    with pytest.raises(InputError, match=r"does not restore: 'redis' \(llm:/models\)"):
+        backup.read_backup(path)
+    odd = _manifest(data, parts={"models": {"file": "parts/redis.tar", "sha256": "x"}})
+    with pytest.raises(InputError, match="does not restore: 'models'"):
+        backup.read_backup(_archive(tmp_path / "o.tar.gz", odd, {"parts/redis.tar": data}))
+    for manifest in ([], {"parts": []}, {"parts": {"redis": {"file": 1}}}):
+        bad = _archive(tmp_path / "x.tar.gz", manifest, {})  # type: ignore[arg-type]
+        with pytest.raises(InputError):
+            backup.read_backup(bad)
+
+
 def _record(name: str, *, provider: str, tier: str = "2") -> DeploymentRecord:
     return DeploymentRecord(
         name=name, provider=provider, tier=tier, region="here", instance_type="t",
@@ -171,3 +189,34 @@ def test_status_check_needs_a_name_and_a_known_deployment() -> None:
     for args in (["status", "nope", "--check"], ["logs", "nope"], ["backup", "nope", "--out", "x"]):
         done = runner.invoke(app, args)
         assert done.exit_code == 2 and "nope" in done.output, args
+
+
+def test_a_domain_deployment_is_checked_against_the_systems_trust_store(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from hybridctl.deploy import serving
+
+    seen: list[object] = []
+
+    def https_ok(url: str, ca_file: object, timeout: float = 5.0) -> bool:
+        seen.append(ca_file)
+        return True
+
+    monkeypatch.setattr(serving, "https_ok", https_ok)
+    leaf = datetime.now(UTC) + timedelta(days=60)
+    monkeypatch.setattr(probes, "tls_facts", lambda url, ca: probes.TlsFacts(leaf, None))
+    record = _record("pub", provider="hetzner").model_copy(
+        update={"outputs": {"domain": "llm.example.com"}}
+    )
+    assert check.public_certificate(record)
+    report = check.CheckReport("pub", "2", "hetzner", "here", "now")
+    check._gateway(report, "https://llm.example.com", None, public=True)
+    assert seen == [None]  # no CA file: the system's trust store verifies an ACME certificate
+    assert [item.level for item in report.items] == ["ok", "ok"]
+    assert "system's trust store" in report.items[0].detail
+    internal = check.CheckReport("int", "2", "hetzner", "here", "now")
+    check._gateway(internal, "https://203.0.113.7", None)
+    assert internal.items[0].level == "fail" and "CA certificate" in internal.items[0].detail
+

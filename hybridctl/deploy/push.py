@@ -93,7 +93,8 @@ def push_files(
         say(f".env written to {remote_dir}/.env (0600, root); the stack starts")
         # The host must match the tier before the stack (re)starts: the NVIDIA driver and
         # container toolkit for a GPU tier, none for a CPU one.
-        _run(client, f"[ ! -x {folder}/host/gpu.sh ] || {folder}/host/gpu.sh", None)
+        # A GPU driver and the container toolkit install in minutes, not seconds.
+        _run(client, f"[ ! -x {folder}/host/gpu.sh ] || {folder}/host/gpu.sh", None, timeout_s=2400)
         # A first boot starts the stack from the path unit when .env appears; on an update the
         # stack already runs, so apply the new bundle: compose pulls new images, models-init
         # fetches new models, and every container is recreated (compose does not notice a
@@ -108,8 +109,8 @@ def push_files(
         )
 
 
-def _run(client: SshClient, script: str, stdin: Path | None) -> None:
-    completed = client.run(as_root(script), stdin_path=stdin, timeout_s=600)
+def _run(client: SshClient, script: str, stdin: Path | None, *, timeout_s: float = 600) -> None:
+    completed = client.run(as_root(script), stdin_path=stdin, timeout_s=timeout_s)
     if completed.returncode != 0:
         detail = completed.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
         raise OperationFailed(

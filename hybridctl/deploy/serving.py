@@ -34,9 +34,10 @@ class BootResult:
         return self.gateway_ok and self.llm_ok
 
 
-def https_ok(url: str, ca_file: Path, timeout: float = 5.0) -> bool:
-    """True when `url` answers 2xx over TLS verified against `ca_file` (never unverified)."""
-    context = ssl.create_default_context(cafile=str(ca_file))
+def https_ok(url: str, ca_file: Path | None, timeout: float = 5.0) -> bool:
+    """True when `url` answers 2xx over TLS verified against `ca_file` (None: the system's trust
+    store, for a public certificate); never unverified."""
+    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     try:
         with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
             return 200 <= response.status < 300

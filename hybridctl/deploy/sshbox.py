@@ -209,11 +209,12 @@ class SshBox:
     ) -> str | None:
         """Put the kept bundle back on every node, restart, verify; None when all serve."""
         folder = shlex.quote(self.bundle_dir)
+        compose = "docker compose" + (f" -p {shlex.quote(self.project)}" if self.project else "")
         restore = (
             f"[ -d {folder}{PREVIOUS_SUFFIX} ] && rm -rf {folder}{FAILED_SUFFIX} && "
             f"mv {folder} {folder}{FAILED_SUFFIX} && cp -a {folder}{PREVIOUS_SUFFIX} {folder} && "
-            f"cd {folder} && docker compose down --remove-orphans --timeout 20 && "
-            "docker compose up -d --remove-orphans"
+            f"cd {folder} && {compose} down --remove-orphans --timeout 20 && "
+            f"{compose} up -d --remove-orphans"
         )
         for ip in node_ips(record.outputs):
             client = self.connect(record, ip)

@@ -24,7 +24,7 @@ from hybridctl.deploy.boxcompose import LocalCompose
 from hybridctl.deploy.compose import tail
 from hybridctl.deploy.records import DeploymentRecord
 from hybridctl.deploy.verify import check_problems, verify_box
-from hybridctl.errors import CheckFailed, UsageError
+from hybridctl.errors import CheckFailed, OperationFailed, UsageError
 
 BACKUPS_DIR = "backups"
 PREVIOUS_BUNDLE = "bundle.prev"
@@ -152,7 +152,7 @@ class LocalUpgrader:
             if problem is None:
                 problem = check_problems(done, catalog)
                 self._say(problem or "status --check: healthy")
-        except CheckFailed as exc:
+        except (CheckFailed, OperationFailed) as exc:  # the box was touched: roll back
             problem = exc.message
         if problem is None:
             return UpgradeResult(done, record.tier, backup)

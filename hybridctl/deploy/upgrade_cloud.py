@@ -29,7 +29,7 @@ from hybridctl.deploy.upgrade import (
     rollback_message,
     tier_models,
 )
-from hybridctl.errors import CheckFailed
+from hybridctl.errors import CheckFailed, OperationFailed
 
 
 class CloudUpgrader:
@@ -86,7 +86,7 @@ class CloudUpgrader:
             self.console.print("Verifying with status --check ...")
             problem = self.box.check(done, catalog)
             self._say(problem or "status --check: healthy")
-        except CheckFailed as exc:  # pushed, but the box did not serve in time
+        except (CheckFailed, OperationFailed) as exc:  # resized or pushed, then failed
             problem = exc.message
         if problem is None:
             return UpgradeResult(done, record.tier, backup)

@@ -91,7 +91,7 @@ def run_keys(deployment: str, args: list[str], runner: Runner | None = None) -> 
     if isinstance(answer, dict) and "error" in answer:
         error = str(answer["error"])
         if done.returncode == 2:
-            raise InputError(error)
+            raise InputError(f"{deployment}: {error}")
         raise OperationFailed(f"{deployment}: {error}")
     if done.returncode != 0 or answer is None:
         detail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]

@@ -149,11 +149,11 @@ def read_backup(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
             members = {m.name: m for m in archive.getmembers() if m.isfile()}
             if MANIFEST not in members:
                 raise InputError(f"{path} is not a hybridctl backup (no {MANIFEST})")
-            manifest = json.loads(_member(archive, members[MANIFEST]))
+            manifest = _checked_manifest(path, json.loads(_member(archive, members[MANIFEST])))
             blobs = {
                 info["file"]: _member(archive, members[info["file"]])
-                for info in manifest.get("parts", {}).values()
-                if info.get("file") in members
+                for info in manifest["parts"].values()
+                if info["file"] in members
             }
     except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
         raise InputError(f"{path} is not a readable hybridctl backup: {exc}") from None
@@ -173,6 +173,28 @@ def read_backup(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
                 hint="Use another copy of the backup; this one was changed or cut short.",
             )
     return manifest, blobs
+
+
+def _checked_manifest(path: Path, manifest: Any) -> dict[str, Any]:
+    """The manifest's shape, and every part one this hybridctl writes, where it writes it: a
+    restore unpacks only into the volumes PARTS names, whatever an archive says."""
+    known = {part.name: part for part in PARTS}
+    parts = manifest.get("parts") if isinstance(manifest, dict) else None
+    if not isinstance(parts, dict):
+        raise InputError(f"{path} is not a hybridctl backup (its manifest lists no parts)")
+    for name, info in parts.items():
+        fields = info if isinstance(info, dict) else {}
+        if not all(isinstance(fields.get(key), str) for key in ("file", "sha256")):
+            raise InputError(f"{path} is damaged: part {name!r} has no file or sha256")
+        if name == ENV_PART:
+            continue
+        part = known.get(name)
+        if part is None or (fields.get("service"), fields.get("path")) != (part.service, part.path):
+            raise InputError(
+                f"{path} holds a part this hybridctl does not restore: {name!r} "
+                f"({fields.get('service')}:{fields.get('path')})"
+            )
+    return manifest
 
 
 def _member(archive: tarfile.TarFile, info: tarfile.TarInfo) -> bytes:

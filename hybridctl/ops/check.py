@@ -65,6 +65,12 @@ def endpoint_of(record: DeploymentRecord) -> str | None:
     return record.outputs.get("endpoint") or record.outputs.get("gateway_url")
 
 
+def public_certificate(record: DeploymentRecord) -> bool:
+    """A --domain deployment serves a public (ACME) certificate: the system's trust store
+    verifies it, not the proxy's internal CA."""
+    return bool(record.outputs.get("domain"))
+
+
 def ca_file_for(record: DeploymentRecord, runner: BoxRunner) -> Path | None:
     """The deployment's own CA: the saved one (local), else fetched from the box's proxy."""
     saved = record.outputs.get("ca_cert")
@@ -90,8 +96,9 @@ def check_deployment(
     found = probes.containers(runner)
     _services(report, probes.declared_services(runner), found)
     states = {c.service: c.state for c in found}
-    ca_file = ca_file_for(record, runner) if "proxy" in states else None
-    _gateway(report, endpoint_of(record), ca_file)
+    public = public_certificate(record)
+    ca_file = ca_file_for(record, runner) if "proxy" in states and not public else None
+    _gateway(report, endpoint_of(record), ca_file, public=public)
     if "llm" in states and states["llm"].state == "running":
         from hybridctl.render.context import LLM_PORT
 
@@ -137,17 +144,20 @@ def _services(report: CheckReport, declared: list[str], found: list[probes.Conta
         report.add(f"service {service}", level, detail, **data)
 
 
-def _gateway(report: CheckReport, base_url: str | None, ca_file: Path | None) -> None:
+def _gateway(
+    report: CheckReport, base_url: str | None, ca_file: Path | None, *, public: bool = False
+) -> None:
     from hybridctl.deploy.serving import https_ok
 
     if not base_url:
         report.add("gateway", "fail", "the deployment records no endpoint")
         return
-    if ca_file is None:
+    if ca_file is None and not public:
         report.add("gateway", "fail", "the proxy's CA certificate could not be read")
         return
+    trust = "the system's trust store" if public else str(ca_file)
     if https_ok(base_url + HEALTH_PATH, ca_file):
-        report.add("gateway", "ok", f"answers at {base_url} (TLS verified with {ca_file})")
+        report.add("gateway", "ok", f"answers at {base_url} (TLS verified with {trust})")
     else:
         report.add("gateway", "fail", f"does not answer at {base_url}{HEALTH_PATH}")
         return

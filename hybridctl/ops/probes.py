@@ -48,11 +48,19 @@ def declared_services(runner: BoxRunner) -> list[str]:
     return [line.strip() for line in done.text.splitlines() if line.strip()]
 
 
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
 def _json_rows(text: str) -> list[dict[str, Any]]:
     text = text.strip()
     if not text:
         return []
-    rows = json.loads(text) if text.startswith("[") else [json.loads(x) for x in text.splitlines()]
+    try:
+        lines = [text] if text.startswith("[") else text.splitlines()
+        rows = [row for line in lines for row in _as_list(json.loads(line))]
+    except ValueError:  # not compose's JSON (an old compose, a warning line): no rows read
+        return []
     return [row for row in rows if isinstance(row, dict)]
 
 
@@ -144,12 +152,13 @@ class TlsFacts:
     ca_expires: datetime | None
 
 
-def tls_facts(base_url: str, ca_file: Path, timeout: float = 10) -> TlsFacts:
-    """The served certificate's expiry (TLS verified against ca_file) and the CA's own."""
+def tls_facts(base_url: str, ca_file: Path | None, timeout: float = 10) -> TlsFacts:
+    """The served certificate's expiry (TLS verified against ca_file, or the system's trust
+    store when None) and the deployment CA's own (None for a public certificate)."""
     parts = urllib.parse.urlsplit(base_url)
     host = parts.hostname or "localhost"
     port = parts.port or 443
-    context = ssl.create_default_context(cafile=str(ca_file))
+    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     with (
         socket.create_connection((host, port), timeout=timeout) as sock,
         context.wrap_socket(sock, server_hostname=host) as tls,
@@ -157,7 +166,7 @@ def tls_facts(base_url: str, ca_file: Path, timeout: float = 10) -> TlsFacts:
         cert = tls.getpeercert()
     not_after = str(cert.get("notAfter")) if cert else ""
     leaf = datetime.fromtimestamp(ssl.cert_time_to_seconds(not_after), UTC)
-    return TlsFacts(leaf, _ca_expiry(ca_file))
+    return TlsFacts(leaf, _ca_expiry(ca_file) if ca_file else None)
 
 
 def _ca_expiry(ca_file: Path) -> datetime | None:

@@ -15,7 +15,7 @@ from typing import Any
 from hybridctl.catalog.schema import Catalog
 from hybridctl.deploy.records import DeploymentRecord, deployment_dir
 from hybridctl.errors import InputError
-from hybridctl.ops.check import ca_file_for, endpoint_of
+from hybridctl.ops.check import ca_file_for, endpoint_of, public_certificate
 from hybridctl.ops.runner import BoxRunner, runner_for
 
 AUTO_MODEL = "hybrid"  # the router's alias: its policy picks the route, as a client's would
@@ -62,9 +62,11 @@ def serving_load(
             hint="Wait for `hybridctl deploy` to finish, or bench the model server only "
             "(--skip-serving).",
         )
-    ca_file = ca_file_for(record, runner or runner_for(record))
-    if ca_file is None:
+    public = public_certificate(record)
+    ca_file = None if public else ca_file_for(record, runner or runner_for(record))
+    if ca_file is None and not public:
         raise InputError(f"the proxy's CA certificate of {record.name} could not be read")
+    trust = "the system's trust store" if public else str(ca_file)
     clients = clients or promises.max_concurrent
     settings = loadtest.LoadSettings(
         url=base_url,
@@ -73,13 +75,13 @@ def serving_load(
         model=AUTO_MODEL,
         max_tokens=max_tokens,
         api_key=master_key(record),
-        ca_file=str(ca_file),
+        ca_file=str(ca_file) if ca_file else None,
         # Every request reaches a model: LiteLLM's cache would answer the repeated prompt.
         extra_body={"cache": {"no-cache": True}},
     )
     progress(
         f"serving: {settings.clients} clients, {settings.requests} requests through "
-        f"{base_url} (TLS verified with {ca_file})"
+        f"{base_url} (TLS verified with {trust})"
     )
     warm = loadtest.one_request(-1, settings, loadtest.chat_completions_url(base_url))
     progress(f"serving: warm-up request {'ok' if warm.ok else 'failed: ' + str(warm.error)}")
@@ -93,7 +95,7 @@ def serving_load(
     )
     _judge_volume(result, tier.requests_per_day.max)
     result["tier"] = tier.id
-    result["ca_file"] = str(Path(ca_file))
+    result["ca_file"] = str(Path(ca_file)) if ca_file else None
     return result
 
 

@@ -210,7 +210,12 @@ def build_router_context(
     fallbacks = [Fallback(route=r, then=chain[i + 1 :]) for i, r in enumerate(chain[:-1])]
     redis = "redis" in tier.services
     spend_store = (
-        {"host": REDIS_HOST, "port": REDIS_PORT, "password_env": REDIS_PASSWORD_ENV}
+        {
+            "host": REDIS_HOST,
+            "host_env": "REDIS_HOST",  # compose sets it to node 0's Redis on multi-node boxes
+            "port": REDIS_PORT,
+            "password_env": REDIS_PASSWORD_ENV,
+        }
         if redis
         else None
     )

@@ -116,7 +116,7 @@ def test_keys_add_list_revoke_on_a_deployment(box: KeysBox) -> None:
     status, _, body = box.chat(key)
     assert status == 401 and "invalid or revoked" in json.dumps(body)
     gone = box.cli("keys", "revoke", "alice", "-d", NAME)
-    assert gone.returncode == 1 and "no key named 'alice'" in gone.stderr
+    assert gone.returncode == 2 and "no key named 'alice'" in gone.stderr
 
 
 def test_without_a_key_or_with_a_made_up_one_the_box_answers_401(box: KeysBox) -> None:
