@@ -219,4 +219,3 @@ def test_a_domain_deployment_is_checked_against_the_systems_trust_store(
     internal = check.CheckReport("int", "2", "hetzner", "here", "now")
     check._gateway(internal, "https://203.0.113.7", None)
     assert internal.items[0].level == "fail" and "CA certificate" in internal.items[0].detail
-
