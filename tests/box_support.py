@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,27 @@ def skip_unless_box_runs() -> None:
     if os.environ.get(REQUIRE_ENV):
         raise RuntimeError(f"box tests required ({REQUIRE_ENV}=1) but cannot run: {why}")
     pytest.skip(f"box tests need Docker: {why}", allow_module_level=True)
+
+
+def run_cli(
+    env: dict[str, str], *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """`hybridctl ARGS` in a child process with the test's environment (exit 0 asserted)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "hybridctl", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if check:
+        assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def master_key(bundle: Path) -> str:
+    """The gateway's master key from a bundle's .env."""
+    for line in (bundle / ".env").read_text().splitlines():
+        if line.startswith("LITELLM_MASTER_KEY="):
+            return line.partition("=")[2]
+    raise AssertionError("no master key in .env")

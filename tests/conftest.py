@@ -11,7 +11,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Modules that define fixtures, registered here so that tests use the fixtures by name and
 # import these modules only for their helpers (tests/test_test_layout.py keeps this list whole).
-pytest_plugins = ["tests.ssh_fixtures"]
+pytest_plugins = ["tests.ssh_fixtures", "tests.router_fixtures"]
 
 _LEAKY_PREFIXES = ("HYBRIDCTL_", "PULUMI_", "AWS_", "GOOGLE_", "CLOUDSDK_", "HCLOUD_", "XDG_")
 _KEEP = {

@@ -308,3 +308,21 @@ class FakeVendor:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def router_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tier 2's rendered router files, once per test module."""
+    return rendered_router(tmp_path_factory.mktemp("router"), tier="2")
+
+
+@pytest.fixture(scope="module")
+def hook(router_dir: Path) -> ModuleType:
+    """The rendered LiteLLM hook, imported."""
+    return import_hook(router_dir)
+
+
+@pytest.fixture(scope="module")
+def policy(router_dir: Path) -> dict[str, Any]:
+    """The rendered routing policy."""
+    return dict(json.loads((router_dir / "hybrid_policy.json").read_text()))

@@ -15,7 +15,6 @@ import json
 import os
 import ssl
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -29,7 +28,7 @@ import pytest
 import yaml
 
 from hybridctl.catalog import load_catalog
-from tests.box_support import IMAGES_ENV, skip_unless_box_runs
+from tests.box_support import IMAGES_ENV, master_key, run_cli, skip_unless_box_runs
 
 pytestmark = pytest.mark.box
 
@@ -96,22 +95,10 @@ class Box:
         return Path(self.outputs["bundle"])
 
     def master_key(self) -> str:
-        for line in (self.bundle / ".env").read_text().splitlines():
-            if line.startswith("LITELLM_MASTER_KEY="):
-                return line.partition("=")[2]
-        raise AssertionError("no master key in .env")
+        return master_key(self.bundle)
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "hybridctl", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-        if check:
-            assert done.returncode == 0, done.stdout + done.stderr
-        return done
+        return run_cli(self.env, *args, check=check)
 
     def compose(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

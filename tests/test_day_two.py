@@ -12,7 +12,6 @@ import json
 import os
 import ssl
 import subprocess
-import sys
 import tarfile
 import time
 import urllib.error
@@ -26,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.box_support import IMAGES_ENV, skip_unless_box_runs
+from tests.box_support import IMAGES_ENV, run_cli, skip_unless_box_runs
 from tests.ssh_fixtures import SshServer
 
 pytestmark = pytest.mark.box
@@ -60,16 +59,7 @@ class Site:
     deployed: list[str] = field(default_factory=list)
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "hybridctl", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-        if check:
-            assert done.returncode == 0, done.stdout + done.stderr
-        return done
+        return run_cli(self.env, *args, check=check)
 
     def bundle(self, name: str) -> Path:
         return self.root / "state" / "deployments" / name / "bundle"

@@ -14,7 +14,6 @@ import os
 import socket
 import ssl
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import pytest
 from hybridctl.catalog import load_catalog
 from hybridctl.errors import HybridctlError
 from hybridctl.ssh import SshClient, SshSettings, SshTarget
-from tests.box_support import IMAGES_ENV, skip_unless_box_runs
+from tests.box_support import IMAGES_ENV, master_key, run_cli, skip_unless_box_runs
 from tests.ssh_fixtures import SshServer, missing_reason, start_sshd, stop_sshd
 
 pytestmark = pytest.mark.box
@@ -73,16 +72,7 @@ class Box:
         return Path(self.outputs["bundle"])
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "hybridctl", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-        if check:
-            assert done.returncode == 0, done.stdout + done.stderr
-        return done
+        return run_cli(self.env, *args, check=check)
 
     def compose(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -93,10 +83,7 @@ class Box:
         )
 
     def master_key(self) -> str:
-        for line in (self.bundle / ".env").read_text().splitlines():
-            if line.startswith("LITELLM_MASTER_KEY="):
-                return line.partition("=")[2]
-        raise AssertionError("no master key in .env")
+        return master_key(self.bundle)
 
 
 def get(

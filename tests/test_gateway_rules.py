@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
@@ -13,29 +12,9 @@ from pydantic import BaseModel
 
 from hybridctl.paths import templates_dir
 from tests.router_fixtures import handler as _handler
-from tests.router_fixtures import (
-    import_hook,
-    rendered_router,
-)
 from tests.router_fixtures import pre_call as _pre_call
 from tests.router_fixtures import request as _request
 from tests.router_fixtures import user as _user
-
-
-@pytest.fixture(scope="module")
-def router_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return rendered_router(tmp_path_factory.mktemp("router"), tier="2")
-
-
-@pytest.fixture(scope="module")
-def hook(router_dir: Path) -> ModuleType:
-    return import_hook(router_dir)
-
-
-@pytest.fixture(scope="module")
-def policy(router_dir: Path) -> dict:
-    return json.loads((router_dir / "hybrid_policy.json").read_text())
-
 
 # --- keys, vendors, budgets, confidence and task types ------------------------------------------
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
 import pytest
@@ -14,30 +13,12 @@ from tests.router_fixtures import (
     COMPLEX_2,
     LONG,
     SIMPLE_2,
-    import_hook,
-    rendered_router,
 )
 from tests.router_fixtures import assistant as _assistant
 from tests.router_fixtures import handler as _handler
 from tests.router_fixtures import pre_call as _pre_call
 from tests.router_fixtures import request as _request
 from tests.router_fixtures import user as _user
-
-
-@pytest.fixture(scope="module")
-def router_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return rendered_router(tmp_path_factory.mktemp("router"), tier="2")
-
-
-@pytest.fixture(scope="module")
-def hook(router_dir: Path) -> ModuleType:
-    return import_hook(router_dir)
-
-
-@pytest.fixture(scope="module")
-def policy(router_dir: Path) -> dict:
-    return json.loads((router_dir / "hybrid_policy.json").read_text())
-
 
 # --- which local model ----------------------------------------------------------------------
 
