@@ -18,6 +18,7 @@ from hybridctl.deploy.localfit import cap_cpus, changed_mounts, file_hashes, hos
 from hybridctl.deploy.localopts import save_local_options
 from hybridctl.deploy.seed import ModelSeed, check_seeds
 from hybridctl.deploy.serving import BootResult, wait_for_box
+from hybridctl.deploy.verify import boot_problem
 from hybridctl.errors import CheckFailed, OperationFailed, UsageError
 
 PROVIDER = "local"
@@ -258,7 +259,9 @@ class LocalDeployer:
             "bundle": str(project.bundle),
             "curl": curl_example(base_url, ca_file, env_file),
         }
-        problem = _boot_problem(boot)
+        problem = boot_problem(boot)
+        if problem is not None and boot.gateway_ok:
+            problem += "; cloud routes still answer"
         if problem is not None and not boot.ca_fetched:
             up_log = tail((project.bundle.parent / UP_LOG).read_text(errors="replace"))
             problem += f"; docker compose up said:\n{up_log}"
@@ -322,14 +325,3 @@ class LocalDeployer:
             }
         }
         return status
-
-
-def _boot_problem(boot: BootResult) -> str | None:
-    if boot.serving:
-        return None
-    if not boot.ca_fetched:
-        return "the proxy never produced its CA certificate"
-    if not boot.gateway_ok:
-        return "the gateway did not answer through the proxy"
-    names = ", ".join(f"{s.service} {s.label}" for s in boot.failed) or "llm not healthy"
-    return f"the local models are not serving ({names}); cloud routes still answer"
