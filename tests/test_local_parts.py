@@ -210,34 +210,26 @@ def test_a_rerender_to_another_tier_names_the_services_whose_mounted_files_chang
     assert changed_mounts(bundle, {}) == {}  # a first deploy has nothing running to recreate
 
 
-def test_cpu_limits_above_this_machine_are_capped_in_an_override(tmp_path: Path) -> None:
-    import shutil
-    import subprocess
-
-    from hybridctl.deploy.localfit import OVERRIDE_FILE, cap_cpus
+def test_a_local_box_sizes_the_model_servers_cpu_limit_for_this_machine(tmp_path: Path) -> None:
+    from hybridctl.render import render_bundle
+    from hybridctl.render.context import llm_cpu_limit
 
     bundle = tmp_path / "bundle"
     _render_local(bundle, "3")
     compose = yaml.safe_load((bundle / "docker-compose.yml").read_text())
     assert compose["services"]["llm"]["deploy"]["resources"]["limits"]["cpus"] == "3.0"
-    assert cap_cpus(bundle, 2) == {"llm": 3.0}
-    override = yaml.safe_load((bundle / OVERRIDE_FILE).read_text())
-    assert override == {"services": {"llm": {"deploy": {"resources": {"limits": {"cpus": "2.0"}}}}}}
-    if shutil.which("docker"):  # compose merges the override into the project it runs
-        done = subprocess.run(
-            [
-                *("docker", "compose", "--project-name", "mn-cfg"),
-                *("--project-directory", str(bundle), "config", "--format", "json"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        if done.returncode == 0:
-            merged = json.loads(done.stdout)["services"]["llm"]["deploy"]["resources"]
-            assert float(merged["limits"]["cpus"]) == 2.0
-    assert cap_cpus(bundle, 64) == {}
-    assert not (bundle / OVERRIDE_FILE).exists()  # no cap needed: no override left behind
+    options = RenderOptions(
+        tier_id="3", provider="local", publish_address="127.0.0.1", allow_unverified=True,
+        host_cpus=2,
+    )  # fmt: skip
+    assert not render_bundle(load_catalog(), options, bundle, force=True).problems
+    compose = yaml.safe_load((bundle / "docker-compose.yml").read_text())
+    limit = compose["services"]["llm"]["deploy"]["resources"]["limits"]["cpus"]
+    assert float(limit) == llm_cpu_limit(2) <= 2  # Docker refuses a limit above the host's
+    wide = options.model_copy(update={"host_cpus": 64})
+    assert not render_bundle(load_catalog(), wide, bundle, force=True).problems
+    compose = yaml.safe_load((bundle / "docker-compose.yml").read_text())
+    assert compose["services"]["llm"]["deploy"]["resources"]["limits"]["cpus"] == "3.0"
 
 
 def _fake_box(monkeypatch: pytest.MonkeyPatch, up_script: str) -> None:

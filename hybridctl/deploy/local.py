@@ -14,7 +14,7 @@ from rich.markup import escape
 from hybridctl.catalog.schema import Catalog
 from hybridctl.deploy import records
 from hybridctl.deploy.compose import ComposeProject, check_engine, tail
-from hybridctl.deploy.localfit import cap_cpus, changed_mounts, file_hashes, host_cpus
+from hybridctl.deploy.localfit import changed_mounts, file_hashes, host_cpus
 from hybridctl.deploy.localopts import save_local_options
 from hybridctl.deploy.seed import ModelSeed, check_seeds
 from hybridctl.deploy.serving import BootResult, wait_for_box
@@ -101,12 +101,12 @@ class LocalDeployer:
         whose mounted files changed, so `up` recreates them."""
         bundle = records.deployment_dir(name) / BUNDLE_DIR
         before = file_hashes(bundle)
-        self._render_files(catalog, request, bundle)
         cpus = host_cpus()
-        for service, wanted in cap_cpus(bundle, cpus).items():
+        self._render_files(catalog, request, bundle, cpus)
+        vcpu = catalog.tier(request.tier_id).vcpu
+        if cpus < vcpu:
             self._say(
-                f"{service}: cpus limit capped at {cpus}, this machine's CPUs "
-                f"(the tier's limit is {wanted:g})"
+                f"llm: cpus limit sized for this machine's {cpus} CPUs (the tier has {vcpu:g})"
             )
         stale = changed_mounts(bundle, before)
         if stale:
@@ -115,7 +115,9 @@ class LocalDeployer:
             ComposeProject(name, bundle).run("rm", "--stop", "--force", *stale, timeout=300)
         return bundle
 
-    def _render_files(self, catalog: Catalog, request: LocalRequest, bundle: Path) -> None:
+    def _render_files(
+        self, catalog: Catalog, request: LocalRequest, bundle: Path, cpus: int
+    ) -> None:
         from hybridctl.render import RenderOptions, render_bundle
 
         options = RenderOptions(
@@ -127,6 +129,7 @@ class LocalDeployer:
             https_port=request.https_port,
             http_port=request.http_port,
             allow_unverified=request.allow_unverified,
+            host_cpus=cpus,
         )
         result = render_bundle(catalog, options, bundle, force=True)
         if result.problems:

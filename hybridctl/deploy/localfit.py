@@ -1,4 +1,4 @@
-"""Fit a re-rendered local bundle to this machine: what to recreate, CPU limits it can grant."""
+"""Fit a re-rendered local bundle to this machine: what to recreate, the CPUs it can grant."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from hybridctl.errors import OperationFailed
 
 MANIFEST = "hybridctl-manifest.json"  # written by render: each file's sha256
 COMPOSE_FILE = "docker-compose.yml"
-# Compose reads it beside docker-compose.yml and merges it in; `render --check` ignores it.
-OVERRIDE_FILE = "docker-compose.override.yml"
 
 
 def file_hashes(bundle: Path) -> dict[str, str]:
@@ -78,33 +76,3 @@ def host_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
-
-
-def cap_cpus(bundle: Path, cpus: int) -> dict[str, float]:
-    """Write the override that caps each service's `cpus` limit at `cpus` (the rendered limit is
-    the tier's vCPU count, which Docker refuses above the host's); the services capped, with
-    their rendered limits. No cap needed: no override file."""
-    capped: dict[str, float] = {}
-    for name, service in _services(bundle).items():
-        limits = (((service or {}).get("deploy") or {}).get("resources") or {}).get("limits")
-        value = (limits or {}).get("cpus")
-        try:
-            wanted = float(value) if value is not None else 0.0
-        except (TypeError, ValueError):
-            continue
-        if wanted > cpus:
-            capped[str(name)] = wanted
-    override = bundle / OVERRIDE_FILE
-    if not capped:
-        override.unlink(missing_ok=True)
-        return capped
-    body = {
-        "services": {
-            name: {"deploy": {"resources": {"limits": {"cpus": f"{cpus:.1f}"}}}} for name in capped
-        }
-    }
-    override.write_text(
-        "# Written by hybridctl deploy --provider local: this machine has "
-        f"{cpus} CPU(s), fewer than the tier's limits.\n" + yaml.safe_dump(body, sort_keys=True)
-    )
-    return capped

@@ -84,6 +84,9 @@ class RenderOptions(Frozen):
     allow_unverified: bool = False
     # Servers behind one load balancer: > 1 shares node 0's Redis and the balancer's name.
     nodes: int = Field(default=1, ge=1, le=50)
+    # CPUs of the machine that runs the box when it is not the tier's (a local box): the
+    # model server's limit is sized for it, since Docker refuses a limit above the host's.
+    host_cpus: int | None = Field(default=None, ge=1)
 
 
 class LocalModel(Frozen):
@@ -312,7 +315,7 @@ def build_context(catalog: Catalog, tier: Tier, options: RenderOptions) -> Rende
         services=sorted(tier.services),
         monitoring=monitoring,
         grafana=monitoring and options.images.get("grafana", "") is not None,
-        llm_cpus=llm_cpu_limit(tier.vcpu),
+        llm_cpus=llm_cpu_limit(min(tier.vcpu, options.host_cpus or tier.vcpu)),
         publish_address=options.publish_address,
         models_host_dir=None if options.provider == "local" else MODELS_HOST_DIR,
         https_port=options.https_port,
