@@ -13,9 +13,7 @@ from hybridctl.cli.options import (
     ImagesOption,
     JsonOption,
     RouteUrlOption,
-    parse_route_urls,
 )
-from hybridctl.errors import UsageError
 
 ProviderOption = Annotated[
     str | None,
@@ -173,24 +171,12 @@ def deploy(
     Example: hybridctl deploy --tier 2.5 --provider hetzner --plan
     Example: hybridctl deploy --tier 1 --provider local --model-file MODEL_ID=./model.gguf
     """
+    given = dict(locals())  # every parameter above, by name (before any import adds names)
     from hybridctl.catalog import load_catalog
-    from hybridctl.deploy.spec import DeployRequest
+    from hybridctl.deploy.request_build import DeployOptions, build_request, check_modes
 
-    modes = [
-        flag
-        for flag, given in (
-            ("--cancel", cancel is not None),
-            ("--resume", resume is not None),
-            ("--plan", plan),
-            ("--tier/--provider", tier is not None or provider is not None),
-        )
-        if given
-    ]
-    if len(modes) > 1 and modes != ["--plan", "--tier/--provider"]:
-        raise UsageError(
-            f"{' and '.join(modes)} cannot be combined",
-            hint="Deploy (--tier/--provider, optionally --plan), --resume NAME or --cancel NAME.",
-        )
+    opts = DeployOptions(**given)
+    check_modes(opts)
     if cancel:
         _deployer().cancel(cancel, backend=backend)
         _console().print(f"Released the lock on {cancel}; run the deploy again or --resume it.")
@@ -200,104 +186,28 @@ def deploy(
         record = _deployer().resume(loaded, resume, yes=yes, backend=backend)
         print_deployed(record, as_json)
         return
-    if tier is None or provider is None:
-        raise UsageError(
-            "--tier and --provider are required",
-            hint="e.g. hybridctl deploy --tier 2.5 --provider hetzner --plan",
-        )
-    from hybridctl.providers import get_provider
-    from hybridctl.render.images_file import load_images_file
-
-    chosen = get_provider(provider)
-    if chosen.kind == "local":
-        if plan:
-            raise UsageError(
-                "--plan is for cloud deployments; a local box costs nothing to try",
-                hint="Run it: hybridctl deploy --tier 1 --provider local",
-            )
-        if domain:
-            raise UsageError(
-                "--domain is for cloud deployments: a local box is reached as localhost",
-                hint="Clients verify a local box with `hybridctl outputs NAME --ca`.",
-            )
-        _deploy_local(
-            loaded,
-            tier,
-            name,
-            images=load_images_file(images),
-            route_urls=parse_route_urls(route_url),
-            model_files=model_file,
-            allow_unverified=allow_unverified,
-            ports=(https_port, http_port),
-            wait=wait or 900,
-            as_json=as_json,
-        )
-        return
-    if model_file or route_url:
-        raise UsageError(
-            "--model-file and --route-url are for --provider local",
-            hint="A cloud box downloads the catalog's models and calls the vendors itself.",
-        )
-    request = DeployRequest(
-        tier_id=tier,
-        images=load_images_file(images),
-        provider=chosen.name,
-        region=region,
-        name=name,
-        nodes=nodes,
-        admin_cidr=admin_cidr,
-        ssh_public_key_file=ssh_public_key,
-        backend=backend,
-        catalog_path=catalog,
-        domain=domain,
-        allow_unverified=allow_unverified,
-        wait_s=wait or 1800,
-    )
+    provider_name, request = build_request(opts)
     if plan:
-        from hybridctl.cli.deploy_views import print_plan
-        from hybridctl.deploy.plan import plan_deployment
-
-        report = plan_deployment(loaded, request)
-        if as_json:
-            from hybridctl.cli.output import print_json
-
-            print_json(report.to_json())
-        else:
-            print_plan(report)
+        _print_plan(loaded, request, as_json)
         return
-    record = _deployer(chosen.name).deploy(loaded, request, yes=yes)
+    if provider_name == "local":
+        record = _deployer("local").deploy(loaded, request)
+    else:
+        record = _deployer(provider_name).deploy(loaded, request, yes=yes)
     print_deployed(record, as_json)
 
 
-def _deploy_local(
-    catalog: Any,
-    tier: str,
-    name: str | None,
-    *,
-    images: dict[str, str | None],
-    route_urls: dict[str, str],
-    model_files: list[str] | None,
-    allow_unverified: bool,
-    ports: tuple[int, int],
-    wait: float,
-    as_json: bool,
-) -> None:
-    from hybridctl.deploy.local import LocalRequest
-    from hybridctl.deploy.seed import parse_model_files
+def _print_plan(catalog: Any, request: Any, as_json: bool) -> None:
+    from hybridctl.cli.deploy_views import print_plan
+    from hybridctl.deploy.plan import plan_deployment
 
-    request = LocalRequest(
-        tier_id=tier,
-        name=name,
-        images=images,
-        route_urls=route_urls,
-        model_files=parse_model_files(model_files),
-        allow_unverified=allow_unverified,
-        https_port=ports[0],
-        http_port=ports[1],
-        timeout_s=wait,
-    )
-    record = _deployer("local").deploy(catalog, request)
-    print_deployed(record, as_json)
+    report = plan_deployment(catalog, request)
+    if as_json:
+        from hybridctl.cli.output import print_json
+
+        print_json(report.to_json())
+    else:
+        print_plan(report)
 
 
 def outputs(
@@ -358,29 +268,14 @@ def deployments(as_json: JsonOption = False) -> None:
 
     Example: hybridctl deployments --json
     """
-    from rich.table import Table
-
+    from hybridctl.cli.deploy_views import print_deployments
     from hybridctl.cli.output import print_json
     from hybridctl.deploy.records import list_records
+    from hybridctl.deploy.request_build import deployment_rows
 
     found = list_records()
     if as_json:
-        print_json(
-            [
-                {
-                    "name": r.name,
-                    "provider": r.provider,
-                    "tier": r.tier,
-                    "region": r.region,
-                    "nodes": r.nodes,
-                    "status": r.status,
-                    "ip": r.outputs.get("ip"),
-                    "monthly_usd": r.monthly_usd,
-                    "updated": r.updated,
-                }
-                for r in found
-            ]
-        )
+        print_json(deployment_rows(found))
         return
     if not found:
         _console().print(
@@ -389,29 +284,4 @@ def deployments(as_json: JsonOption = False) -> None:
             "--provider hetzner --plan"
         )
         return
-    table = Table()
-    for column in (
-        "name",
-        "provider",
-        "tier",
-        "region",
-        "nodes",
-        "status",
-        "ip",
-        "$/month",
-        "updated",
-    ):
-        table.add_column(column)
-    for r in found:
-        table.add_row(
-            r.name,
-            r.provider,
-            r.tier,
-            r.region,
-            str(r.nodes),
-            r.status,
-            str(r.outputs.get("ip", "-")),
-            f"{r.monthly_usd:,.2f}",
-            r.updated,
-        )
-    _console().print(table)
+    print_deployments(found)

@@ -1,4 +1,4 @@
-"""How the deploy commands draw: an offline plan (resources, cost), a deployed box, outputs."""
+"""How the deploy commands draw: a plan, a deployed box, outputs, the deployments, status."""
 
 from __future__ import annotations
 
@@ -111,3 +111,78 @@ def print_outputs(outputs: dict[str, Any]) -> None:
     for key, value in outputs.items():
         shown = ", ".join(value) if isinstance(value, list) else value
         console.print(f"  {key:<21} {escape(str(shown))}", soft_wrap=True)
+
+
+def print_deployments(found: list[Any]) -> None:
+    """The `deployments` table: one row per saved deployment record."""
+    from rich.table import Table
+
+    from hybridctl.cli.output import console
+
+    table = Table()
+    for column in (
+        "name",
+        "provider",
+        "tier",
+        "region",
+        "nodes",
+        "status",
+        "ip",
+        "$/month",
+        "updated",
+    ):
+        table.add_column(column)
+    for r in found:
+        table.add_row(
+            r.name,
+            r.provider,
+            r.tier,
+            r.region,
+            str(r.nodes),
+            r.status,
+            str(r.outputs.get("ip", "-")),
+            f"{r.monthly_usd:,.2f}",
+            r.updated,
+        )
+    console.print(table)
+
+
+def print_status(result: dict[str, Any]) -> None:
+    """`status NAME`: the saved record, its outputs, then what the live look found."""
+    from hybridctl.cli.output import console
+    from hybridctl.deploy.records import DeploymentRecord
+
+    record = DeploymentRecord.model_validate(result["record"])
+    where = (
+        "this machine, Docker Compose"
+        if record.provider == "local"
+        else f"{record.instance_type} x {record.nodes} in {record.region}"
+    )
+    console.print(
+        f"[bold]{record.name}[/]: {record.status}; tier {record.tier} on {record.provider} "
+        f"({where}); created {record.created}, updated {record.updated}; "
+        f"${record.monthly_usd:,.2f}/month"
+    )
+    if record.last_error:
+        console.print(f"  last error: {record.last_error}")
+    if record.provider != "local":
+        console.print(
+            f"  host key {record.host_key_fingerprint} (known_hosts: {record.known_hosts})"
+        )
+    console.print(f"  backend {record.backend_url}")
+    print_outputs(record.outputs)
+    live = result["live"]
+    for service, state in ((live or {}).get("services") or {}).items():
+        health = f" ({state['health']})" if state["health"] else ""
+        if state["state"] == "exited":
+            health = f" ({state['exit_code']})"
+        ports = f"  ports {', '.join(state['ports'])}" if state["ports"] else ""
+        console.print(f"  service {service:<12} {state['state']}{health}{ports}")
+    if live and live.get("last_update"):
+        update = live["last_update"]
+        console.print(
+            f"  last Pulumi {update['kind']}: {update['result']} ({update['started']} - "
+            f"{update['ended']})"
+        )
+    elif result["live_error"]:
+        console.print(f"  [dim]{result['live_error']}[/]")

@@ -17,16 +17,6 @@ def _console() -> Any:
     return console
 
 
-def _print_outputs(outputs: dict[str, Any]) -> None:
-    from rich.markup import escape
-
-    console = _console()
-    for key, value in outputs.items():
-        shown = ", ".join(value) if isinstance(value, list) else value
-        # Not wrapped: a path or the curl command must stay one line to copy.
-        console.print(f"  {key:<21} {escape(str(shown))}", soft_wrap=True)
-
-
 def status(
     name: Annotated[str | None, typer.Argument(help="Deployment name (default: all).")] = None,
     check: Annotated[
@@ -45,6 +35,7 @@ def status(
     Example: hybridctl status hybridctl-hetzner
     Example: hybridctl status hybridctl-local --check --json
     """
+    from hybridctl.cli.deploy_views import print_status
     from hybridctl.cli.output import err_console, print_json
     from hybridctl.deploy import records
     from hybridctl.providers import get_provider
@@ -69,41 +60,7 @@ def status(
     if as_json:
         print_json(result)
         return
-    record = records.DeploymentRecord.model_validate(result["record"])
-    console = _console()
-    where = (
-        "this machine, Docker Compose"
-        if record.provider == "local"
-        else f"{record.instance_type} x {record.nodes} in {record.region}"
-    )
-    console.print(
-        f"[bold]{record.name}[/]: {record.status}; tier {record.tier} on {record.provider} "
-        f"({where}); created {record.created}, updated {record.updated}; "
-        f"${record.monthly_usd:,.2f}/month"
-    )
-    if record.last_error:
-        console.print(f"  last error: {record.last_error}")
-    if record.provider != "local":
-        console.print(
-            f"  host key {record.host_key_fingerprint} (known_hosts: {record.known_hosts})"
-        )
-    console.print(f"  backend {record.backend_url}")
-    _print_outputs(record.outputs)
-    live = result["live"]
-    for service, state in ((live or {}).get("services") or {}).items():
-        health = f" ({state['health']})" if state["health"] else ""
-        if state["state"] == "exited":
-            health = f" ({state['exit_code']})"
-        ports = f"  ports {', '.join(state['ports'])}" if state["ports"] else ""
-        console.print(f"  service {service:<12} {state['state']}{health}{ports}")
-    if live and live.get("last_update"):
-        update = live["last_update"]
-        console.print(
-            f"  last Pulumi {update['kind']}: {update['result']} ({update['started']} - "
-            f"{update['ended']})"
-        )
-    elif result["live_error"]:
-        console.print(f"  [dim]{result['live_error']}[/]")
+    print_status(result)
 
 
 def _check(name: str, catalog: Any, as_json: bool) -> None:
