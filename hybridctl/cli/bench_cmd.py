@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from hybridctl.bench_host.load import LoadOptions
+from hybridctl.bench_host.run_settings import bench_plan
+from hybridctl.bench_host.target import check_where, check_writable, needs_deployment_tier
 from hybridctl.cli import bench_steps
 from hybridctl.cli.options import CatalogOption, JsonOption, bounded, http_url
-from hybridctl.errors import UsageError
 
 _SSH = "SSH (with --host or --deployment)"
 _SERVE = "Load test (--serve)"
@@ -234,75 +235,27 @@ def bench(
 
     Example: hybridctl bench --tier 1 --local --repetitions 3
     """
-    where = [
-        flag
-        for flag, given in (("--local", local), ("--host", host), ("--deployment", deployment))
-        if given
-    ]
-    if len(where) > 1:
-        raise UsageError(f"choose one of --local, --host, --deployment (got {' and '.join(where)})")
+    check_where(local, host, deployment)
     if update_catalog and not serve:
-        from hybridctl.catalog.measurements import check_catalog_writable
-        from hybridctl.paths import default_catalog_path
-
-        check_catalog_writable(catalog or default_catalog_path())  # before the bench, not after
+        check_writable(catalog)  # before the bench, not after
     ssh = bench_steps.ssh_client(
         host, deployment, known_hosts, accept_new_host_key, identity, ssh_config, connect_timeout
     )
-    if deployment and not tier and (serve or not model or any("=" in m for m in model)):
+    if deployment and needs_deployment_tier(tier, serve, model):
         tier = bench_steps.deployment_tier(deployment)
     if serve:
-        code = bench_steps.serve(
-            serve,
-            tier,
-            catalog,
-            ssh,
-            clients,
-            requests,
-            max_tokens,
-            served_model,
-            api_key_env,
-            target_rpm,
-            remote_python,
-            out,
-            json_output,
-        )
+        load = LoadOptions(clients, requests, max_tokens, served_model, api_key_env, target_rpm)
+        code = bench_steps.serve(serve, tier, catalog, ssh, load, remote_python, out, json_output)
         raise typer.Exit(code)
-    from hybridctl.benchplan import ModelFile, build_plan
-
-    files = [ModelFile.parse(spec) for spec in model or []]
-    cat, tier_obj = bench_steps.tier(catalog, tier) if tier else (None, None)
+    picked = bench_steps.models(model, catalog, tier)  # catalog, tier, model files
     if tune:
-        bench_steps.tune(
-            cat, tier_obj, files, tune_budget_s, update_catalog, catalog, ssh, json_output
-        )
+        bench_steps.tune(*picked, tune_budget_s, update_catalog, catalog, ssh, json_output)
         raise typer.Exit(0)
-    plan = build_plan(
-        cat,
-        tier_obj,
-        files,
-        repetitions=repetitions,
-        prompt_tokens=prompt_tokens,
-        gen_tokens=gen_tokens,
-        threads=threads,
-    )
-    if skip_bandwidth:
-        plan["measure_bandwidth"] = False
+    plan = bench_plan(*picked, repetitions, prompt_tokens, gen_tokens, threads, skip_bandwidth)
     result = bench_steps.run_bench(plan, ssh, remote_python, install_deps, out, json_output)
     if deployment and not skip_serving:  # and the serving stack, through proxy and gateway
-        from hybridctl.ops.servebench import with_serving
-
-        result = with_serving(
-            result,
-            deployment,
-            catalog,
-            clients=clients,
-            max_tokens=max_tokens,
-            progress=bench_steps.progress,
-        )
-    if out:
-        out.write_text(json.dumps(result, indent=2) + "\n")
-    bench_steps.show(result, json_output)
+        result = bench_steps.serving(result, deployment, catalog, clients, max_tokens)
+    bench_steps.finish(result, out, json_output)
     if update_catalog:
         bench_steps.update_catalog(result, plan, catalog)
     raise typer.Exit(0 if result.get("verdict", {}).get("ok") else 1)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hybridctl.errors import InputError, OperationFailed, UsageError
-from hybridctl.paths import not_a_file
+from hybridctl.errors import OperationFailed, UsageError
+
+if TYPE_CHECKING:
+    from hybridctl.bench_host.load import LoadOptions
 
 
 def progress(line: str) -> None:
@@ -44,56 +45,45 @@ def ssh_client(
     connect_timeout: int,
 ) -> Any:
     """The SSH client for --host / --deployment, or None to run here."""
-    if not host and not deployment:
-        if known_hosts or accept_new or identity:
-            raise UsageError(
-                "--known-hosts, --accept-new-host-key and --identity need --host or --deployment"
-            )
-        return None
-    from hybridctl.remote import SshClient, SshSettings, SshTarget, resolve_known_hosts
+    from hybridctl.bench_host.target import ssh_client as client
 
-    alias = None
-    deployment_file = None
-    if deployment:
-        from hybridctl.deploy.hostkeys import host_alias
-        from hybridctl.deploy.records import known_hosts_path, load_record
-
-        record = load_record(deployment)
-        if record.provider == "local":
-            return None  # the box runs on this machine: bench its models here
-        ip = record.outputs.get("ip")
-        if not ip:
-            raise InputError(
-                f"deployment {deployment!r} has no IP address yet (status: {record.status})",
-                hint=f"Check it with `hybridctl status {deployment}`.",
-            )
-        target = SshTarget(host=str(ip), user=str(record.outputs.get("ssh_user") or "root"))
-        deployment_file = known_hosts_path(deployment)
-        alias = host_alias(deployment)
-    else:
-        assert host is not None
-        target = SshTarget.parse(host)
-    problem = not_a_file(identity) if identity is not None else None
-    if problem:
-        raise InputError(f"--identity {identity} {problem}")
-    if connect_timeout < 1:
-        raise UsageError("--connect-timeout must be at least 1 second")
-    path = resolve_known_hosts(known_hosts, deployment_file, accept_new)
-    if accept_new:
-        progress(
-            f"note: --accept-new-host-key: a host key not yet in {path} will be trusted on first "
-            "contact and pinned there (StrictHostKeyChecking=accept-new); a changed key is still "
-            "refused"
-        )
-    settings = SshSettings(
-        known_hosts=path,
-        accept_new_host_key=accept_new,
-        identity_file=identity,
-        host_key_alias=alias if known_hosts is None else None,
-        config_file=ssh_config,
-        connect_timeout_s=connect_timeout,
+    return client(
+        host, deployment, known_hosts, accept_new, identity, ssh_config, connect_timeout, progress
     )
-    return SshClient(target, settings)
+
+
+def models(
+    model: list[str] | None, catalog_path: Path | None, tier_id: str | None
+) -> tuple[Any, Any, list[Any]]:
+    """The catalog and tier when --tier is given, and the --model files."""
+    from hybridctl.benchplan import ModelFile
+
+    files = [ModelFile.parse(spec) for spec in model or []]
+    cat, tier_obj = tier(catalog_path, tier_id) if tier_id else (None, None)
+    return cat, tier_obj, files
+
+
+def serving(
+    result: dict[str, Any],
+    deployment: str,
+    catalog_path: Path | None,
+    clients: int | None,
+    max_tokens: int,
+) -> dict[str, Any]:
+    """The model figures plus the load test through the deployment's proxy and gateway."""
+    from hybridctl.ops.servebench import with_serving
+
+    return with_serving(
+        result, deployment, catalog_path, clients=clients, max_tokens=max_tokens, progress=progress
+    )
+
+
+def finish(result: dict[str, Any], out: Path | None, json_output: bool) -> None:
+    """Write the result to --out, when given, and show it."""
+    from hybridctl.bench_host.load import write_out
+
+    write_out(result, out)
+    show(result, json_output)
 
 
 def run_bench(
@@ -202,70 +192,41 @@ def serve(
     tier_id: str | None,
     catalog_path: Path | None,
     ssh: Any,
-    clients: int | None,
-    requests: int,
-    max_tokens: int,
-    served_model: str | None,
-    api_key_env: str | None,
-    target_rpm: float | None,
+    opts: LoadOptions,
     remote_python: str,
     out: Path | None,
     json_output: bool,
 ) -> int:
-    from hybridctl.bench import loadreport, loadtest
+    """`bench --serve`: load-test the URL, from here or from the box; the exit code."""
+    from hybridctl.bench_host import load
 
-    promised = None
-    typical: tuple[float, float] | None = None
-    if tier_id:
-        _cat, tier_obj = tier(catalog_path, tier_id)
-        promised = tier_obj.promises.max_concurrent
-        typical = tier_obj.promises.typical_latency_s
-    clients = clients or promised or 4
-    api_key = None
-    if api_key_env:
-        api_key = os.environ.get(api_key_env)
-        if not api_key:
-            raise InputError(f"environment variable {api_key_env} (--api-key-env) is not set")
-    args = ["--url", url, "--clients", str(clients), "--requests", str(requests)]
-    args += ["--max-tokens", str(max_tokens)]
-    if served_model:
-        args += ["--model", served_model]
-    if promised is not None:
-        args += ["--promised-concurrency", str(promised)]
-    if target_rpm is not None:
-        args += ["--target-rpm", str(target_rpm)]
+    promised, typical = load.promises(tier(catalog_path, tier_id)[1] if tier_id else None)
+    clients = opts.clients or promised or 4
+    key = load.api_key(opts.api_key_env)
+    args = load.loadtest_args(url, clients, opts, promised)
     if ssh is None:
-        try:
-            settings = loadtest.settings_from_args(loadtest.build_parser().parse_args(args))
-        except loadtest.BadInput as exc:
-            raise InputError(str(exc)) from None
-        settings.api_key = api_key
-        progress(f"load test: {clients} clients, {requests} requests against {url}")
-        result = loadtest.run_load(settings, progress)
-        result["verdict"] = loadreport.verdict(
-            result, promised_concurrency=promised, target_rpm=target_rpm, max_p95_latency_s=None
-        )
+        announce = f"load test: {clients} clients, {opts.requests} requests against {url}"
+        result = load.run_here(args, key, promised, opts.target_rpm, announce, progress)
     else:
         from hybridctl.remote import run_remote_serve
 
         _code, result = run_remote_serve(
-            ssh, args, api_key=api_key, remote_python=remote_python, progress=progress
+            ssh, args, api_key=key, remote_python=remote_python, progress=progress
         )
-    p50 = result["latency_s"]["p50"]
-    if typical is not None and p50 is not None:
-        # Reported, not judged: the guide's figure is for its answers, not for max_tokens here.
-        result["verdict"]["notes"].append(
-            f"tier {tier_id} quotes a typical latency of {typical[0]:g}-{typical[1]:g} s; "
-            f"measured p50 {p50:.2f} s at max_tokens {max_tokens}"
-        )
-    if out:
-        out.write_text(json.dumps(result, indent=2) + "\n")
+    load.note_typical_latency(result, tier_id, typical, opts.max_tokens)
+    load.write_out(result, out)
+    show_load(result, json_output)
+    return 0 if result["verdict"]["ok"] else 1
+
+
+def show_load(result: dict[str, Any], json_output: bool) -> None:
+    """Print a load test's result: JSON, or its summary."""
     if json_output:
         from hybridctl.cli.output import print_json
 
         print_json(result)
     else:
+        from hybridctl.bench.loadreport import summary_text
         from hybridctl.cli.output import console
 
-        console.print(loadreport.summary_text(result), markup=False, highlight=False)
-    return 0 if result["verdict"]["ok"] else 1
+        console.print(summary_text(result), markup=False, highlight=False)

@@ -1,0 +1,100 @@
+"""`bench --serve`: the load test's arguments, its run here, and the tier's latency note."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hybridctl.errors import InputError
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """The load-test options of `bench --serve`, as given."""
+
+    clients: int | None
+    requests: int
+    max_tokens: int
+    served_model: str | None
+    api_key_env: str | None
+    target_rpm: float | None
+
+
+def promises(tier: Any) -> tuple[int | None, tuple[float, float] | None]:
+    """A tier's promised concurrency and typical latency (None, None without a tier)."""
+    if tier is None:
+        return None, None
+    return tier.promises.max_concurrent, tier.promises.typical_latency_s
+
+
+def api_key(api_key_env: str | None) -> str | None:
+    """The endpoint's API key from the named environment variable, if one is named."""
+    if not api_key_env:
+        return None
+    key = os.environ.get(api_key_env)
+    if not key:
+        raise InputError(f"environment variable {api_key_env} (--api-key-env) is not set")
+    return key
+
+
+def loadtest_args(url: str, clients: int, opts: LoadOptions, promised: int | None) -> list[str]:
+    """The load test's command line (hybridctl.bench.loadtest), here or on the box."""
+    args = ["--url", url, "--clients", str(clients), "--requests", str(opts.requests)]
+    args += ["--max-tokens", str(opts.max_tokens)]
+    if opts.served_model:
+        args += ["--model", opts.served_model]
+    if promised is not None:
+        args += ["--promised-concurrency", str(promised)]
+    if opts.target_rpm is not None:
+        args += ["--target-rpm", str(opts.target_rpm)]
+    return args
+
+
+def run_here(
+    args: list[str],
+    key: str | None,
+    promised: int | None,
+    target_rpm: float | None,
+    announce: str,
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
+    """Run the load test from this machine and judge it."""
+    from hybridctl.bench import loadreport, loadtest
+
+    try:
+        settings = loadtest.settings_from_args(loadtest.build_parser().parse_args(args))
+    except loadtest.BadInput as exc:
+        raise InputError(str(exc)) from None
+    settings.api_key = key
+    progress(announce)
+    result = loadtest.run_load(settings, progress)
+    result["verdict"] = loadreport.verdict(
+        result, promised_concurrency=promised, target_rpm=target_rpm, max_p95_latency_s=None
+    )
+    return result
+
+
+def note_typical_latency(
+    result: dict[str, Any],
+    tier_id: str | None,
+    typical: tuple[float, float] | None,
+    max_tokens: int,
+) -> None:
+    """Add the tier's quoted typical latency next to the measured p50 (reported, not judged)."""
+    p50 = result["latency_s"]["p50"]
+    if typical is not None and p50 is not None:
+        # Reported, not judged: the guide's figure is for its answers, not for max_tokens here.
+        result["verdict"]["notes"].append(
+            f"tier {tier_id} quotes a typical latency of {typical[0]:g}-{typical[1]:g} s; "
+            f"measured p50 {p50:.2f} s at max_tokens {max_tokens}"
+        )
+
+
+def write_out(result: dict[str, Any], out: Path | None) -> None:
+    """Write the result JSON to --out, when given."""
+    if out:
+        out.write_text(json.dumps(result, indent=2) + "\n")
