@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -12,8 +12,7 @@ from hybridctl.catalog import load_catalog, validate_catalog
 from hybridctl.cli.options import CatalogOption, JsonOption
 from hybridctl.cli.output import console, print_json
 from hybridctl.paths import catalog_to_validate
-from hybridctl.planning.speed import predict, promise_checks
-from hybridctl.sizing import tier_memory_budget
+from hybridctl.planning.speed import promise_checks
 
 
 def tiers(catalog: CatalogOption = None, json: JsonOption = False) -> None:
@@ -21,84 +20,15 @@ def tiers(catalog: CatalogOption = None, json: JsonOption = False) -> None:
 
     Example: hybridctl tiers --json
     """
+    from hybridctl.catalog.tier_rows import tier_rows
+    from hybridctl.cli.catalog_views import print_tiers
+
     cat = load_catalog(catalog)
-    rows: list[dict[str, Any]] = []
-    for tier in cat.tiers:
-        budget = tier_memory_budget(cat, tier)
-        deployable = [o for o in tier.offers if not o.reference_only]
-        cheapest = min(deployable, key=lambda o: o.monthly_usd, default=None)
-        rows.append(
-            {
-                "id": tier.id,
-                "name": tier.name,
-                "ram_gib": tier.ram_gib,
-                "vcpu": tier.vcpu,
-                "gpu": tier.gpu.model if tier.gpu else None,
-                "disk_gb": tier.disk_gb,
-                "transfer_tb": tier.transfer_tb,
-                "requests_per_day": tier.requests_per_day.model_dump(),
-                "runtime": tier.runtime,
-                "models": [m.model for m in tier.models],
-                "speeds": [_speed(cat, tier.id, m.model) for m in tier.models],
-                "memory_free_mib": round(budget.free_mib),
-                "cheapest_offer": cheapest.model_dump(exclude={"price_source", "note"})
-                if cheapest
-                else None,
-                "offers": [o.model_dump(mode="json") for o in tier.offers],
-            }
-        )
+    rows = tier_rows(cat)
     if json:
         print_json(rows)
         return
-    table = Table(title="Tiers", title_justify="left")
-    for column in ("tier", "name", "RAM", "vCPU", "GPU", "requests/day", "models", "tok/s"):
-        table.add_column(column)
-    table.add_column("from")
-    for row, tier in zip(rows, cat.tiers, strict=True):
-        band = tier.requests_per_day
-        volume = f"{band.min:,.0f}-{band.max:,.0f}" if band.max else f"{band.min:,.0f}+"
-        offer = row["cheapest_offer"]
-        price = f"${offer['monthly_usd']:,.2f} {offer['provider']}" if offer else "-"
-        table.add_row(
-            tier.id,
-            tier.name,
-            f"{tier.ram_gib:g} GiB",
-            f"{tier.vcpu:g}",
-            row["gpu"] or "-",
-            volume,
-            "\n".join(row["models"]),
-            "\n".join(_speed_cell(speed) for speed in row["speeds"]),
-            price,
-        )
-    console.print(table)
-    console.print(
-        "tok/s: generation per stream / all parallel slots; m = measured on the tier, "
-        "d = derived from a measured efficiency, c = a document's claim (`tiers --json`: detail)"
-    )
-
-
-def _speed(cat: Any, tier_id: str, model_id: str) -> dict[str, Any] | None:
-    if model_id not in cat.models:
-        return None
-    p = predict(cat, tier_id, model_id)
-    return {
-        "model": model_id,
-        "generation_tokens_per_s": round(p.generation_tokens_per_s, 2),
-        "prompt_tokens_per_s": round(p.prompt_tokens_per_s, 1),
-        "aggregate_tokens_per_s": round(p.aggregate_tokens_per_s, 2),
-        "parallel_slots": p.parallel_slots,
-        "source": p.source,
-        "detail": p.detail,
-    }
-
-
-def _speed_cell(speed: dict[str, Any] | None) -> str:
-    if speed is None:
-        return "-"
-    return (
-        f"{speed['generation_tokens_per_s']:.1f} / {speed['aggregate_tokens_per_s']:.1f} "
-        f"{speed['source'][0]}"
-    )
+    print_tiers(rows, cat.tiers)
 
 
 def models(catalog: CatalogOption = None, json: JsonOption = False) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -16,89 +16,23 @@ from hybridctl.cli.options import (
     complete_tier,
     parse_route_urls,
 )
-from hybridctl.errors import CheckFailed, UsageError
 
 
 def _check(bundle: Path, catalog_path: Path | None, json_output: bool) -> None:
-    from hybridctl.cli.output import console, print_json
+    from hybridctl.cli.output import print_json
+    from hybridctl.render.outcome import check_failure, check_summary
     from hybridctl.render.request import check_bundle_dir
 
     report = check_bundle_dir(bundle, catalog_path)
+    summary = check_summary(bundle, report)
     if json_output:
-        print_json(
-            {
-                "bundle": str(bundle),
-                "tier": report.tier_id,
-                "ok": report.ok,
-                "problems": report.problems,
-                "memory_mib": report.memory_mib,
-                "memory_budget_mib": report.memory_budget_mib,
-            }
-        )
+        print_json(summary)
     elif report.ok:
-        total = sum(report.memory_mib.values())
-        console.print(
-            f"{bundle}: ok (tier {report.tier_id}; memory limits {total:.0f} of "
-            f"{report.memory_budget_mib or 0:.0f} MiB)"
-        )
+        from hybridctl.cli.render_views import print_check_ok
+
+        print_check_ok(summary)
     if not report.ok:
-        listing = "\n".join(f"  - {problem}" for problem in report.problems)
-        raise CheckFailed(
-            f"{bundle} has {len(report.problems)} problem(s):\n{listing}",
-            hint="Re-render it with `hybridctl render --tier T --out DIR --force`.",
-        )
-
-
-def _summary(result: Any) -> dict[str, Any]:
-    ctx = result.rendered.context
-    return {
-        "out": str(result.out),
-        "tier": ctx.tier_id,
-        "provider": ctx.provider,
-        "server": ctx.server,
-        "written": result.report.written,
-        "unchanged": result.report.unchanged,
-        "removed": result.report.removed,
-        "memory_mib": ctx.memory_mib,
-        "memory_total_mib": ctx.memory_total_mib,
-        "memory_budget_mib": ctx.ram_mib - ctx.os_reserved_mib,
-        "env": {
-            "file": str(result.out / ".env"),
-            "generated": result.env.generated,
-            "from_environment": result.env.from_environment,
-        },
-        "notes": result.rendered.notes,
-        "problems": result.problems,
-    }
-
-
-def _print_summary(summary: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    from hybridctl.cli.output import console
-
-    console.print(
-        f"Rendered tier {summary['tier']} ({summary['server']}, {summary['provider']}) "
-        f"into {summary['out']}: {len(summary['written'])} written, "
-        f"{len(summary['unchanged'])} unchanged"
-        + (f", {len(summary['removed'])} removed" if summary["removed"] else "")
-    )
-    table = Table("service", "memory limit (MiB)", title="Memory limits")
-    for name, mib in summary["memory_mib"].items():
-        table.add_row(name, str(mib))
-    table.add_row(
-        "total", f"{summary['memory_total_mib']} of {summary['memory_budget_mib']} after the OS"
-    )
-    console.print(table)
-    env = summary["env"]
-    if env["generated"]:
-        console.print(f"Generated in {env['file']} (0600): {', '.join(env['generated'])}")
-    if env["from_environment"]:
-        console.print(f"Taken from your environment: {', '.join(env['from_environment'])}")
-    for note in summary["notes"]:
-        console.print(f"note: {note}")
-    if not summary["problems"]:
-        console.print("Check: ok (YAML, Compose Specification, memory, ports, secrets)")
+        raise check_failure(bundle, report)
 
 
 def render(
@@ -174,40 +108,23 @@ def render(
 
     Example: hybridctl render --check ./bundle
     """
+    flags = dict(locals())  # every option by parameter name: taken before any other local exists
     if check is not None:
         _check(check, catalog, json_output)
         return
-    if tier is None:
-        raise UsageError(
-            "--tier is required to render",
-            hint="Example: hybridctl render --tier 2 --out ./bundle (or --check DIR to validate).",
-        )
-    from hybridctl.cli.output import print_json
-    from hybridctl.render.request import RenderRequest, render_request
+    from hybridctl.render import outcome
+    from hybridctl.render.request import render_request
 
-    request = RenderRequest(
-        tier=tier,
-        provider=provider,
-        out=out,
-        force=force,
-        ollama=ollama,
-        domain=domain,
-        admin_cidr=admin_cidr,
-        ssh_public_key_file=ssh_public_key,
-        images_file=images,
-        route_urls=parse_route_urls(route_url),
-        allow_unverified=allow_unverified,
-        catalog_path=catalog,
-    )
-    result = render_request(request)
-    summary = _summary(result)
+    outcome.require_tier(tier)
+    result = render_request(outcome.request_from_flags(flags, parse_route_urls(route_url)))
+    summary = outcome.render_summary(result)
     if json_output:
+        from hybridctl.cli.output import print_json
+
         print_json(summary)
     else:
-        _print_summary(summary)
+        from hybridctl.cli.render_views import print_summary
+
+        print_summary(summary)
     if result.problems:
-        listing = "\n".join(f"  - {problem}" for problem in result.problems)
-        raise CheckFailed(
-            f"the rendered bundle fails its checks:\n{listing}",
-            hint="This is a bug in the templates or the catalog; please report it.",
-        )
+        raise outcome.render_failure(result.problems)
