@@ -20,12 +20,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hybridctl.benchplan import run_local_bench  # noqa: E402
+from hybridctl.bench_host.benchplan import run_local_bench  # noqa: E402
 from hybridctl.catalog.calibration_records import insert_efficiency  # noqa: E402
 from hybridctl.catalog.measurements import machine_label, write_validated  # noqa: E402
-from hybridctl.modelgen import SHAPES, write_model  # noqa: E402
 from hybridctl.planning.calibration import fit_efficiencies  # noqa: E402
 from hybridctl.planning.speed import derive, quant_family  # noqa: E402
+from hybridctl.testing.modelgen import SHAPES, write_model  # noqa: E402
 
 MODELS = (
     ("tinyllama-1.1b-q4_k_m", "tinyllama-1.1b", "Q4_K_M"),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hybridctl.modelgen import SHAPES, ModelShape, quantization_types, write_model
+from hybridctl.testing.modelgen import SHAPES, ModelShape, quantization_types, write_model
 
 
 def shape_from_catalog(model_id: str, catalog_path: Path | None) -> tuple[ModelShape, str]:

@@ -3,7 +3,7 @@
 # CLI. deploy (waits until it serves) -> a request through the gateway (TLS verified with the
 # box's CA) -> bench --deployment -> upgrade to the next tier -> status --check -> destroy
 # (always, even when a step failed). The models are random-weight GGUF files in each catalog
-# model's file name (hybridctl.modelgen), seeded with --model-file: nothing is downloaded.
+# model's file name (hybridctl.testing.modelgen), seeded with --model-file: nothing is downloaded.
 #
 # Environment: HYBRIDCTL_IMAGES (images file; default: the stand-ins scripts/local_images.sh
 # built, else the pinned images), SMOKE_NAME (smoke-local), SMOKE_TIER (1), SMOKE_TO_TIER (2),
@@ -41,7 +41,7 @@ import sys
 from pathlib import Path
 
 from hybridctl.catalog import load_catalog
-from hybridctl.modelgen import write_tiny_model
+from hybridctl.testing.modelgen import write_tiny_model
 
 folder, tiers = Path(sys.argv[1]), sys.argv[2:]
 catalog = load_catalog()

@@ -149,7 +149,7 @@ def running_deployment(work: Path) -> Iterator[Deployment]:
 
     if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
         missing("redis-server is not installed (Debian package redis-server)")
-    from hybridctl.modelgen import write_tiny_model
+    from hybridctl.testing.modelgen import write_tiny_model
 
     assert litellm is not None
     secrets_env = {

@@ -20,7 +20,7 @@ SHAPE_ARGS = ("mini-llama", 4, 512, 1536, 8, 4, 32000, 2048)
 
 @pytest.fixture(scope="module")
 def q4_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from hybridctl.modelgen import ModelShape, write_model
+    from hybridctl.testing.modelgen import ModelShape, write_model
 
     path = tmp_path_factory.mktemp("mem") / "mini-q4_k_m.gguf"
     return write_model(path, ModelShape(*SHAPE_ARGS), "Q4_K_M")

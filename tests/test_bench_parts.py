@@ -16,7 +16,7 @@ from hybridctl.bench import bandwidth, download, memory
 from hybridctl.bench.footprint import estimate
 from hybridctl.bench.ggufmeta import GGUFError, read_gguf
 from hybridctl.bench.machine import parse_system_info
-from hybridctl.modelgen import TINY_SHAPE, write_tiny_model
+from hybridctl.testing.modelgen import TINY_SHAPE, write_tiny_model
 
 
 def test_reads_header_of_generated_model(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import gguf
 import pytest
 
-from hybridctl.modelgen import write_tiny_model
+from hybridctl.testing.modelgen import write_tiny_model
 from tests.bench_core_fixtures import FAST, bench_env, run_bench
 
 pytest.importorskip("llama_cpp")

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hybridctl.benchplan import ModelFile
+from hybridctl.bench_host.benchplan import ModelFile
+from hybridctl.bench_host.tune import Grid, Setting, Trial, choose, fits_tier, tune_tier
 from hybridctl.catalog import load_catalog
 from hybridctl.cli.app import app
 from hybridctl.paths import default_catalog_path
 from hybridctl.render import RenderOptions
 from hybridctl.render.bundle import render_files
-from hybridctl.tuner import Grid, Setting, Trial, choose, fits_tier, tune_tier
 
 pytest.importorskip("llama_cpp")
 
@@ -23,7 +23,7 @@ TINYLLAMA = "tinyllama-1.1b-chat-q4_k_m"
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from hybridctl.modelgen import write_tiny_model
+    from hybridctl.testing.modelgen import write_tiny_model
 
     return write_tiny_model(tmp_path_factory.mktemp("model") / "tiny.gguf")
 

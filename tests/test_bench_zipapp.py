@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hybridctl.bench import zipapp
-from hybridctl.modelgen import write_tiny_model
+from hybridctl.testing.modelgen import write_tiny_model
 
 ALLOWED_THIRD_PARTY = {"llama_cpp", "psutil"}
 BENCH_DIR = Path(zipapp.__file__).resolve().parent

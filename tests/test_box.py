@@ -185,7 +185,7 @@ def _test_catalog(dest: Path) -> Path:
 
 
 def _models(folder: Path, tier: str) -> dict[str, Path]:
-    from hybridctl.modelgen import write_tiny_model
+    from hybridctl.testing.modelgen import write_tiny_model
 
     catalog = load_catalog()
     return {

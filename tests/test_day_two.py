@@ -159,7 +159,7 @@ def _remove(site: Site, name: str) -> None:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """Deployment d2-a (tier 2: Redis, Prometheus) up; every box removed at the end."""
     from hybridctl.catalog import load_catalog
-    from hybridctl.modelgen import write_tiny_model
+    from hybridctl.testing.modelgen import write_tiny_model
 
     root = tmp_path_factory.mktemp("day-two")
     models = {
@@ -237,7 +237,7 @@ class TestDayTwo:
         from hybridctl.ops.check import check_deployment
         from hybridctl.ops.logs import show_logs
         from hybridctl.ops.runner import SshRunner
-        from hybridctl.ssh import SshClient, SshSettings, SshTarget
+        from hybridctl.remote.ssh import SshClient, SshSettings, SshTarget
 
         monkeypatch.setenv("HYBRIDCTL_STATE_DIR", site.env["HYBRIDCTL_STATE_DIR"])
         settings = SshSettings(

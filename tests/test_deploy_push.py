@@ -11,8 +11,8 @@ import pytest
 
 from hybridctl.deploy.push import push_files, wait_for_cloud_init, wait_for_ssh
 from hybridctl.errors import HybridctlError
+from hybridctl.remote.ssh import SshClient, SshSettings, SshTarget
 from hybridctl.render.cloud_init import bundle_archive
-from hybridctl.ssh import SshClient, SshSettings, SshTarget
 from tests.ssh_fixtures import SshServer
 
 FILES = {"docker-compose.yml": "services: {}\n", "models/fetch-models.sh": "#!/bin/sh\n"}

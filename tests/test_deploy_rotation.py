@@ -17,7 +17,7 @@ from hybridctl.deploy.records import DeploymentRecord
 from hybridctl.deploy.rotation import RotationPlan, rotate_host_key
 from hybridctl.deploy.sshbox import SshBox
 from hybridctl.errors import HybridctlError
-from hybridctl.ssh import SshClient, SshSettings, SshTarget
+from hybridctl.remote.ssh import SshClient, SshSettings, SshTarget
 from tests.ssh_fixtures import SshServer, missing_reason, start_sshd, stop_sshd
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="rotates a root-owned host key")

@@ -23,7 +23,7 @@ import pytest
 
 from hybridctl.catalog import load_catalog
 from hybridctl.errors import HybridctlError
-from hybridctl.ssh import SshClient, SshSettings, SshTarget
+from hybridctl.remote.ssh import SshClient, SshSettings, SshTarget
 from tests.box_support import IMAGES_ENV, master_key, run_cli, skip_unless_box_runs
 from tests.ssh_fixtures import SshServer, missing_reason, start_sshd, stop_sshd
 
@@ -116,7 +116,7 @@ def get(
 
 @pytest.fixture(scope="module")
 def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Box]:
-    from hybridctl.modelgen import write_tiny_model
+    from hybridctl.testing.modelgen import write_tiny_model
 
     tmp = tmp_path_factory.mktemp(NAME)
     env = {

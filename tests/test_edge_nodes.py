@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from hybridctl.catalog import load_catalog
-from hybridctl.ssh import SshClient, SshSettings, SshTarget
+from hybridctl.remote.ssh import SshClient, SshSettings, SshTarget
 from tests.box_support import IMAGES_ENV, skip_unless_box_runs
 from tests.ssh_fixtures import SshServer
 

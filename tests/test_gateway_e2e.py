@@ -106,7 +106,7 @@ def gateway(
         missing("LiteLLM proxy not installed (see tests/test_gateway_e2e.py docstring)")
     if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("uvicorn") is None:
         missing("llama-cpp-python with its server extras is not installed")
-    from hybridctl.modelgen import write_tiny_model
+    from hybridctl.testing.modelgen import write_tiny_model
 
     with_redis = request.param == "redis"
     if with_redis and (shutil.which("redis-server") is None or shutil.which("redis-cli") is None):

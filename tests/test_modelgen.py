@@ -9,7 +9,7 @@ from pathlib import Path
 import gguf
 import pytest
 
-from hybridctl.modelgen import (
+from hybridctl.testing.modelgen import (
     SHAPES,
     TINY_SHAPE,
     ModelShape,

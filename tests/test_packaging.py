@@ -109,7 +109,7 @@ def test_real_deploy_without_pulumi_says_so_before_the_cli(
 def test_local_bench_without_llama_cpp_names_the_bench_extra(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from hybridctl.modelgen import write_tiny_model
+    from hybridctl.testing.modelgen import write_tiny_model
 
     model = write_tiny_model(tmp_path / "tiny.gguf")
     _block(monkeypatch, "llama_cpp")

@@ -10,6 +10,14 @@ from hybridctl.catalog import load_catalog
 from hybridctl.catalog.roles import local_roles
 from hybridctl.catalog.route_mix import route_mix
 from hybridctl.catalog.schema import CostScenario
+from hybridctl.catalog.sizing import (
+    kv_cache_mib,
+    model_memory_mib,
+    repacked_mib,
+    roofline_tokens_per_s,
+    tier_memory_budget,
+    weights_mib,
+)
 from hybridctl.planning.capacity import (
     model_speed,
     parallel_gain,
@@ -23,14 +31,6 @@ from hybridctl.planning.recommend import recommend
 from hybridctl.planning.results import NoFeasiblePlan
 from hybridctl.planning.speed import predict
 from hybridctl.planning.workload import Workload
-from hybridctl.sizing import (
-    kv_cache_mib,
-    model_memory_mib,
-    repacked_mib,
-    roofline_tokens_per_s,
-    tier_memory_budget,
-    weights_mib,
-)
 
 CATALOG = load_catalog()
 

@@ -1,4 +1,4 @@
-"""hybridctl.remote against a real OpenSSH server on loopback, host key checking on."""
+"""hybridctl.remote.bench against a real OpenSSH server on loopback, host key checking on."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hybridctl.errors import InputError, OperationFailed
-from hybridctl.remote import (
+from hybridctl.remote.bench import (
     SshClient,
     SshSettings,
     SshTarget,
@@ -43,7 +43,7 @@ def client_for(
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from hybridctl.modelgen import write_tiny_model
+    from hybridctl.testing.modelgen import write_tiny_model
 
     return write_tiny_model(tmp_path_factory.mktemp("model") / "tiny.gguf")
 
@@ -227,7 +227,7 @@ def test_a_refused_plan_still_removes_the_work_directory(
     tiny_model: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from hybridctl import remote
+    from hybridctl.remote import bench as remote
 
     made: list[str] = []
     make_workdir = remote.make_workdir

@@ -57,7 +57,7 @@ def test_model_server_matches_the_tier(tmp_path: Path) -> None:
 
 
 def test_model_memory_limit_comes_from_the_sizing(tmp_path: Path) -> None:
-    from hybridctl.sizing import tier_memory_budget
+    from hybridctl.catalog.sizing import tier_memory_budget
 
     tier = catalog().tier("3")
     budget = tier_memory_budget(catalog(), tier)

@@ -241,7 +241,7 @@ def test_tuning_is_written_once_per_tier_and_replaced(catalog_copy: Path) -> Non
 
 def test_sizing_follows_the_tuned_server_settings() -> None:
     from hybridctl.catalog.schema import ServerTuning
-    from hybridctl.sizing import kv_cache_mib, repacked_mib, tier_memory_budget
+    from hybridctl.catalog.sizing import kv_cache_mib, repacked_mib, tier_memory_budget
 
     catalog = load_catalog()
     tier = catalog.tier("2.5")

@@ -117,7 +117,7 @@ class Box:
 
 
 def _models(folder: Path) -> dict[str, Path]:
-    from hybridctl.modelgen import write_tiny_model
+    from hybridctl.testing.modelgen import write_tiny_model
 
     catalog = load_catalog()
     wanted = {e.model for tier in ("1", "2") for e in catalog.tier(tier).models}

@@ -16,7 +16,7 @@ def bench_plan(
     skip_bandwidth: bool,
 ) -> dict[str, Any]:
     """The plan for a tier's models and/or model files; no bandwidth probe if skipped."""
-    from hybridctl.benchplan import build_plan
+    from hybridctl.bench_host.benchplan import build_plan
 
     plan = build_plan(
         cat,

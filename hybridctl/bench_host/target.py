@@ -51,7 +51,7 @@ def ssh_client(
                 "--known-hosts, --accept-new-host-key and --identity need --host or --deployment"
             )
         return None
-    from hybridctl.remote import SshClient, SshSettings, SshTarget, resolve_known_hosts
+    from hybridctl.remote.bench import SshClient, SshSettings, SshTarget, resolve_known_hosts
 
     alias = None
     deployment_file = None
@@ -90,7 +90,7 @@ def _deployment_target(deployment: str) -> tuple[Any, Path, str] | None:
     """A deployment's SSH target, its known_hosts file and host-key alias; None if local."""
     from hybridctl.deploy.hostkeys import host_alias
     from hybridctl.deploy.records import known_hosts_path, load_record
-    from hybridctl.remote import SshTarget
+    from hybridctl.remote.bench import SshTarget
 
     record = load_record(deployment)
     if record.provider == "local":

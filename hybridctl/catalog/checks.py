@@ -10,8 +10,8 @@ from pathlib import Path
 from hybridctl.catalog.loader import FieldPath, LineIndex, format_path
 from hybridctl.catalog.roles import role_problems
 from hybridctl.catalog.schema import DEPLOYABLE_PROVIDERS, Catalog, Tier
+from hybridctl.catalog.sizing import roofline_tokens_per_s, tier_bandwidth_gbs, tier_memory_budget
 from hybridctl.errors import InputError
-from hybridctl.sizing import roofline_tokens_per_s, tier_bandwidth_gbs, tier_memory_budget
 from hybridctl.suggest import close_matches
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from hybridctl.catalog.schema import Catalog, Tier
+from hybridctl.catalog.sizing import tier_memory_budget
 from hybridctl.planning.speed import predict
-from hybridctl.sizing import tier_memory_budget
 
 
 def tier_rows(cat: Catalog) -> list[dict[str, Any]]:

@@ -56,7 +56,7 @@ def models(
     model: list[str] | None, catalog_path: Path | None, tier_id: str | None
 ) -> tuple[Any, Any, list[Any]]:
     """The catalog and tier when --tier is given, and the --model files."""
-    from hybridctl.benchplan import ModelFile
+    from hybridctl.bench_host.benchplan import ModelFile
 
     files = [ModelFile.parse(spec) for spec in model or []]
     cat, tier_obj = tier(catalog_path, tier_id) if tier_id else (None, None)
@@ -95,10 +95,10 @@ def run_bench(
     json_output: bool,
 ) -> dict[str, Any]:
     if ssh is None:
-        from hybridctl.benchplan import run_local_bench
+        from hybridctl.bench_host.benchplan import run_local_bench
 
         return run_local_bench(plan, progress)
-    from hybridctl.remote import run_remote_bench
+    from hybridctl.remote.bench import run_remote_bench
 
     run = run_remote_bench(
         ssh, plan, remote_python=remote_python, install_deps=install_deps, progress=progress
@@ -140,7 +140,7 @@ def show(result: dict[str, Any], json_output: bool, *, partial: bool = False) ->
     if json_output:
         print_json(result)
         return
-    from hybridctl.benchplan import result_table, verdict_lines
+    from hybridctl.bench_host.benchplan import result_table, verdict_lines
 
     console.print(result_table(result))
     if partial:
@@ -160,9 +160,9 @@ def tune(
     ssh: Any,
     js: bool,
 ) -> None:
+    from hybridctl.bench_host.tune import tune_summary, tune_table, tune_tier
     from hybridctl.cli.output import console, print_json
     from hybridctl.paths import default_catalog_path
-    from hybridctl.tuner import tune_summary, tune_table, tune_tier
 
     if tier is None or ssh is not None:
         raise UsageError("--tune runs here, on a tier's model: pass --tier T --model ID=PATH")
@@ -176,8 +176,8 @@ def tune(
 
 
 def update_catalog(result: dict[str, Any], plan: dict[str, Any], catalog_path: Path | None) -> None:
-    from hybridctl.benchplan import catalog_files
-    from hybridctl.calibrate import record_bench_result
+    from hybridctl.bench_host.benchplan import catalog_files
+    from hybridctl.bench_host.calibrate import record_bench_result
     from hybridctl.catalog import load_catalog
     from hybridctl.paths import default_catalog_path
 
@@ -208,7 +208,7 @@ def serve(
         announce = f"load test: {clients} clients, {opts.requests} requests against {url}"
         result = load.run_here(args, key, promised, opts.target_rpm, announce, progress)
     else:
-        from hybridctl.remote import run_remote_serve
+        from hybridctl.remote.bench import run_remote_serve
 
         _code, result = run_remote_serve(
             ssh, args, api_key=key, remote_python=remote_python, progress=progress

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from hybridctl.deploy.compose import ComposeProject, ServiceState, parse_ps
 from hybridctl.deploy.push import as_root
-from hybridctl.ssh import SshClient
+from hybridctl.remote.ssh import SshClient
 
 
 class Compose(Protocol):

@@ -13,7 +13,7 @@ from hybridctl.deploy import records
 from hybridctl.deploy.push import as_root
 from hybridctl.deploy.serving import CADDY_ROOT_CA
 from hybridctl.errors import OperationFailed, UsageError
-from hybridctl.ssh import SshClient, tail_lines
+from hybridctl.remote.ssh import SshClient, tail_lines
 
 CA_FILE = "ca.crt"  # beside the deployment's record, as a local box keeps it
 PKI_DIR = "/data/caddy/pki/authorities"
@@ -150,8 +150,8 @@ def ca_certificate(name: str, *, fetch: bool = True) -> Path:
             hint=f"Deploy it until it serves: hybridctl deploy ... --name {name}.",
         )
     from hybridctl.deploy.push import node_ips
+    from hybridctl.remote.ssh import SshSettings, SshTarget
     from hybridctl.render.context import ADMIN_USER, BUNDLE_DIR_ON_HOST
-    from hybridctl.ssh import SshSettings, SshTarget
 
     ips = node_ips(record.outputs)
     if not ips:

@@ -17,7 +17,7 @@ from typing import Any
 
 from hybridctl.deploy.records import DeploymentRecord
 from hybridctl.errors import HybridctlError, OperationFailed
-from hybridctl.ssh import SshClient
+from hybridctl.remote.ssh import SshClient
 
 RETRY_PAUSE_S = 5.0
 
@@ -141,8 +141,8 @@ def deliver_stack(
     """Copy the bundle and .env to every node of a deployment, checking its pinned host key;
     each node's .env gets its own entries (hybridctl.deploy.edge.node_env)."""
     from hybridctl.deploy.edge import node_env
+    from hybridctl.remote.ssh import SshSettings, SshTarget
     from hybridctl.render.context import ADMIN_USER, BUNDLE_DIR_ON_HOST
-    from hybridctl.ssh import SshSettings, SshTarget
 
     settings = SshSettings(known_hosts=Path(record.known_hosts))
     user = str(record.outputs.get("ssh_user") or ADMIN_USER)

@@ -23,7 +23,7 @@ from typing import Any
 from hybridctl.deploy import hostkeys
 from hybridctl.deploy.push import as_root
 from hybridctl.errors import HybridctlError, OperationFailed
-from hybridctl.ssh import SshClient
+from hybridctl.remote.ssh import SshClient
 from hybridctl.stacks.base import SUPPORTED
 
 HOST_KEY_PATH = "/etc/ssh/ssh_host_ed25519_key"

@@ -19,7 +19,7 @@ from hybridctl.deploy.records import DeploymentRecord
 from hybridctl.deploy.rotation import RotationPlan, rotate_host_key
 from hybridctl.deploy.verify import verify_box
 from hybridctl.errors import CheckFailed, OperationFailed
-from hybridctl.ssh import SshClient, SshSettings, SshTarget
+from hybridctl.remote.ssh import SshClient, SshSettings, SshTarget
 
 CA_FILE = "ca.crt"
 PREVIOUS_SUFFIX = ".prev"

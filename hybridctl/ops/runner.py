@@ -91,7 +91,7 @@ class SshRunner:
     """A cloud box over SSH (pinned host key), as root, in the bundle's directory."""
 
     def __init__(self, client: object, *, project: str, directory: str) -> None:
-        from hybridctl.ssh import SshClient
+        from hybridctl.remote.ssh import SshClient
 
         assert isinstance(client, SshClient)
         self.client = client
@@ -159,8 +159,8 @@ def _pump(process: subprocess.Popen[bytes], on_chunk: Callable[[bytes], None]) -
 def ssh_client_for(record: DeploymentRecord) -> object:
     """An SSH client to a cloud deployment's (first) node, its host key pinned."""
     from hybridctl.deploy.push import node_ips
+    from hybridctl.remote.ssh import SshClient, SshSettings, SshTarget
     from hybridctl.render.context import ADMIN_USER
-    from hybridctl.ssh import SshClient, SshSettings, SshTarget
 
     ips = node_ips(record.outputs)
     if not ips:

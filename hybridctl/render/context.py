@@ -256,7 +256,7 @@ def _check_runtimes(tier: Tier, catalog: Catalog, server: ServerKind) -> None:
 
 def build_context(catalog: Catalog, tier: Tier, options: RenderOptions) -> RenderContext:
     """Turn the catalog's numbers for one tier, and the user's options, into a RenderContext."""
-    from hybridctl.sizing import served_parallel_slots, served_repacking, tier_memory_budget
+    from hybridctl.catalog.sizing import served_parallel_slots, served_repacking, tier_memory_budget
 
     budget = tier_memory_budget(catalog, tier)
     missing = [entry.model for entry in tier.models if entry.model not in catalog.models]

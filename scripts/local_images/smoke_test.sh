@@ -10,7 +10,7 @@
 # Containers, network and temp files are removed at the end.
 #
 # Usage: scripts/local_images/smoke_test.sh IMAGES_YAML MODEL_GGUF
-#   MODEL_GGUF: any small llama.cpp model, e.g. one hybridctl.modelgen.write_tiny_model wrote.
+#   MODEL_GGUF: any small llama.cpp model, e.g. one hybridctl.testing.modelgen.write_tiny_model wrote.
 set -euo pipefail
 
 images_file=${1:?usage: $0 IMAGES_YAML MODEL_GGUF}

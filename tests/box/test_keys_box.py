@@ -70,7 +70,7 @@ skip_unless_box_runs()
 
 @pytest.fixture(scope="module")
 def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeysBox]:
-    from hybridctl.modelgen import write_tiny_model
+    from hybridctl.testing.modelgen import write_tiny_model
 
     tmp = tmp_path_factory.mktemp(NAME)
     env = {

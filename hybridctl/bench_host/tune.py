@@ -144,7 +144,7 @@ def model_need_mib(info: Any, tier: Tier, setting: Setting) -> float:
 def fits_tier(catalog: Catalog, tier: Tier, setting: Setting) -> bool:
     """Whether the tier still fits its memory with this setting, as `validate` sizes it."""
     from hybridctl.catalog.schema import ServerTuning
-    from hybridctl.sizing import tier_memory_budget
+    from hybridctl.catalog.sizing import tier_memory_budget
 
     trial = ServerTuning(
         threads=setting.threads,
@@ -343,7 +343,7 @@ def tune_tier(
 ) -> dict[str, Any]:
     """Tune the first of the tier's models given as ID=PATH; record the choice in catalog_path."""
     from hybridctl.bench.plan import ModelEntry
-    from hybridctl.benchplan import build_plan
+    from hybridctl.bench_host.benchplan import build_plan
 
     if not any(getattr(f, "model_id", None) for f in model_files):
         raise InputError(

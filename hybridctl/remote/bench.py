@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridctl.errors import HybridctlError, InputError, OperationFailed
-from hybridctl.ssh import (
+from hybridctl.remote.ssh import (
     DEFAULT_REMOTE_PYTHON,
     DEFAULT_RUN_TIMEOUT_S,
     DEPS_CHECK,

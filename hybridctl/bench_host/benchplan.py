@@ -41,7 +41,7 @@ class ModelFile:
 
 def model_budgets_mib(catalog: Catalog, tier: Tier) -> dict[str, float]:
     """Each model's share of the memory the tier leaves for models, in proportion to its need."""
-    from hybridctl.sizing import tier_memory_budget
+    from hybridctl.catalog.sizing import tier_memory_budget
 
     budget = tier_memory_budget(catalog, tier)
     total = budget.models_total_mib
@@ -157,7 +157,7 @@ def build_plan(
 def server_settings(tier: Tier) -> dict[str, Any]:
     """The model server's settings the bench reproduces: parallel slots, and the tuned ones
     (threads stay the bench's: --threads, else the machine's cores)."""
-    from hybridctl.sizing import served_parallel_slots, served_repacking
+    from hybridctl.catalog.sizing import served_parallel_slots, served_repacking
 
     settings: dict[str, Any] = {
         "parallel_slots": served_parallel_slots(tier),

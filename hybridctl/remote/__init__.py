@@ -1,0 +1,1 @@
+"""SSH transport, and what runs on a box through it (the remote bench)."""
