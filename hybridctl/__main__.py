@@ -1,5 +1,5 @@
 """Entry point for `python -m hybridctl`."""
 
-from hybridctl.cli.app import main
+from hybridctl.cli import main
 
 main()

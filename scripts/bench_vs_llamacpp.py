@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 from hybridctl.bench import bandwidth  # noqa: E402
 from hybridctl.bench.machine import default_threads, llama_cpp_info, machine_info  # noqa: E402
 from hybridctl.bench.memory import machine_memory_mib  # noqa: E402
-from hybridctl.bench.plan import parse_plan  # noqa: E402
+from hybridctl.bench.planfile import parse_plan  # noqa: E402
 from hybridctl.bench.runner import run_plan  # noqa: E402
 
 DEFAULT_MODEL = REPO / ".cache" / "models" / "tinyllama-1.1b-q4_k_m.gguf"

@@ -20,7 +20,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hybridctl.bench_host.benchplan import run_local_bench  # noqa: E402
+from hybridctl.bench_host.local_run import run_local_bench  # noqa: E402
 from hybridctl.catalog.calibration_records import insert_efficiency  # noqa: E402
 from hybridctl.catalog.measurements import machine_label, write_validated  # noqa: E402
 from hybridctl.planning.calibration import fit_efficiencies  # noqa: E402

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pulumi.automation._cmd import CommandResult
+from pulumi.automation import CommandResult
 from pulumi.automation.events import EngineEvent
 
 SERVER = "hcloud:index/server:Server"
@@ -96,7 +96,7 @@ class FakeStack:
     def outputs(self) -> dict[str, Any]:
         if self.deployed_type is None:
             return {}
-        from hybridctl.stacks.base import host_key_fingerprint
+        from hybridctl.providers.spec import host_key_fingerprint
 
         public = self.config["hybridctl:hostKeyPublic"]
         return {
@@ -168,7 +168,7 @@ class FakeBox:
         if self.rotate_to is None:
             return record
         from hybridctl.deploy import records
-        from hybridctl.deploy.push import node_ips
+        from hybridctl.deploy.topology import node_ips
 
         keys = {ip: self.rotate_to for ip in node_ips(record.outputs)}
         record = record.model_copy(update={"rotated_host_keys": keys})
@@ -210,7 +210,7 @@ class MockedBackend(FakeBackend):
             original_up, original_preview = stack.up, stack.preview
 
             def up(on_event: Any, on_output: Any) -> dict[str, Any]:
-                from hybridctl.stacks.plan import run_program
+                from hybridctl.providers.mock_run import run_program
 
                 backend.calls.append("up")
                 backend.runs.append(run_program(spec_of(stack.program)))
@@ -233,40 +233,38 @@ def spec_of(program: Any) -> Any:
 
 def run_inline(program: Any) -> dict[str, Any]:
     """Run the driver's inline program under Pulumi's mocks (the fake cloud of
-    hybridctl.stacks.plan) and return what it exports, resolved: the stack's real outputs."""
+    hybridctl.providers.mock_run) and return what it exports, resolved: the stack's real outputs."""
     import itertools
 
     import pulumi
-    from pulumi.runtime.settings import ROOT, SETTINGS
-    from pulumi.runtime.stack import run_pulumi_func
-    from pulumi.runtime.sync_await import _sync_await
 
-    from hybridctl.stacks import plan
+    from hybridctl.providers import mock_run as plan
 
-    plan._ensure_event_loop()
+    plan.ensure_event_loop()
     ids = itertools.count(1001)
 
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
             ordinal = next(ids)
-            return str(ordinal), plan._fake_outputs(args.typ, ordinal, args.inputs)
+            return str(ordinal), plan.mock_outputs(args.typ, ordinal, args.inputs)
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
-            return plan._mock_call(args.token, args.args), []
+            return plan.mock_call(args.token, args.args), []
 
     exported: dict[str, Any] = {}
+    resolved: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def run() -> pulumi.Output[None]:
+        program()
+        return pulumi.Output.all(**exported).apply(lambda values: resolved.update(values))
+
     original = pulumi.export
     pulumi.export = lambda name, value: exported.__setitem__(name, value)  # type: ignore[assignment]
     try:
-        ROOT.set(None)
-        pulumi.runtime.set_mocks(Mocks(), project="hybridctl", stack="test", preview=False)
-        SETTINGS.rpc_manager.clear()
-        SETTINGS.outputs.clear()
-        _sync_await(run_pulumi_func(program))
-        return {
-            key: _sync_await(pulumi.Output.from_input(value).future())
-            for key, value in exported.items()
-        }
+        plan.use_fresh_mocks(Mocks(), stack="test")
+        run()
+        return resolved
     finally:
         pulumi.export = original  # type: ignore[assignment]
 

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 from hybridctl.catalog import load_catalog
 from hybridctl.catalog.schema import Catalog, Offer, Tier
-from hybridctl.stacks import DeploySpec
+from hybridctl.providers.spec import DeploySpec
 
 if TYPE_CHECKING:
-    from hybridctl.stacks.plan import ProgramRun, RecordedResource
+    from hybridctl.providers.mock_run import ProgramRun, RecordedResource
 
 ADMIN_CIDR = "203.0.113.7/32"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hybridctl.admin_access import check_admin_cidr, check_ssh_public_key
 from hybridctl.errors import InputError
+from hybridctl.providers.admin_access import check_admin_cidr, check_ssh_public_key
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOmB3QXTuzm4Qm1N5BWaqnVAnBd0y4Y3V5W0+9cVb5sB me@laptop"
 

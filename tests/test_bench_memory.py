@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from hybridctl.bench.footprint import compute_buffer_bytes
-from hybridctl.bench.plan import parse_plan
+from hybridctl.bench.planfile import parse_plan
 from hybridctl.bench.runner import bench_model
 
 pytest.importorskip("llama_cpp")

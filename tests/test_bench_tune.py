@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hybridctl.bench_host.benchplan import ModelFile
-from hybridctl.bench_host.tune import Grid, Setting, Trial, choose, fits_tier, tune_tier
+from hybridctl.bench_host.model_files import ModelFile
+from hybridctl.bench_host.tune import Trial, choose, tune_tier
+from hybridctl.bench_host.tune_settings import Grid, Setting, fits_tier
 from hybridctl.catalog import load_catalog
 from hybridctl.cli.app import app
 from hybridctl.paths import default_catalog_path

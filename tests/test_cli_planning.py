@@ -248,7 +248,7 @@ def test_recommend_json_draws_no_tables(json_flag: list[str], drawn: bool) -> No
         "import sys, runpy; sys.argv = ['hybridctl', *sys.argv[1:]];\n"
         "try:\n    runpy.run_module('hybridctl', run_name='__main__')\n"
         "except SystemExit as e:\n    assert not e.code, e.code\n"
-        "view = {'hybridctl.cli.recommend_view', 'rich.table'} & set(sys.modules)\n"
+        "view = {'hybridctl.cli.views.recommend', 'rich.table'} & set(sys.modules)\n"
         "print('view:', sorted(view), file=sys.stderr)\n"
     )
     args = ["recommend", "-r", "5000", *json_flag]
@@ -256,5 +256,5 @@ def test_recommend_json_draws_no_tables(json_flag: list[str], drawn: bool) -> No
         [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
-    expected = "['hybridctl.cli.recommend_view', 'rich.table']" if drawn else "[]"
+    expected = "['hybridctl.cli.views.recommend', 'rich.table']" if drawn else "[]"
     assert f"view: {expected}" in done.stderr

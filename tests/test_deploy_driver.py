@@ -283,9 +283,8 @@ def test_inline_program_builds_the_component_and_exports_its_outputs(
     catalog, cloud_env, monkeypatch
 ) -> None:
     import pulumi
-    from pulumi.runtime.settings import SETTINGS
-    from pulumi.runtime.stack import run_pulumi_func
-    from pulumi.runtime.sync_await import _sync_await
+
+    from hybridctl.providers.mock_run import use_fresh_mocks
 
     backend = FakeBackend()
     deployer, _, _ = _deployer(backend, cloud_env)
@@ -308,15 +307,16 @@ def test_inline_program_builds_the_component_and_exports_its_outputs(
             return {}
 
     exported: dict[str, object] = {}
+    values: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def run() -> pulumi.Output[None]:
+        program()
+        return pulumi.Output.all(**exported).apply(lambda resolved: values.update(resolved))
+
     monkeypatch.setattr(pulumi, "export", lambda name, value: exported.__setitem__(name, value))
-    pulumi.runtime.set_mocks(Mocks(), project="hybridctl", stack="web", preview=False)
-    SETTINGS.rpc_manager.clear()
-    SETTINGS.outputs.clear()
-    _sync_await(run_pulumi_func(program))
-    values = {
-        key: _sync_await(pulumi.Output.from_input(value).future())
-        for key, value in exported.items()
-    }
+    use_fresh_mocks(Mocks(), stack="web")
+    run()
 
     assert values["host_key_fingerprint"] == record.host_key_fingerprint
     assert values["ssh_user"]  # the admin login cloud-init creates

@@ -12,10 +12,14 @@ from pulumi.automation import errors as auto_errors
 from rich.console import Console
 
 from hybridctl.deploy import errmap, passphrase
-from hybridctl.deploy.credentials import provider_config
 from hybridctl.deploy.progress import EventProgress, split_urn
 from hybridctl.errors import InputError, OperationFailed, UsageError
+from hybridctl.providers.registry import get_cloud
 from tests.deploy_fixtures import SERVER, command_result, done_event, pre_event
+
+
+def provider_config(provider: str, region: str, env: dict[str, str]):
+    return get_cloud(provider).credentials(region, env)
 
 
 def test_hetzner_token_is_a_secret_config_value() -> None:

@@ -155,7 +155,8 @@ def test_the_scrubbed_user_data_keeps_the_public_key_and_stays_valid_cloud_confi
     from hybridctl.catalog import load_catalog
     from hybridctl.deploy.hostkeys import generate_host_key
     from hybridctl.deploy.rotation import without_private_key
-    from hybridctl.render.cloud_init import SshHostKey, render_user_data
+    from hybridctl.render.cloud_init import SshHostKey
+    from hybridctl.render.user_data import render_user_data
 
     private, public = generate_host_key("host")
     user_data = render_user_data(

@@ -15,7 +15,7 @@ from hybridctl.deploy.compose import failed, parse_ps
 from hybridctl.deploy.local import curl_example, endpoint
 from hybridctl.deploy.seed import check_seeds, parse_model_files
 from hybridctl.errors import InputError, UsageError
-from hybridctl.providers import get_provider
+from hybridctl.providers.registry import get_provider
 from hybridctl.render import RenderOptions
 from hybridctl.render.bundle import render_files
 from hybridctl.render.images_file import load_images_file, parse_images

@@ -528,7 +528,7 @@ def test_multi_node_bundles_share_node_zeros_redis(tmp_path: Path) -> None:
 
 
 def test_node_env_points_every_node_at_node_zero() -> None:
-    from hybridctl.deploy.edge import node_env
+    from hybridctl.deploy.topology import node_env
     from hybridctl.errors import OperationFailed
 
     assert node_env({"ip": "198.51.100.4", "gateway_url": "https://198.51.100.4"}, 0) == {}

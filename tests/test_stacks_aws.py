@@ -7,9 +7,10 @@ import gzip
 
 import pytest
 
-from hybridctl.stacks.aws import CANONICAL_OWNER
-from hybridctl.stacks.base import GATEWAY_HEALTH_PATH, SHARED_STORE_PORT
-from hybridctl.stacks.plan import PLACEHOLDER_AMI, run_program
+from hybridctl.providers.aws import PLACEHOLDER_AMI
+from hybridctl.providers.aws.program import CANONICAL_OWNER
+from hybridctl.providers.mock_run import run_program
+from hybridctl.providers.spec import GATEWAY_HEALTH_PATH, SHARED_STORE_PORT
 from tests.stacks_fixtures import (
     ADMIN_CIDR,
     deployable_offers,

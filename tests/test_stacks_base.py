@@ -1,4 +1,4 @@
-"""Tests of the deploy spec checks, the support table and the host key fingerprint."""
+"""Tests of the provider registry, the deploy spec checks and the host key fingerprint."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from hybridctl.errors import InputError
-from hybridctl.stacks import PROVIDERS, SUPPORTED, DeploySpec, check_spec, host_key_fingerprint
-from hybridctl.stacks.base import short_name, user_data_payload
+from hybridctl.providers.registry import CLOUD_REGISTRY, check_spec, get_cloud
+from hybridctl.providers.spec import DeploySpec, host_key_fingerprint, short_name
 from tests.stacks_fixtures import KeyPair, catalog, deployable_offers, make_ed25519, spec_for
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -89,11 +89,11 @@ def test_gpu_allowed_where_supported(keys) -> None:
 
 def test_support_table_agrees_with_catalog() -> None:
     """Providers that cannot host GPUs have no offer for a GPU tier, and say why."""
-    assert set(SUPPORTED) == set(PROVIDERS)
     for tier in catalog().tiers:
         if tier.gpu is None:
             continue
-        for provider, support in SUPPORTED.items():
+        for provider, cloud in CLOUD_REGISTRY.items():
+            support = cloud.support
             offered = any(o.provider == provider and not o.reference_only for o in tier.offers)
             if not support.gpu:
                 assert not offered, f"{provider} has an offer for GPU tier {tier.id}"
@@ -102,12 +102,13 @@ def test_support_table_agrees_with_catalog() -> None:
 
 def test_aws_user_data_is_gzipped_only_when_too_big(spec: DeploySpec) -> None:
     small = with_(spec, provider="aws")
-    assert user_data_payload(small) == small.user_data.encode()
+    user_data_payload = get_cloud("aws").support.user_data_payload
+    assert user_data_payload(small.user_data) == small.user_data.encode()
     big = with_(small, user_data=small.user_data + "#" + "y" * 20_000 + "\n")
-    payload = user_data_payload(big)
+    payload = user_data_payload(big.user_data)
     assert payload[:2] == b"\x1f\x8b"
     assert gzip.decompress(payload).decode() == big.user_data
-    assert user_data_payload(big) == payload  # deterministic: no timestamp in the header
+    assert user_data_payload(big.user_data) == payload  # deterministic: no timestamp in the header
     check_spec(big)
 
 
@@ -119,10 +120,10 @@ def test_short_name() -> None:
     assert short != short_name(long + "2", 27)
 
 
-def test_stacks_package_does_not_import_pulumi() -> None:
-    """hybridctl.stacks is reachable from the CLI; pulumi must load only when a stack is built."""
+def test_provider_registry_does_not_import_pulumi() -> None:
+    """The registry is reachable from the CLI; pulumi must load only when a stack is built."""
     code = (
-        "import sys, hybridctl.stacks, hybridctl.stacks.plan; "
+        "import sys, hybridctl.providers.registry, hybridctl.providers.mock_run; "
         "print(sorted(m for m in sys.modules if m.split('.')[0].startswith('pulumi')))"
     )
     result = subprocess.run(

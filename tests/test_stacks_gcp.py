@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from hybridctl.stacks.base import (
+from hybridctl.providers.gcp import region_of, zone_for
+from hybridctl.providers.gcp.program import GPU_TYPE
+from hybridctl.providers.mock_run import run_program
+from hybridctl.providers.spec import (
     GATEWAY_HEALTH_PATH,
     PRIVATE_RANGE,
     SHARED_STORE_PORT,
     private_ip,
 )
-from hybridctl.stacks.gcp import GPU_TYPE, region_of, zone_for
-from hybridctl.stacks.plan import run_program
 from tests.stacks_fixtures import (
     ADMIN_CIDR,
     deployable_offers,

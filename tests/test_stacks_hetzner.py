@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from hybridctl.errors import InputError
-from hybridctl.stacks import SUPPORTED, check_spec
-from hybridctl.stacks.base import GATEWAY_HEALTH_PATH, PRIVATE_RANGE, private_ip
-from hybridctl.stacks.plan import ProgramRun, RecordedResource, run_program
+from hybridctl.providers.mock_run import ProgramRun, RecordedResource, run_program
+from hybridctl.providers.registry import check_spec, get_cloud
+from hybridctl.providers.spec import GATEWAY_HEALTH_PATH, PRIVATE_RANGE, private_ip
 from tests.stacks_fixtures import (
     ADMIN_CIDR,
     deployable_offers,
@@ -138,7 +138,7 @@ def test_hetzner_refuses_gpu() -> None:
     gpu_spec = type(spec)(**{**spec.__dict__, "gpu": True})
     with pytest.raises(InputError, match="GPU") as caught:
         check_spec(gpu_spec)
-    assert SUPPORTED["hetzner"].unsupported["gpu"] in caught.value.message
+    assert get_cloud("hetzner").support.unsupported["gpu"] in caught.value.message
 
 
 def test_hetzner_refuses_oversized_user_data() -> None:

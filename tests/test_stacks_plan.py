@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hybridctl.errors import InputError
-from hybridctl.stacks.plan import REDACTED, plan_resources, run_program
+from hybridctl.providers.mock_run import REDACTED, plan_resources, run_program
 from tests.stacks_fixtures import KeyPair, deployable_offers, make_ed25519, spec_for
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -78,8 +78,8 @@ def test_plan_needs_no_pulumi_cli_and_no_credentials(keys, tmp_path: Path) -> No
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(json.dumps(spec.__dict__))
     code = (
-        "import json, sys; from hybridctl.stacks import DeploySpec; "
-        "from hybridctl.stacks.plan import plan_resources; "
+        "import json, sys; from hybridctl.providers.spec import DeploySpec; "
+        "from hybridctl.providers.mock_run import plan_resources; "
         "spec = DeploySpec(**json.load(open(sys.argv[1]))); "
         "print(len(plan_resources(spec)))"
     )

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from hybridctl.catalog import load_catalog
-from hybridctl.stacks.plan import _fake_outputs, _mock_call
+from hybridctl.providers.mock_run import mock_call, mock_outputs
 from tests.stacks_fixtures import ADMIN_CIDR, deployable_offers, stack_keys
 
 PROJECTS = Path(__file__).resolve().parent.parent / "stacks"
@@ -32,10 +32,10 @@ class Recorder(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         self.resources.append(args)
         ordinal = 1000 + len(self.resources)
-        return str(ordinal), _fake_outputs(args.typ, ordinal, args.inputs)
+        return str(ordinal), mock_outputs(args.typ, ordinal, args.inputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
-        return _mock_call(args.token, args.args), []
+        return mock_call(args.token, args.args), []
 
     def of_type(self, token: str) -> list[pulumi.runtime.MockResourceArgs]:
         return [r for r in self.resources if r.typ == token]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from hybridctl.stacks import SUPPORTED, check_spec
-from hybridctl.stacks.base import ADMIN_LOGIN
-from hybridctl.stacks.plan import run_program
+from hybridctl.providers.mock_run import run_program
+from hybridctl.providers.registry import CLOUDS, check_spec
+from hybridctl.providers.spec import ADMIN_LOGIN
 from tests.stacks_fixtures import (
     ADMIN_CIDR,
     KeyPair,
@@ -23,7 +23,7 @@ from tests.stacks_fixtures import (
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulumi_")
 
-OFFERS = [pair for provider in SUPPORTED for pair in deployable_offers(provider)]
+OFFERS = [pair for provider in CLOUDS for pair in deployable_offers(provider)]
 
 
 @pytest.fixture(scope="module")

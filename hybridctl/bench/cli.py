@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .plan import PlanError, load_plan, parse_plan
+from .planfile import PlanError, load_plan, parse_plan
 
 EXIT_OK, EXIT_SHORT, EXIT_USAGE = 0, 1, 2
 

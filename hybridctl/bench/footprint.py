@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from . import defaults
 from .ggufmeta import GGUFInfo
 
 MIB = 1 << 20
@@ -106,10 +107,10 @@ def estimate(
     context_tokens: int,
     ubatch: int,
     *,
-    parallel_slots: int = 1,
+    parallel_slots: int = defaults.PARALLEL_SLOTS,
     repack: bool = False,
     flash_attn: bool = True,
-    kv_type: str = "f16",
+    kv_type: str = defaults.KV_TYPE,
     cpu_flags: set[str] | None = None,
 ) -> Footprint:
     """Mapped weights + repacked copy + KV cache + compute buffer + the runtime around them."""

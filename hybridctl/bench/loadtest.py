@@ -27,12 +27,9 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import defaults
 from .loadreport import summarize, summary_text, verdict
 
-DEFAULT_PROMPT = "Write three short sentences about the sea."
-DEFAULT_MAX_TOKENS = 64
-DEFAULT_REQUEST_TIMEOUT_S = 120.0
-DEFAULT_DURATION_LIMIT_S = 600.0
 MAX_CLIENTS = 256
 MAX_REQUESTS = 10_000
 
@@ -61,10 +58,10 @@ class LoadSettings:
     clients: int
     requests: int
     model: str | None = None
-    max_tokens: int = DEFAULT_MAX_TOKENS
-    prompt: str = DEFAULT_PROMPT
-    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
-    duration_limit_s: float = DEFAULT_DURATION_LIMIT_S
+    max_tokens: int = defaults.LOAD_MAX_TOKENS
+    prompt: str = defaults.LOAD_PROMPT
+    request_timeout_s: float = defaults.LOAD_REQUEST_TIMEOUT_S
+    duration_limit_s: float = defaults.LOAD_DURATION_LIMIT_S
     api_key: str | None = field(default=None, repr=False)
     ca_file: str | None = None  # verify https against this CA (a box's own) instead of the system's
     extra_body: dict[str, Any] = field(default_factory=dict)  # e.g. a gateway's cache control
@@ -259,17 +256,25 @@ def build_parser() -> argparse.ArgumentParser:
         description="Load-test an OpenAI-compatible /v1/chat/completions endpoint (streaming).",
     )
     parser.add_argument("--url", required=True, help="server root, /v1 base or full endpoint URL")
-    parser.add_argument("--clients", type=int, default=4, help="concurrent clients (default 4)")
-    parser.add_argument("--requests", type=int, default=20, help="total requests (default 20)")
+    clients, requests = defaults.LOAD_CLIENTS, defaults.LOAD_REQUESTS
+    parser.add_argument(
+        "--clients", type=int, default=clients, help=f"concurrent clients (default {clients})"
+    )
+    parser.add_argument(
+        "--requests", type=int, default=requests, help=f"total requests (default {requests})"
+    )
     parser.add_argument("--model", help="model name to request (default: first of /v1/models)")
-    parser.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS)
-    parser.add_argument("--prompt", default=DEFAULT_PROMPT)
+    parser.add_argument("--max-tokens", type=int, default=defaults.LOAD_MAX_TOKENS)
+    parser.add_argument("--prompt", default=defaults.LOAD_PROMPT)
     parser.add_argument(
         "--api-key-env", metavar="VAR", help="name of the environment variable holding the API key"
     )
-    parser.add_argument("--request-timeout", type=float, default=DEFAULT_REQUEST_TIMEOUT_S)
+    parser.add_argument("--request-timeout", type=float, default=defaults.LOAD_REQUEST_TIMEOUT_S)
     parser.add_argument(
-        "--time-limit", type=float, default=DEFAULT_DURATION_LIMIT_S, help="seconds for the run"
+        "--time-limit",
+        type=float,
+        default=defaults.LOAD_DURATION_LIMIT_S,
+        help="seconds for the run",
     )
     parser.add_argument("--promised-concurrency", type=int)
     parser.add_argument("--target-rpm", type=float, help="requests-per-minute target")

@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import bandwidth, download
+from . import bandwidth, defaults, download
 from .footprint import estimate
 from .ggufmeta import GGUFError, read_gguf
 from .machine import default_threads, llama_cpp_info, machine_info
 from .memory import machine_memory_mib
-from .plan import ModelEntry, Plan
+from .planfile import ModelEntry, Plan
 
 SCHEMA = "hybridctl-bench/1"
 METHOD = (
@@ -138,7 +138,7 @@ def _resolve(entry: ModelEntry, plan: Plan) -> Path:
             raise download.DownloadError(f"{path} does not match the plan's sha256")
         return path
     if entry.uri:
-        models_dir = Path(plan.models_dir or Path.home() / ".cache" / "hybridctl-bench" / "models")
+        models_dir = Path(plan.models_dir or defaults.MODELS_DIR)
         log(f"  fetching {entry.uri}")
         return download.fetch(entry.uri, models_dir.expanduser(), entry.sha256)
     raise FileNotFoundError(f"model file {entry.path} does not exist and the plan gives no uri")
@@ -258,10 +258,6 @@ def bench_model(
     return row
 
 
-MAX_SPREAD = 0.05
-"""A figure whose repetitions spread wider than this (max - min over mean) is flagged."""
-
-
 def interference(row: dict[str, Any]) -> list[str]:
     """Signs that other work on the machine disturbed the figures: spread and load average."""
     flags = []
@@ -270,8 +266,8 @@ def interference(row: dict[str, Any]) -> list[str]:
         mean = statistics.fmean(samples) if samples else 0
         if len(samples) > 1 and mean > 0:
             spread = (max(samples) - min(samples)) / mean
-            if spread > MAX_SPREAD:
-                flags.append(f"{part} spread {spread:.0%} (over {MAX_SPREAD:.0%})")
+            if spread > defaults.MAX_SPREAD:
+                flags.append(f"{part} spread {spread:.0%} (over {defaults.MAX_SPREAD:.0%})")
     load = row.get("load_average_before")
     cpus = os.cpu_count() or 1
     if load and load[0] > 0.5 * cpus:

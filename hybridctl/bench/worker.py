@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import defaults
 from .memory import PeakSampler
 
 FAULT_ENV = "HYBRIDCTL_BENCH_FAULT"
@@ -98,7 +99,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
             _log("fault injection: segfaulting now")
             ctypes.string_at(0)
         ctx_params = llama_cpp.llama_context_default_params()
-        slots = int(spec.get("parallel_slots") or 1)
+        slots = int(spec.get("parallel_slots") or defaults.PARALLEL_SLOTS)
         ctx_params.n_ctx = spec["context_tokens"] * slots
         ctx_params.n_seq_max = slots
         _apply_tunables(llama_cpp, ctx_params, spec)
@@ -131,7 +132,7 @@ def _apply_tunables(llama_cpp: Any, ctx_params: Any, spec: dict[str, Any]) -> No
     if flash is not None:
         on, off = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED, llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
         ctx_params.flash_attn_type = on if flash else off
-    kv_type = spec.get("kv_type") or "f16"
+    kv_type = spec.get("kv_type") or defaults.KV_TYPE
     ctx_params.type_k = ctx_params.type_v = getattr(llama_cpp, _KV_TYPES[kv_type])
 
 
@@ -165,7 +166,7 @@ def _measure(llama_cpp: Any, model: Any, ctx: Any, spec: dict[str, Any]) -> dict
     rng = random.Random(1234)
     memory = llama_cpp.llama_get_memory(ctx)
     n_prompt, n_gen, reps = spec["prompt_tokens"], spec["gen_tokens"], spec["repetitions"]
-    slots = int(spec.get("parallel_slots") or 1)
+    slots = int(spec.get("parallel_slots") or defaults.PARALLEL_SLOTS)
 
     def prompt_tokens() -> list[int]:
         return [bos] + [rng.randrange(n_vocab) for _ in range(n_prompt - 1)]

@@ -1,1 +1,1 @@
-"""The host side of `hybridctl bench`: where it runs, over which SSH link, with which load test."""
+"""The host side of `hybridctl bench`: what to measure, where it runs, how it is judged, tuning."""

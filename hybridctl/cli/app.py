@@ -52,6 +52,12 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from hybridctl.cli.output import report_error
 
+        if not gc.isenabled():
+            # The console script (main) turned collection off. What is loaded by now (modules,
+            # the parsed command line) lives until exit: frozen, it is left out of the
+            # collection at exit, which would walk every object (~30 ms of a short command).
+            # What the command creates from here on is collected at exit as before.
+            gc.freeze()
         try:
             return fn(*args, **kwargs)
         except HybridctlError as exc:

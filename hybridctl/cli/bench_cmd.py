@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
+from hybridctl.bench import defaults
 from hybridctl.bench_host.load import LoadOptions
-from hybridctl.bench_host.run_settings import bench_plan
+from hybridctl.bench_host.plan_builder import bench_plan
 from hybridctl.bench_host.target import check_where, check_writable, needs_deployment_tier
 from hybridctl.cli import bench_steps
 from hybridctl.cli.options import CatalogOption, JsonOption, bounded, http_url
@@ -48,13 +49,13 @@ def bench(
         bounded(
             "--repetitions", low=1, high=100, metavar="N", help="Timed repetitions per figure."
         ),
-    ] = 5,
+    ] = defaults.REPETITIONS,
     prompt_tokens: Annotated[
         int,
         bounded(
             "--prompt-tokens", low=1, high=131072, metavar="TOKENS", help="Prompt length, tokens."
         ),
-    ] = 512,
+    ] = defaults.PROMPT_TOKENS,
     gen_tokens: Annotated[
         int,
         bounded(
@@ -64,7 +65,7 @@ def bench(
             metavar="TOKENS",
             help="Generated tokens per repetition.",
         ),
-    ] = 128,
+    ] = defaults.GEN_TOKENS,
     threads: Annotated[
         int | None,
         bounded(
@@ -74,7 +75,7 @@ def bench(
             metavar="N",
             help="CPU threads (default: the bench's choice).",
         ),
-    ] = None,
+    ] = defaults.THREADS,
     skip_bandwidth: Annotated[
         bool,
         typer.Option(
@@ -107,7 +108,7 @@ def bench(
             metavar="SECONDS",
             help="With --tune: start no new setting after this long (the default always runs).",
         ),
-    ] = 600,
+    ] = defaults.TUNE_BUDGET_S,
     serve: Annotated[
         str | None,
         typer.Option(
@@ -125,7 +126,8 @@ def bench(
             low=1,
             high=1024,
             metavar="N",
-            help="Concurrent clients (default: the tier's promised concurrency, else 4).",
+            help="Concurrent clients (default: the tier's promised concurrency, else "
+            f"{defaults.LOAD_CLIENTS}).",
             panel=_SERVE,
         ),
     ] = None,
@@ -134,7 +136,7 @@ def bench(
         bounded(
             "--requests", low=1, high=100000, metavar="N", help="Total requests.", panel=_SERVE
         ),
-    ] = 20,
+    ] = defaults.LOAD_REQUESTS,
     max_tokens: Annotated[
         int,
         bounded(
@@ -145,7 +147,7 @@ def bench(
             help="max_tokens per request.",
             panel=_SERVE,
         ),
-    ] = 64,
+    ] = defaults.LOAD_MAX_TOKENS,
     served_model: Annotated[
         str | None,
         typer.Option(
@@ -225,7 +227,7 @@ def bench(
         ),
     ] = 15,
     catalog: CatalogOption = None,
-    json_output: JsonOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Measure load time, peak memory and tokens/s of a tier's models and judge its promises.
 
@@ -245,17 +247,17 @@ def bench(
         tier = bench_steps.deployment_tier(deployment)
     if serve:
         load = LoadOptions(clients, requests, max_tokens, served_model, api_key_env, target_rpm)
-        code = bench_steps.serve(serve, tier, catalog, ssh, load, remote_python, out, json_output)
+        code = bench_steps.serve(serve, tier, catalog, ssh, load, remote_python, out, as_json)
         raise typer.Exit(code)
     picked = bench_steps.models(model, catalog, tier)  # catalog, tier, model files
     if tune:
-        bench_steps.tune(*picked, tune_budget_s, update_catalog, catalog, ssh, json_output)
+        bench_steps.tune(*picked, tune_budget_s, update_catalog, catalog, ssh, as_json)
         raise typer.Exit(0)
     plan = bench_plan(*picked, repetitions, prompt_tokens, gen_tokens, threads, skip_bandwidth)
-    result = bench_steps.run_bench(plan, ssh, remote_python, install_deps, out, json_output)
+    result = bench_steps.run_bench(plan, ssh, remote_python, install_deps, out, as_json)
     if deployment and not skip_serving:  # and the serving stack, through proxy and gateway
         result = bench_steps.serving(result, deployment, catalog, clients, max_tokens)
-    bench_steps.finish(result, out, json_output)
+    bench_steps.finish(result, out, as_json)
     if update_catalog:
         bench_steps.update_catalog(result, plan, catalog)
     raise typer.Exit(0 if result.get("verdict", {}).get("ok") else 1)

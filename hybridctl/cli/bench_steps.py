@@ -56,7 +56,7 @@ def models(
     model: list[str] | None, catalog_path: Path | None, tier_id: str | None
 ) -> tuple[Any, Any, list[Any]]:
     """The catalog and tier when --tier is given, and the --model files."""
-    from hybridctl.bench_host.benchplan import ModelFile
+    from hybridctl.bench_host.model_files import ModelFile
 
     files = [ModelFile.parse(spec) for spec in model or []]
     cat, tier_obj = tier(catalog_path, tier_id) if tier_id else (None, None)
@@ -78,12 +78,12 @@ def serving(
     )
 
 
-def finish(result: dict[str, Any], out: Path | None, json_output: bool) -> None:
+def finish(result: dict[str, Any], out: Path | None, as_json: bool) -> None:
     """Write the result to --out, when given, and show it."""
     from hybridctl.bench_host.load import write_out
 
     write_out(result, out)
-    show(result, json_output)
+    show(result, as_json)
 
 
 def run_bench(
@@ -92,10 +92,10 @@ def run_bench(
     remote_python: str,
     install_deps: bool,
     out: Path | None,
-    json_output: bool,
+    as_json: bool,
 ) -> dict[str, Any]:
     if ssh is None:
-        from hybridctl.bench_host.benchplan import run_local_bench
+        from hybridctl.bench_host.local_run import run_local_bench
 
         return run_local_bench(plan, progress)
     from hybridctl.remote.bench import run_remote_bench
@@ -114,7 +114,7 @@ def run_bench(
     saved.parent.mkdir(parents=True, exist_ok=True)
     if run.result is not None:
         saved.write_text(json.dumps(run.result, indent=2) + "\n")
-        show(run.result, json_output, partial=True)
+        show(run.result, as_json, partial=True)
     done = ", ".join(run.completed_models) or "none"
     missing = ", ".join(run.missing_models) or "none"
     kept = f"; the finished models' results are saved in {saved}" if run.result else ""
@@ -134,13 +134,14 @@ def partial_path() -> Path:
     return state_dir() / "bench" / f"partial-{stamp}.json"
 
 
-def show(result: dict[str, Any], json_output: bool, *, partial: bool = False) -> None:
+def show(result: dict[str, Any], as_json: bool, *, partial: bool = False) -> None:
     from hybridctl.cli.output import console, print_json
 
-    if json_output:
+    if as_json:
         print_json(result)
         return
-    from hybridctl.bench_host.benchplan import result_table, verdict_lines
+    from hybridctl.bench_host.verdicts import verdict_lines
+    from hybridctl.cli.views.bench import result_table
 
     console.print(result_table(result))
     if partial:
@@ -158,17 +159,19 @@ def tune(
     record: bool,
     path: Any,
     ssh: Any,
-    js: bool,
+    as_json: bool,
 ) -> None:
-    from hybridctl.bench_host.tune import tune_summary, tune_table, tune_tier
+    from hybridctl.bench_host.tune import tune_tier
+    from hybridctl.bench_host.verdicts import tune_summary
     from hybridctl.cli.output import console, print_json
+    from hybridctl.cli.views.bench import tune_table
     from hybridctl.paths import default_catalog_path
 
     if tier is None or ssh is not None:
         raise UsageError("--tune runs here, on a tier's model: pass --tier T --model ID=PATH")
     where = (path or default_catalog_path()) if record else None
     report = tune_tier(cat, tier, files, budget_s=budget_s, catalog_path=where, progress=progress)
-    if js:
+    if as_json:
         return print_json(report)
     console.print(tune_table(report))
     for line in tune_summary(report):
@@ -176,8 +179,8 @@ def tune(
 
 
 def update_catalog(result: dict[str, Any], plan: dict[str, Any], catalog_path: Path | None) -> None:
-    from hybridctl.bench_host.benchplan import catalog_files
     from hybridctl.bench_host.calibrate import record_bench_result
+    from hybridctl.bench_host.plan_builder import catalog_files
     from hybridctl.catalog import load_catalog
     from hybridctl.paths import default_catalog_path
 
@@ -195,13 +198,14 @@ def serve(
     opts: LoadOptions,
     remote_python: str,
     out: Path | None,
-    json_output: bool,
+    as_json: bool,
 ) -> int:
     """`bench --serve`: load-test the URL, from here or from the box; the exit code."""
+    from hybridctl.bench import defaults
     from hybridctl.bench_host import load
 
     promised, typical = load.promises(tier(catalog_path, tier_id)[1] if tier_id else None)
-    clients = opts.clients or promised or 4
+    clients = opts.clients or promised or defaults.LOAD_CLIENTS
     key = load.api_key(opts.api_key_env)
     args = load.loadtest_args(url, clients, opts, promised)
     if ssh is None:
@@ -215,13 +219,13 @@ def serve(
         )
     load.note_typical_latency(result, tier_id, typical, opts.max_tokens)
     load.write_out(result, out)
-    show_load(result, json_output)
+    show_load(result, as_json)
     return 0 if result["verdict"]["ok"] else 1
 
 
-def show_load(result: dict[str, Any], json_output: bool) -> None:
+def show_load(result: dict[str, Any], as_json: bool) -> None:
     """Print a load test's result: JSON, or its summary."""
-    if json_output:
+    if as_json:
         from hybridctl.cli.output import print_json
 
         print_json(result)

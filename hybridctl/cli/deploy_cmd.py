@@ -7,12 +7,19 @@ from typing import Annotated, Any
 
 import typer
 
-from hybridctl.cli.deploy_views import print_deployed, print_outputs
 from hybridctl.cli.options import (
     CatalogOption,
     ImagesOption,
     JsonOption,
     RouteUrlOption,
+)
+from hybridctl.cli.views.deploy import (
+    print_cancelled,
+    print_deployed,
+    print_deployments,
+    print_destroyed,
+    print_plan,
+    print_record_outputs,
 )
 
 ProviderOption = Annotated[
@@ -35,22 +42,18 @@ BackendOption = Annotated[
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
-def _console() -> Any:
-    from hybridctl.cli.output import console
-
-    return console
-
-
 def _confirm(question: str) -> bool:
     return typer.confirm(question, default=False)
 
 
-def _deployer(provider: str = "hetzner") -> Any:
+def _deployer(provider: str | None = None) -> Any:
     """The driver for a provider: Pulumi for the clouds, Docker Compose for local."""
     from hybridctl.cli.output import err_console
-    from hybridctl.providers import get_provider
+    from hybridctl.deploy.deployers import default_deployer, deployer_for
 
-    return get_provider(provider).deployer(err_console, _confirm)
+    if provider is None:
+        return default_deployer(err_console, _confirm)
+    return deployer_for(provider, err_console, _confirm)
 
 
 def _record_deployer(name: str) -> Any:
@@ -179,7 +182,7 @@ def deploy(
     check_modes(opts)
     if cancel:
         _deployer().cancel(cancel, backend=backend)
-        _console().print(f"Released the lock on {cancel}; run the deploy again or --resume it.")
+        print_cancelled(cancel)
         return
     loaded = load_catalog(catalog)
     if resume:
@@ -198,8 +201,7 @@ def deploy(
 
 
 def _print_plan(catalog: Any, request: Any, as_json: bool) -> None:
-    from hybridctl.cli.deploy_views import print_plan
-    from hybridctl.deploy.plan import plan_deployment
+    from hybridctl.deploy.offline_plan import plan_deployment
 
     report = plan_deployment(catalog, request)
     if as_json:
@@ -241,9 +243,7 @@ def outputs(
     if as_json:
         print_json(data)
         return
-    if not record.outputs:
-        _console().print(f"{name} has no outputs yet (status: {record.status}).")
-    print_outputs(data)
+    print_record_outputs(name, record, data)
 
 
 def destroy(
@@ -260,7 +260,7 @@ def destroy(
         record = deployer.destroy(name, yes=yes, backend=backend)
     else:
         record = deployer.destroy(name, yes=yes)
-    _console().print(f"Destroyed {record.name} ({record.provider}, tier {record.tier}).")
+    print_destroyed(record)
 
 
 def deployments(as_json: JsonOption = False) -> None:
@@ -268,7 +268,6 @@ def deployments(as_json: JsonOption = False) -> None:
 
     Example: hybridctl deployments --json
     """
-    from hybridctl.cli.deploy_views import print_deployments
     from hybridctl.cli.output import print_json
     from hybridctl.deploy.records import list_records
     from hybridctl.deploy.request_build import deployment_rows
@@ -276,12 +275,5 @@ def deployments(as_json: JsonOption = False) -> None:
     found = list_records()
     if as_json:
         print_json(deployment_rows(found))
-        return
-    if not found:
-        _console().print(
-            "No deployments yet. Try one on this machine (Docker): hybridctl deploy --provider "
-            "local --tier 1; plan a cloud one (hybridctl\\[deploy]): hybridctl deploy --tier 1 "
-            "--provider hetzner --plan"
-        )
         return
     print_deployments(found)

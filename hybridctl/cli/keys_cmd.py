@@ -38,9 +38,7 @@ def keys(
     Example: hybridctl keys list -d hybridctl-local
     Example: hybridctl keys revoke alice -d hybridctl-local
     """
-    from rich.markup import escape
-
-    from hybridctl.cli.output import console, print_json
+    from hybridctl.cli.output import print_json
     from hybridctl.gateway.keys import check_request, pick_deployment, run_keys
 
     args = check_request(action, name, tier, daily_budget)
@@ -48,19 +46,7 @@ def keys(
     answer = run_keys(target, args)
     if as_json:
         print_json(answer)
-    elif action == "add":
-        budget = answer.get("daily_budget_usd") or "none (the deployment's budget applies)"
-        console.print(f"key {escape(answer['name'])} ({answer['tier']}, daily budget {budget}):")
-        typer.echo(answer["key"])
-        console.print("Store it now: it is shown once, and the deployment keeps only its hash.")
-    elif action == "list":
-        if not answer:
-            console.print(f"{target} has no client keys (hybridctl keys add NAME --tier paid)")
-        for row in answer:
-            budget = row.get("daily_budget_usd") or "-"
-            console.print(
-                f"{escape(row['name']):<24} {row['tier']:<8} budget {budget:<8} "
-                f"spent today ${row['spent_today_usd']:.4f}  created {row['created']}"
-            )
-    else:
-        console.print(f"key {escape(answer['name'])} revoked: the gateway refuses it from now on")
+        return
+    from hybridctl.cli.views.keys import print_keys
+
+    print_keys(action, target, answer)

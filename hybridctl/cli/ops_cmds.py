@@ -87,7 +87,7 @@ def backup(
 
     Example: hybridctl backup hybridctl-local --out box.tar.gz
     """
-    from hybridctl.cli.output import console, print_json
+    from hybridctl.cli.output import print_json
     from hybridctl.deploy.records import load_record
     from hybridctl.ops.backup import create_backup
     from hybridctl.ops.runner import runner_for
@@ -99,11 +99,9 @@ def backup(
     if as_json:
         print_json(manifest)
         return
-    parts = ", ".join(manifest["parts"])
-    console.print(
-        f"Backed up {name} (tier {record.tier}) to {out}: {parts}. It holds the deployment's "
-        "keys: keep it as safe as the box."
-    )
+    from hybridctl.cli.views.ops import print_backup
+
+    print_backup(name, record.tier, out, manifest)
 
 
 def restore(
@@ -124,7 +122,7 @@ def restore(
     Example: hybridctl restore hybridctl-local --from box.tar.gz
     """
     from hybridctl.catalog import load_catalog
-    from hybridctl.cli.output import console, print_json
+    from hybridctl.cli.output import print_json
     from hybridctl.deploy.records import load_record
     from hybridctl.ops.restore import restore_backup
     from hybridctl.ops.runner import runner_for
@@ -142,13 +140,8 @@ def restore(
             }
         )
     else:
-        for note in result.notes:
-            console.print(f"note: {note}")
-        state = "healthy" if result.report.healthy else "NOT healthy"
-        console.print(
-            f"Restored {', '.join(result.restored)} from {source} onto {name}; the box is {state}."
-        )
-        for item in result.report.problems:
-            console.print(f"  FAIL {item.what}: {item.detail}", markup=False)
+        from hybridctl.cli.views.ops import print_restore
+
+        print_restore(name, source, result)
     if not result.report.healthy:
         raise typer.Exit(1)

@@ -42,7 +42,7 @@ def http_url(value: str | None) -> str | None:
 
 def complete_provider(incomplete: str) -> list[str]:
     """Shell completion for --provider."""
-    from hybridctl.providers import PROVIDERS
+    from hybridctl.providers.registry import PROVIDERS
 
     return [name for name in PROVIDERS if name.startswith(incomplete.lower())]
 
@@ -92,22 +92,3 @@ RouteUrlOption = Annotated[
         show_default=False,
     ),
 ]
-
-
-def parse_route_urls(values: list[str] | None) -> dict[str, str]:
-    """--route-url ROUTE=URL values as a mapping; a malformed one is a usage error."""
-    from urllib.parse import urlsplit
-
-    from hybridctl.errors import UsageError
-
-    routes: dict[str, str] = {}
-    for value in values or []:
-        route, sep, url = value.partition("=")
-        parts = urlsplit(url)
-        if not sep or not route or parts.scheme not in ("http", "https") or not parts.hostname:
-            raise UsageError(
-                f"--route-url {value!r} is not ROUTE=URL",
-                hint="e.g. --route-url medium=http://relay.internal:8000/v1",
-            )
-        routes[route] = url
-    return routes

@@ -1,4 +1,4 @@
-"""Console helpers shared by the commands: JSON output, tables, error reports."""
+"""Console helpers shared by the commands and views: the consoles, JSON output, error reports."""
 
 from __future__ import annotations
 

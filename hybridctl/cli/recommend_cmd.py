@@ -1,7 +1,7 @@
 """`hybridctl recommend`: box or cloud, and the cheapest tier x provider that carries it."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Typer would evaluate every option's annotation string
+# again (each bounded(...) call a second time) when it builds the command.
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -152,7 +152,7 @@ def recommend_cmd(
         ),
     ] = False,
     catalog: CatalogOption = None,
-    json: JsonOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Say first whether a box beats the cloud at your traffic, then the cheapest tier x provider
     that carries it, with the reasoning.
@@ -178,16 +178,16 @@ def recommend_cmd(
     try:
         result = recommend(cat, workload)
     except NoFeasiblePlan as exc:
-        _show(exc.recommendation, json, refused=True)
+        _show(exc.recommendation, as_json, refused=True)
         raise refusal(exc, local_only) from None
-    _show(result, json, refused=False)
+    _show(result, as_json, refused=False)
 
 
-def _show(recommendation: Any, json: bool, *, refused: bool) -> None:
-    if json:
+def _show(recommendation: Any, as_json: bool, *, refused: bool) -> None:
+    if as_json:
         print_json(recommendation.model_dump(mode="json"))
         return
-    from hybridctl.cli import recommend_view  # Rich tables: not for --json
+    from hybridctl.cli.views import recommend as recommend_view  # Rich tables: not for --json
 
     show = recommend_view.print_refusal if refused else recommend_view.print_recommendation
     show(recommendation)

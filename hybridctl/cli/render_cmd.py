@@ -14,21 +14,21 @@ from hybridctl.cli.options import (
     RouteUrlOption,
     complete_provider,
     complete_tier,
-    parse_route_urls,
 )
+from hybridctl.providers.registry import DEFAULT_CLOUD
 
 
-def _check(bundle: Path, catalog_path: Path | None, json_output: bool) -> None:
+def _check(bundle: Path, catalog_path: Path | None, as_json: bool) -> None:
     from hybridctl.cli.output import print_json
     from hybridctl.render.outcome import check_failure, check_summary
     from hybridctl.render.request import check_bundle_dir
 
     report = check_bundle_dir(bundle, catalog_path)
     summary = check_summary(bundle, report)
-    if json_output:
+    if as_json:
         print_json(summary)
     elif report.ok:
-        from hybridctl.cli.render_views import print_check_ok
+        from hybridctl.cli.views.render import print_check_ok
 
         print_check_ok(summary)
     if not report.ok:
@@ -53,7 +53,7 @@ def render(
             help="Where the box runs: hetzner, aws, gcp, or local (this machine).",
             autocompletion=complete_provider,
         ),
-    ] = "hetzner",
+    ] = DEFAULT_CLOUD,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -96,7 +96,7 @@ def render(
     images: ImagesOption = None,
     route_url: RouteUrlOption = None,
     catalog: CatalogOption = None,
-    json_output: JsonOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Render the stack a tier runs (docker-compose, router config, cloud-init, .env), or check one.
 
@@ -110,20 +110,20 @@ def render(
     """
     flags = dict(locals())  # every option by parameter name: taken before any other local exists
     if check is not None:
-        _check(check, catalog, json_output)
+        _check(check, catalog, as_json)
         return
     from hybridctl.render import outcome
-    from hybridctl.render.request import render_request
+    from hybridctl.render.request import parse_route_urls, render_request
 
     outcome.require_tier(tier)
     result = render_request(outcome.request_from_flags(flags, parse_route_urls(route_url)))
     summary = outcome.render_summary(result)
-    if json_output:
+    if as_json:
         from hybridctl.cli.output import print_json
 
         print_json(summary)
     else:
-        from hybridctl.cli.render_views import print_summary
+        from hybridctl.cli.views.render import print_summary
 
         print_summary(summary)
     if result.problems:

@@ -8,14 +8,6 @@ import typer
 
 from hybridctl.cli.options import CatalogOption, JsonOption
 
-_MARK = {"ok": "[green]ok  [/]", "warn": "[yellow]warn[/]", "fail": "[bold red]FAIL[/]"}
-
-
-def _console() -> Any:
-    from hybridctl.cli.output import console
-
-    return console
-
 
 def status(
     name: Annotated[str | None, typer.Argument(help="Deployment name (default: all).")] = None,
@@ -35,10 +27,9 @@ def status(
     Example: hybridctl status hybridctl-hetzner
     Example: hybridctl status hybridctl-local --check --json
     """
-    from hybridctl.cli.deploy_views import print_status
     from hybridctl.cli.output import err_console, print_json
     from hybridctl.deploy import records
-    from hybridctl.providers import get_provider
+    from hybridctl.deploy.deployers import deployer_for
 
     if check:
         if name is None:
@@ -55,17 +46,17 @@ def status(
         deployments(as_json=as_json)
         return
     provider = records.load_record(name).provider
-    deployer = get_provider(provider).deployer(err_console, lambda q: False)
+    deployer = deployer_for(provider, err_console, lambda q: False)
     result = deployer.live_status(name)
     if as_json:
         print_json(result)
         return
+    from hybridctl.cli.views.deploy import print_status
+
     print_status(result)
 
 
 def _check(name: str, catalog: Any, as_json: bool) -> None:
-    from rich.markup import escape
-
     from hybridctl.catalog import load_catalog
     from hybridctl.cli.output import print_json
     from hybridctl.deploy.records import load_record
@@ -75,20 +66,8 @@ def _check(name: str, catalog: Any, as_json: bool) -> None:
     if as_json:
         print_json(report.to_json())
     else:
-        console = _console()
-        console.print(
-            f"[bold]{report.name}[/]: tier {report.tier} on {report.provider}, checked on "
-            f"{escape(report.where)} at {report.checked}"
-        )
-        for item in report.items:
-            console.print(
-                f"  {_MARK[item.level]}  {item.what:<34} {escape(item.detail)}", soft_wrap=True
-            )
-        problems = len(report.problems)
-        console.print(
-            "[bold green]healthy[/]"
-            if report.healthy
-            else f"[bold red]unhealthy[/]: {problems} problem{'s' if problems != 1 else ''}"
-        )
+        from hybridctl.cli.views.ops import print_check
+
+        print_check(report)
     if not report.healthy:
         raise typer.Exit(1)

@@ -56,7 +56,7 @@ def upgrade(
     Example: hybridctl upgrade hybridctl-hetzner --tier 2 --yes
     """
     from hybridctl.catalog import load_catalog
-    from hybridctl.cli.output import console, err_console, print_json
+    from hybridctl.cli.output import err_console, print_json
     from hybridctl.deploy.seed import parse_model_files
     from hybridctl.deploy.upgrade import UpgradeRequest
     from hybridctl.deploy.upgrade import upgrade as run_upgrade
@@ -84,10 +84,6 @@ def upgrade(
             }
         )
         return
-    console.print(
-        f"[bold green]Upgraded[/] {record.name}: tier {result.previous_tier} -> {record.tier} "
-        f"on {record.provider}, verified serving. State backup: {result.backup}"
-    )
-    for key in ("endpoint", "gateway_url", "ca_cert", "curl"):
-        if key in record.outputs:
-            console.print(f"  {key:<12} {record.outputs[key]}", soft_wrap=True, markup=False)
+    from hybridctl.cli.views.deploy import print_upgraded
+
+    print_upgraded(result)

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 from hybridctl.deploy.compose import ComposeProject, ServiceState, parse_ps
-from hybridctl.deploy.push import as_root
-from hybridctl.remote.ssh import SshClient
+from hybridctl.remote.ssh import SshClient, as_root
 
 
 class Compose(Protocol):

@@ -7,16 +7,7 @@ from typing import Any, Protocol
 
 from hybridctl.deploy.records import DeploymentRecord
 from hybridctl.deploy.spec import Resolved
-
-RESIZE_DOWNTIME = {
-    "hetzner": "Hetzner powers the server off to change its server type (a few minutes of "
-    "downtime; the disk, volume and IP are kept)",
-    "aws": "AWS stops the instance to change its instance type (minutes of downtime; the "
-    "Elastic IP and volumes are kept)",
-    "gcp": "GCP stops the VM to change its machine type (minutes of downtime; the static IP "
-    "and disks are kept)",
-}
-
+from hybridctl.providers.registry import get_cloud
 
 REPLACING = ("replace", "create-replacement", "delete-replaced")
 SERVER_TYPES = ("Server", "Instance")  # hcloud Server, aws ec2 Instance, gcp compute Instance
@@ -44,7 +35,7 @@ def change_warnings(
         warnings.append(
             f"tier change {existing.tier} -> {resolved.tier.id} resizes "
             f"{existing.instance_type} -> {resolved.offer.instance_type} in place: "
-            f"{RESIZE_DOWNTIME[resolved.provider]}. "
+            f"{get_cloud(resolved.provider).support.resize_downtime}. "
             f"The server keeps its first-boot stack; render the new tier's bundle "
             f"(`hybridctl render --tier {resolved.tier.id}`) and copy it over after the resize."
         )

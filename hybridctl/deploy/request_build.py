@@ -58,7 +58,7 @@ def check_modes(opts: DeployOptions) -> None:
 
 def build_request(opts: DeployOptions) -> tuple[str, Any]:
     """The provider's name and its request: a LocalRequest or a DeployRequest (checked)."""
-    from hybridctl.providers import get_provider
+    from hybridctl.providers.registry import get_provider
 
     if opts.tier is None or opts.provider is None:
         raise UsageError(
@@ -67,15 +67,15 @@ def build_request(opts: DeployOptions) -> tuple[str, Any]:
         )
     chosen = get_provider(opts.provider)
     if chosen.kind == "local":
-        return "local", _local_request(opts, opts.tier)
+        return chosen.name, _local_request(opts, opts.tier)
     return chosen.name, _cloud_request(opts, opts.tier, chosen.name)
 
 
 def _local_request(opts: DeployOptions, tier: str) -> Any:
-    from hybridctl.cli.options import parse_route_urls
     from hybridctl.deploy.local import LocalRequest
     from hybridctl.deploy.seed import parse_model_files
     from hybridctl.render.images_file import load_images_file
+    from hybridctl.render.request import parse_route_urls
 
     if opts.plan:
         raise UsageError(

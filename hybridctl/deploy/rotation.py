@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from hybridctl.deploy import hostkeys
-from hybridctl.deploy.push import as_root
 from hybridctl.errors import HybridctlError, OperationFailed
-from hybridctl.remote.ssh import SshClient
-from hybridctl.stacks.base import SUPPORTED
+from hybridctl.providers.registry import support_of
+from hybridctl.remote.ssh import SshClient, as_root
 
 HOST_KEY_PATH = "/etc/ssh/ssh_host_ed25519_key"
 RELOAD_SSHD = "systemctl reload ssh 2>/dev/null || systemctl reload sshd"
@@ -148,7 +147,7 @@ def scrub_metadata_spec(spec: Any, rotated_nodes: int) -> Any:
     """The spec to apply: on a cloud that changes user data live (GCP) whose every node has
     rotated its key, the user data without the private key; otherwise the spec as it is (on
     Hetzner and AWS the rotation alone defuses the key)."""
-    support = SUPPORTED.get(spec.provider)  # live_metadata: the cloud changes user data live
+    support = support_of(spec.provider)  # live_metadata: the cloud changes user data live
     if support is None or not support.live_metadata or rotated_nodes < spec.node_count:
         return spec
     return replace(spec, user_data=without_private_key(spec.user_data))

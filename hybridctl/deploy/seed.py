@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hybridctl.bench_host.benchplan import GGUF_MAGIC, file_sha256
+from hybridctl.bench_host.model_files import GGUF_MAGIC, file_sha256
 from hybridctl.catalog.schema import Catalog, Tier
 from hybridctl.errors import InputError, UsageError
 from hybridctl.suggest import close_matches

@@ -7,19 +7,14 @@ from dataclasses import dataclass, field
 
 from hybridctl.deploy import records
 from hybridctl.deploy.automation import StackHandle
-from hybridctl.deploy.credentials import ProviderConfig
 from hybridctl.deploy.passphrase import Passphrase
 from hybridctl.deploy.spec import DeployRequest, default_name
 from hybridctl.paths import state_dir
-from hybridctl.stacks.base import OUTPUT_NAMES, DeploySpec
+from hybridctl.providers.base import ProviderConfig
+from hybridctl.providers.spec import OUTPUT_NAMES, DeploySpec
 
 HOST_KEY_CONFIG = "hybridctl:hostKeyPrivate"  # secret; base64 of the OpenSSH private key
 HOST_KEY_PUBLIC_CONFIG = "hybridctl:hostKeyPublic"
-PLUGINS = {
-    "hetzner": ("hcloud", "pulumi_hcloud"),
-    "aws": ("aws", "pulumi_aws"),
-    "gcp": ("gcp", "pulumi_gcp"),
-}
 
 
 def default_backend_url() -> str:
@@ -40,7 +35,7 @@ def make_program(spec_box: dict[str, DeploySpec]) -> Callable[[], None]:
     def program() -> None:
         import pulumi
 
-        from hybridctl.stacks import create_stack
+        from hybridctl.providers.registry import create_stack
 
         component = create_stack(spec_box["spec"])
         for key in OUTPUT_NAMES:

@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hybridctl.admin_access import check_admin_cidr, check_ssh_public_key
 from hybridctl.catalog.schema import Catalog, Offer, Tier
 from hybridctl.deploy.records import DeploymentRecord, check_name
 from hybridctl.errors import InputError, UsageError
-from hybridctl.stacks.base import PROVIDERS, SUPPORTED, DeploySpec
+from hybridctl.providers.admin_access import check_admin_cidr, check_ssh_public_key
+from hybridctl.providers.registry import CLOUDS, get_cloud
+from hybridctl.providers.spec import DeploySpec
 
 PLACEHOLDER_ADMIN_CIDR = "192.0.2.1/32"  # TEST-NET-1: documentation only, never routed
 DEFAULT_SSH_KEY = Path("~/.ssh/id_ed25519.pub")
@@ -68,15 +69,15 @@ def default_name(provider: str) -> str:
 
 def deployable_offer(tier: Tier, provider: str) -> Offer:
     """The tier's offer on this provider, or an error saying which providers it has."""
-    if provider not in PROVIDERS:
+    if provider not in CLOUDS:
         raise UsageError(
-            f"unknown provider {provider!r}", hint=f"Choose one of: {', '.join(PROVIDERS)}."
+            f"unknown provider {provider!r}", hint=f"Choose one of: {', '.join(CLOUDS)}."
         )
     for offer in tier.offers:
         if offer.provider == provider and not offer.reference_only:
             return offer
     reasons = [u.reason for u in tier.unavailable if u.provider == provider]
-    others = sorted({o.provider for o in tier.offers if o.provider in PROVIDERS})
+    others = sorted({o.provider for o in tier.offers if o.provider in CLOUDS})
     raise InputError(
         f"tier {tier.id} has no {provider} offer" + (f": {reasons[0]}" if reasons else ""),
         hint=f"Providers with an offer for tier {tier.id}: {', '.join(others) or 'none'}.",
@@ -90,7 +91,7 @@ def volume_size_gb(catalog: Catalog, tier: Tier, provider: str) -> int:
     )
     wanted = models_mb / 1000 * 1.5 + 10
     size = int(math.ceil(wanted / 10) * 10)
-    return max(size, SUPPORTED[provider].volume_gb_min)
+    return max(size, get_cloud(provider).support.volume_gb_min)
 
 
 def read_ssh_public_key(path: Path | None) -> tuple[str, Path]:
@@ -208,7 +209,8 @@ def build_spec(resolved: Resolved, host_private: str, host_public: str) -> Deplo
     The user data holds no bundle and no .env: `deploy` copies both over SSH once the pinned
     key answers (see hybridctl.deploy.push), so no secret of the stack sits in the metadata.
     """
-    from hybridctl.render.cloud_init import SshHostKey, render_user_data
+    from hybridctl.render.cloud_init import SshHostKey
+    from hybridctl.render.user_data import render_user_data
 
     user_data = render_user_data(
         resolved.catalog,

@@ -1,5 +1,4 @@
-"""A cloud box after Pulumi, over SSH: rotate its host key, wait until it serves, back it up and
-roll its bundle back (for `upgrade`)."""
+"""A cloud box over SSH after Pulumi: rotate its host key, wait until it serves, roll back."""
 
 from __future__ import annotations
 
@@ -12,14 +11,15 @@ from typing import Any
 
 from hybridctl.deploy import hostkeys, records
 from hybridctl.deploy.boxcompose import RemoteCompose
-from hybridctl.deploy.edge import balancer_host, share_ca
+from hybridctl.deploy.edge import share_ca
 from hybridctl.deploy.nodes import Node, serve_nodes
-from hybridctl.deploy.push import as_root, node_ips, wait_for_cloud_init, wait_for_ssh
+from hybridctl.deploy.push import wait_for_cloud_init, wait_for_ssh
 from hybridctl.deploy.records import DeploymentRecord
 from hybridctl.deploy.rotation import RotationPlan, rotate_host_key
+from hybridctl.deploy.topology import balancer_host, node_ips
 from hybridctl.deploy.verify import verify_box
 from hybridctl.errors import CheckFailed, OperationFailed
-from hybridctl.remote.ssh import SshClient, SshSettings, SshTarget
+from hybridctl.remote.ssh import SshClient, SshSettings, SshTarget, as_root
 
 CA_FILE = "ca.crt"
 PREVIOUS_SUFFIX = ".prev"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,59 +22,18 @@ from hybridctl.deploy import records
 from hybridctl.deploy.boxcompose import LocalCompose
 from hybridctl.deploy.compose import tail
 from hybridctl.deploy.records import DeploymentRecord
+from hybridctl.deploy.upgrade_request import (
+    FAILED_BUNDLE,
+    PREVIOUS_BUNDLE,
+    UpgradeRequest,
+    UpgradeResult,
+    backup_path,
+    rollback_message,
+    tier_models,
+)
 from hybridctl.deploy.verify import check_problems, verify_box
 from hybridctl.errors import CheckFailed, OperationFailed, UsageError
-
-BACKUPS_DIR = "backups"
-PREVIOUS_BUNDLE = "bundle.prev"
-FAILED_BUNDLE = "bundle.failed"
-
-
-@dataclass(frozen=True)
-class UpgradeRequest:
-    """What `hybridctl upgrade` was asked for."""
-
-    name: str
-    tier_id: str | None = None  # None: re-render the deployment's own tier
-    model_files: dict[str, Path] = field(default_factory=dict)  # local only
-    allow_unverified: bool = False
-    images: dict[str, str | None] | None = None  # None: the ones the box was deployed with
-    timeout_s: float = 900
-    yes: bool = False
-
-
-@dataclass(frozen=True)
-class UpgradeResult:
-    """How the upgrade ended (a failed one raises after rolling back)."""
-
-    record: DeploymentRecord
-    previous_tier: str
-    backup: Path
-
-
-def backup_path(name: str) -> Path:
-    """Where an upgrade keeps its backup: the deployment's folder, one archive per upgrade."""
-    stamp = records.now().replace(":", "").replace("+0000", "Z")
-    return records.deployment_dir(name) / BACKUPS_DIR / f"{stamp}.tar"
-
-
-def tier_models(catalog: Catalog, tier_id: str) -> list[str]:
-    from hybridctl.catalog import find_tier
-
-    return [entry.model for entry in find_tier(catalog, tier_id).models]
-
-
-def rollback_message(
-    record: DeploymentRecord, target: str, problem: str, again: str | None
-) -> CheckFailed:
-    """The error an upgrade ends with after rolling back (exit 1)."""
-    state = "serving again" if again is None else f"NOT serving: {again}"
-    return CheckFailed(
-        f"upgrade of {record.name} to tier {target} failed verification: {problem}\n"
-        f"Rolled back to the previous bundle (tier {record.tier}): {state}.",
-        hint=f"`hybridctl status {record.name}` shows each service; fix the cause (a model "
-        "file, an image) and run the upgrade again.",
-    )
+from hybridctl.providers.registry import is_local
 
 
 class LocalUpgrader:
@@ -90,8 +48,8 @@ class LocalUpgrader:
 
     def upgrade(self, catalog: Catalog, request: UpgradeRequest) -> UpgradeResult:
         from hybridctl.catalog import find_tier
-        from hybridctl.deploy.compose import check_engine
-        from hybridctl.deploy.local import CA_FILE, LocalDeployer, endpoint, project_for
+        from hybridctl.deploy.compose import check_engine, project_for
+        from hybridctl.deploy.local import CA_FILE, LocalDeployer, endpoint
         from hybridctl.deploy.localopts import LocalOptions, load_local_options
 
         record = records.load_record(request.name)
@@ -229,7 +187,7 @@ def upgrade(
             f"{record.name} is {record.status}; finish or resume that first",
             hint=f"hybridctl deploy --resume {record.name}",
         )
-    if record.provider == "local":
+    if is_local(record.provider):
         return LocalUpgrader(console, confirm=confirm).upgrade(catalog, request)
     if request.model_files:
         raise UsageError(

@@ -22,7 +22,7 @@ from rich.markup import escape
 from hybridctl.catalog.schema import Catalog
 from hybridctl.deploy import records
 from hybridctl.deploy.records import DeploymentRecord
-from hybridctl.deploy.upgrade import (
+from hybridctl.deploy.upgrade_request import (
     UpgradeRequest,
     UpgradeResult,
     backup_path,

@@ -11,6 +11,7 @@ from hybridctl.catalog.schema import Catalog
 from hybridctl.deploy.records import DeploymentRecord, deployment_dir
 from hybridctl.ops import probes
 from hybridctl.ops.runner import BoxRunner, runner_for
+from hybridctl.providers.registry import is_local
 
 Level = Literal["ok", "warn", "fail"]
 ONE_SHOT = ("models-init", "models-warm", "ollama-import")
@@ -109,7 +110,7 @@ def check_deployment(
     else:
         report.add("models", "fail", "the model server is not running: no local model serves")
     _memory(report, probes.memory_use(runner, found), tier.ram_gib)
-    _disk(report, probes.disk_use(runner), tier.disk_gb, local=record.provider == "local")
+    _disk(report, probes.disk_use(runner), tier.disk_gb, local=is_local(record.provider))
     budget = catalog.routing.daily_cloud_budget_usd
     if "redis" in states:
         _spend(report, probes.spend_today(runner), budget)

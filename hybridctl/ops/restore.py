@@ -16,6 +16,7 @@ from hybridctl.ops.backup import ENV_PART, check_fits, read_backup
 from hybridctl.ops.check import CheckReport, check_deployment
 from hybridctl.ops.probes import declared_services, fetch_ca
 from hybridctl.ops.runner import BoxRunner
+from hybridctl.providers.registry import is_local
 
 POLL_S = 5.0
 
@@ -54,7 +55,7 @@ def _write_env(runner: BoxRunner, data: bytes) -> None:
 def _keep_local_env(record: DeploymentRecord, data: bytes) -> None:
     """A cloud deployment keeps its .env here too, and the next deploy pushes that copy: it
     must hold the restored keys, or an update would put the old ones back."""
-    if record.provider == "local":
+    if is_local(record.provider):
         return  # the bundle's .env on this machine is the box's own
     from hybridctl.deploy.records import deployment_dir
     from hybridctl.render.envfile import ENV_FILE, parse_env, write_env

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from hybridctl.deploy.records import DeploymentRecord
 from hybridctl.errors import InputError, OperationFailed
+from hybridctl.providers.registry import is_local
 
 ON_BOX_PROJECT = "hybridctl"  # the rendered compose file's `name:`
 
@@ -100,7 +101,7 @@ class SshRunner:
         self.where = str(client.target)
 
     def _script(self, words: list[str]) -> str:
-        from hybridctl.deploy.push import as_root
+        from hybridctl.remote.ssh import as_root
 
         quoted = " ".join(shlex.quote(w) for w in words)
         return as_root(f"cd {shlex.quote(self.directory)} && {quoted}")
@@ -133,7 +134,7 @@ class SshRunner:
         return self._run(self._script(self._compose(args)), stdin, timeout)
 
     def shell(self, script: str, *, stdin: bytes | None = None, timeout: float = 120) -> Done:
-        from hybridctl.deploy.push import as_root
+        from hybridctl.remote.ssh import as_root
 
         return self._run(as_root(script), stdin, timeout)
 
@@ -158,7 +159,7 @@ def _pump(process: subprocess.Popen[bytes], on_chunk: Callable[[bytes], None]) -
 
 def ssh_client_for(record: DeploymentRecord) -> object:
     """An SSH client to a cloud deployment's (first) node, its host key pinned."""
-    from hybridctl.deploy.push import node_ips
+    from hybridctl.deploy.topology import node_ips
     from hybridctl.remote.ssh import SshClient, SshSettings, SshTarget
     from hybridctl.render.context import ADMIN_USER
 
@@ -180,8 +181,8 @@ def ssh_client_for(record: DeploymentRecord) -> object:
 
 def runner_for(record: DeploymentRecord) -> BoxRunner:
     """The runner that reaches a deployment's compose project: Docker here, or SSH."""
-    if record.provider == "local":
-        from hybridctl.deploy.local import project_for
+    if is_local(record.provider):
+        from hybridctl.deploy.compose import project_for
 
         project = project_for(record.name)
         if not project.bundle.is_dir():

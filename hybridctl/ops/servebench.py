@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hybridctl.bench import defaults
 from hybridctl.catalog.schema import Catalog
 from hybridctl.deploy.records import DeploymentRecord, deployment_dir
 from hybridctl.errors import InputError
@@ -46,7 +47,7 @@ def serving_load(
     *,
     clients: int | None = None,
     requests: int | None = None,
-    max_tokens: int = 64,
+    max_tokens: int = defaults.LOAD_MAX_TOKENS,
     runner: BoxRunner | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:

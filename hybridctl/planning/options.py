@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hybridctl.catalog.schema import DEPLOYABLE_PROVIDERS, Catalog, Offer, Tier
+from hybridctl.catalog.schema import Catalog, Offer, Tier
 from hybridctl.planning.capacity import (
     MAX_UTILIZATION,
     ModelSpeed,
@@ -18,6 +18,7 @@ from hybridctl.planning.capacity import (
 from hybridctl.planning.cost import Bill, CloudSpend, bill_of, cloud_only_spend, cloud_spend
 from hybridctl.planning.results import Candidate
 from hybridctl.planning.workload import Workload
+from hybridctl.providers.names import CLOUDS
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def _offer_rejection(offer: Offer, workload: Workload) -> str | None:
     if offer.provider not in workload.providers:
         return "provider not allowed"
     if offer.reference_only:
-        return f"price reference only (deployable: {', '.join(DEPLOYABLE_PROVIDERS)})"
+        return f"price reference only (deployable: {', '.join(CLOUDS)})"
     return None
 
 

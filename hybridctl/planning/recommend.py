@@ -1,5 +1,4 @@
-"""Pick the cheapest tier and provider that carries a workload, say why every other lost, and
-say first whether a box beats the cloud at all."""
+"""Whether a box beats the cloud, the cheapest tier and provider to carry it, why others lost."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from hybridctl.errors import CheckFailed, UsageError
 from hybridctl.planning.workload import Workload
+from hybridctl.providers.names import CLOUDS
 
 if TYPE_CHECKING:
     from hybridctl.catalog.schema import Catalog
@@ -34,8 +35,7 @@ _FIELDS = {
     "first_token_p95": "first_token_p95_s",
     "budget": "monthly_budget_usd",
 }
-_NOT_WORKLOAD = ("provider", "catalog", "json")
-_DEFAULT_PROVIDERS = ("hetzner", "aws", "gcp")
+_NOT_WORKLOAD = ("provider", "catalog", "as_json")
 
 
 def workload_from_flags(flags: Mapping[str, object]) -> Workload:
@@ -45,7 +45,7 @@ def workload_from_flags(flags: Mapping[str, object]) -> Workload:
     fields["providers"] = (
         tuple(str(p).lower() for p in provider)  # type: ignore[attr-defined]
         if provider
-        else _DEFAULT_PROVIDERS
+        else CLOUDS
     )
     baseline = fields["cloud_baseline"]
     fields["cloud_baseline"] = getattr(baseline, "value", baseline)

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hybridctl.providers.names import CLOUDS
+
 SECONDS_PER_DAY = 86_400
 DAYS_PER_MONTH = 30
 
@@ -48,7 +50,7 @@ class Workload(BaseModel):
     p95_latency_s: float = Field(default=20.0, gt=0, le=MAX_LATENCY_S)
     first_token_p95_s: float | None = Field(default=None, gt=0, le=MAX_LATENCY_S)
     monthly_budget_usd: float | None = Field(default=None, gt=0, le=MAX_BUDGET_USD)
-    providers: tuple[str, ...] = ("hetzner", "aws", "gcp")
+    providers: tuple[str, ...] = CLOUDS
     local_only: bool = False
     max_nodes: int = Field(
         default=1, ge=1, le=MAX_NODES, description="ceiling on boxes behind a load balancer"

@@ -343,3 +343,10 @@ def _known_hosts_name(target: SshTarget) -> str:
     if target.port in (None, 22):
         return target.host
     return f"[{target.host}]:{target.port}"
+
+
+def as_root(script: str) -> str:
+    """A remote command that runs `script` as root: directly, or through sudo without a
+    password (the admin user cloud-init creates has NOPASSWD)."""
+    quoted = shlex.quote(script)
+    return f'if [ "$(id -u)" = 0 ]; then sh -c {quoted}; else sudo -n sh -c {quoted}; fi'

@@ -11,6 +11,7 @@ from typing import Any
 
 from hybridctl.catalog.schema import Catalog
 from hybridctl.errors import InputError
+from hybridctl.render.cloud_init import build_user_data
 from hybridctl.render.context import RenderContext, RenderOptions, build_context
 from hybridctl.render.engine import make_environment, render_template
 from hybridctl.render.envfile import EnvResult, ensure_env
@@ -124,8 +125,6 @@ def render_files(
     for template, path in [*_bundle_templates(ctx), *(router_pairs if router else [])]:
         files[path] = render_template(env, template, ctx)
     if options.admin_cidr and options.ssh_public_key:
-        from hybridctl.render.cloud_init import build_user_data
-
         files[CLOUD_INIT_FILE] = build_user_data(ctx, files, options, env=None, host_key=None)
     else:
         notes.append(

@@ -8,9 +8,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hybridctl.admin_access import check_admin_cidr, check_ssh_public_key
 from hybridctl.catalog.schema import Catalog, Model, ServerTuning, Tier
 from hybridctl.errors import InputError
+from hybridctl.providers.admin_access import check_admin_cidr, check_ssh_public_key
+from hybridctl.providers.registry import DEFAULT_CLOUD, is_local
 from hybridctl.render import images
 
 ServerKind = Literal["llama.cpp", "bitnet.cpp", "ollama"]
@@ -67,7 +68,7 @@ class RenderOptions(Frozen):
     """What the user chose on top of the catalog."""
 
     tier_id: str
-    provider: str = "hetzner"
+    provider: str = DEFAULT_CLOUD
     ollama: bool = False
     domain: str | None = None
     admin_cidr: str | None = None
@@ -317,7 +318,7 @@ def build_context(catalog: Catalog, tier: Tier, options: RenderOptions) -> Rende
         grafana=monitoring and options.images.get("grafana", "") is not None,
         llm_cpus=llm_cpu_limit(min(tier.vcpu, options.host_cpus or tier.vcpu)),
         publish_address=options.publish_address,
-        models_host_dir=None if options.provider == "local" else MODELS_HOST_DIR,
+        models_host_dir=None if is_local(options.provider) else MODELS_HOST_DIR,
         https_port=options.https_port,
         http_port=options.http_port,
         domain=validate_domain(options.domain),
@@ -332,4 +333,4 @@ def build_context(catalog: Catalog, tier: Tier, options: RenderOptions) -> Rende
 def _grafana_cidrs(options: RenderOptions) -> list[str]:
     if options.admin_cidr:
         return [check_admin_cidr(options.admin_cidr)]
-    return list(LOCAL_ADMIN_CIDRS) if options.provider == "local" else []
+    return list(LOCAL_ADMIN_CIDRS) if is_local(options.provider) else []

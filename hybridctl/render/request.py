@@ -7,6 +7,7 @@ from pathlib import Path
 
 from hybridctl.errors import InputError, UsageError
 from hybridctl.paths import not_a_file
+from hybridctl.providers.registry import DEFAULT_CLOUD
 from hybridctl.render.bundle import RenderResult
 from hybridctl.render.checks import CheckReport
 
@@ -18,7 +19,7 @@ class RenderRequest:
     """The command line of `hybridctl render`, before anything is read or checked."""
 
     tier: str
-    provider: str = "hetzner"
+    provider: str = DEFAULT_CLOUD
     out: Path | None = None
     force: bool = False
     ollama: bool = False
@@ -49,7 +50,7 @@ def _read_key(path: Path) -> str:
 def render_request(request: RenderRequest) -> RenderResult:
     """Render the bundle asked for; a cloud must have an offer for the tier, as for deploy."""
     from hybridctl.catalog import find_tier, load_catalog
-    from hybridctl.providers import get_provider
+    from hybridctl.providers.registry import get_provider
     from hybridctl.render.bundle import render_bundle
     from hybridctl.render.context import RenderOptions
     from hybridctl.render.images_file import load_images_file
@@ -100,3 +101,22 @@ def check_bundle_dir(bundle: Path, catalog_path: Path | None) -> CheckReport:
             hint=f"{_RENDERED_BY}, or render one.",
         )
     return check_bundle(bundle, load_catalog(catalog_path))
+
+
+def parse_route_urls(values: list[str] | None) -> dict[str, str]:
+    """--route-url ROUTE=URL values as a mapping; a malformed one is a usage error."""
+    from urllib.parse import urlsplit
+
+    from hybridctl.errors import UsageError
+
+    routes: dict[str, str] = {}
+    for value in values or []:
+        route, sep, url = value.partition("=")
+        parts = urlsplit(url)
+        if not sep or not route or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UsageError(
+                f"--route-url {value!r} is not ROUTE=URL",
+                hint="e.g. --route-url medium=http://relay.internal:8000/v1",
+            )
+        routes[route] = url
+    return routes

@@ -224,9 +224,7 @@ def _elements(shape: tuple[int, ...]) -> int:
 
 def _add_metadata(writer: gguf.GGUFWriter, shape: ModelShape, file_type: int) -> None:
     writer.add_name(shape.name + "-random")
-    writer.add_description(
-        "random weights from hybridctl.testing.modelgen, for speed tests"
-    )
+    writer.add_description("random weights from hybridctl.testing.modelgen, for speed tests")
     writer.add_file_type(file_type)
     writer.add_context_length(shape.context_max)
     writer.add_embedding_length(shape.embedding)

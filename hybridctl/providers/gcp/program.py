@@ -1,41 +1,27 @@
-"""The GCP program: Shielded VM instances, own VPC and firewall, static IPs, disks, regional NLB."""
+"""GCP's Pulumi program: Shielded VMs, own VPC and firewall, static IPs, disks, regional NLB."""
 
 from __future__ import annotations
 
 import pulumi
 import pulumi_gcp as gcp
 
-from hybridctl.stacks.base import (
+from hybridctl.providers.component import NodesComponent
+from hybridctl.providers.gcp import GCP, region_of, zone_for
+from hybridctl.providers.spec import (
     GATEWAY_HEALTH_PATH,
     HEALTH_CHECK_PORT,
     PRIVATE_RANGE,
     SHARED_STORE_PORT,
     SSH_PORT,
-    SUPPORTED,
     WEB_PORTS,
     DeploySpec,
     default_ssh_user,
     private_ip,
 )
-from hybridctl.stacks.component import NodesComponent
 
 SUBNET_RANGE = PRIVATE_RANGE
 GPU_TYPE = "nvidia-tesla-t4"
 MODELS_DEVICE = "models"  # appears in the guest as /dev/disk/by-id/google-models
-# Regions whose zones start at "b" (there is no "-a" zone).
-_FIRST_ZONE = {"us-east1": "b", "europe-west1": "b"}
-
-
-def zone_for(region: str) -> str:
-    """The zone to use: the region itself when it already names a zone, else its first zone."""
-    parts = region.split("-")
-    if len(parts) == 3 and len(parts[2]) == 1:
-        return region
-    return f"{region}-{_FIRST_ZONE.get(region, 'a')}"
-
-
-def region_of(zone: str) -> str:
-    return zone.rsplit("-", 1)[0] if len(zone.split("-")) == 3 else zone
 
 
 class GcpStack(NodesComponent):
@@ -110,7 +96,7 @@ class GcpStack(NodesComponent):
             "block-project-ssh-keys": "TRUE",
             "enable-oslogin": "FALSE",
         }
-        image = spec.image or SUPPORTED["gcp"].default_image
+        image = spec.image or GCP.support.default_image
         accelerators: list[gcp.compute.InstanceGuestAcceleratorArgsDict] | None = None
         scheduling: gcp.compute.InstanceSchedulingArgsDict | None = None
         if spec.gpu:

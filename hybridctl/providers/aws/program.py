@@ -1,4 +1,4 @@
-"""The AWS program: EC2 instances (IMDSv2, encrypted disks), security group, EIPs, EBS, NLB."""
+"""AWS's Pulumi program: EC2 instances (IMDSv2, encrypted disks), security group, EIPs, EBS, NLB."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import base64
 import pulumi
 import pulumi_aws as aws
 
-from hybridctl.stacks.base import (
+from hybridctl.providers.aws import AWS
+from hybridctl.providers.component import NodesComponent
+from hybridctl.providers.spec import (
     GATEWAY_HEALTH_PATH,
     HEALTH_CHECK_PORT,
     SHARED_STORE_PORT,
@@ -15,9 +17,7 @@ from hybridctl.stacks.base import (
     WEB_PORTS,
     DeploySpec,
     short_name,
-    user_data_payload,
 )
-from hybridctl.stacks.component import NodesComponent
 
 CANONICAL_OWNER = "099720109477"
 UBUNTU_2404_NAME = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*"
@@ -95,7 +95,7 @@ class AwsStack(NodesComponent):
             tags=tags,
             opts=child,
         )
-        payload = user_data_payload(spec)
+        payload = AWS.support.user_data_payload(spec.user_data)
         user_data: pulumi.Output[str] | None = None
         user_data_base64: pulumi.Output[str] | None = None
         if payload == spec.user_data.encode():

@@ -1,21 +1,21 @@
-"""The Hetzner Cloud program: servers, firewall, SSH key, primary IPs, volumes, load balancer."""
+"""Hetzner Cloud's Pulumi program: servers, firewall, SSH key, primary IPs, volumes, balancer."""
 
 from __future__ import annotations
 
 import pulumi
 import pulumi_hcloud as hcloud
 
-from hybridctl.stacks.base import (
+from hybridctl.providers.component import NodesComponent
+from hybridctl.providers.hetzner import HETZNER
+from hybridctl.providers.spec import (
     GATEWAY_HEALTH_PATH,
     HEALTH_CHECK_PORT,
     PRIVATE_RANGE,
     SSH_PORT,
-    SUPPORTED,
     WEB_PORTS,
     DeploySpec,
     private_ip,
 )
-from hybridctl.stacks.component import NodesComponent
 
 ANYWHERE = ["0.0.0.0/0", "::/0"]
 LOAD_BALANCER_TYPE = "lb11"
@@ -59,7 +59,7 @@ class HetznerStack(NodesComponent):
             opts=child,
         )
         user_data = pulumi.Output.secret(spec.user_data)
-        image = spec.image or SUPPORTED["hetzner"].default_image
+        image = spec.image or HETZNER.support.default_image
 
         servers: list[hcloud.Server] = []
         addresses: list[pulumi.Output[str]] = []

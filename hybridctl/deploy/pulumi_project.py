@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridctl.errors import HybridctlError, InputError
-from hybridctl.stacks.base import OUTPUT_NAMES, DeploySpec
+from hybridctl.providers.spec import OUTPUT_NAMES, DeploySpec
 
 Getter = Callable[[str], str | None]
 MAX_NODES = 100  # each provider's own limit (check_spec) is lower; this only bounds the input
@@ -78,7 +78,8 @@ def build_spec(provider: str, config: ProjectConfig) -> DeploySpec:
 
     from hybridctl.catalog import find_tier, load_catalog
     from hybridctl.deploy.spec import MIN_BOOT_DISK_GB, deployable_offer, volume_size_gb
-    from hybridctl.render.cloud_init import SshHostKey, render_user_data
+    from hybridctl.render.cloud_init import SshHostKey
+    from hybridctl.render.user_data import render_user_data
 
     catalog = load_catalog(config.catalog)
     tier = find_tier(catalog, config.tier)
@@ -114,7 +115,7 @@ def run(provider: str) -> Any:
     """The program of stacks/<provider>: read the stack's config, build the stack, export."""
     import pulumi
 
-    from hybridctl.stacks.base import create_stack
+    from hybridctl.providers.registry import create_stack
 
     try:
         config = ProjectConfig.read(pulumi.Config().get, pulumi.get_stack())

@@ -6,74 +6,18 @@ import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hybridctl.stacks.base import DeploySpec, check_spec
+from hybridctl.providers.base import MockData
+from hybridctl.providers.registry import CLOUD_REGISTRY, check_spec
+from hybridctl.providers.spec import DeploySpec
+
+if TYPE_CHECKING:
+    import pulumi
+    from pulumi.runtime.mocks import MockMonitor
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's wire marker for a secret value
 REDACTED = "[secret]"
-
-# The inputs worth showing per resource type (wire names); other types show every input.
-KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
-    "hcloud:index/sshKey:SshKey": ("name",),
-    "hcloud:index/firewall:Firewall": ("name", "rules"),
-    "hcloud:index/primaryIp:PrimaryIp": ("type", "location"),
-    "hcloud:index/server:Server": ("name", "serverType", "location", "image", "userData"),
-    "hcloud:index/volume:Volume": ("name", "size", "location", "format"),
-    "hcloud:index/volumeAttachment:VolumeAttachment": ("automount",),
-    "hcloud:index/loadBalancer:LoadBalancer": ("name", "loadBalancerType", "location"),
-    "hcloud:index/loadBalancerTarget:LoadBalancerTarget": ("type",),
-    "hcloud:index/loadBalancerService:LoadBalancerService": (
-        "protocol",
-        "listenPort",
-        "destinationPort",
-        "healthCheck",
-    ),
-    "aws:ec2/keyPair:KeyPair": ("keyName",),
-    "aws:ec2/securityGroup:SecurityGroup": ("name", "ingress", "egress"),
-    "aws:ec2/instance:Instance": (
-        "instanceType",
-        "region",
-        "ami",
-        "metadataOptions",
-        "rootBlockDevice",
-        "userData",
-        "userDataBase64",
-    ),
-    "aws:ebs/volume:Volume": ("size", "type", "encrypted"),
-    "aws:ec2/volumeAttachment:VolumeAttachment": ("deviceName",),
-    "aws:ec2/eip:Eip": ("domain",),
-    "aws:lb/loadBalancer:LoadBalancer": ("name", "loadBalancerType", "internal"),
-    "aws:lb/targetGroup:TargetGroup": ("name", "port", "protocol", "healthCheck"),
-    "aws:lb/listener:Listener": ("port", "protocol"),
-    "aws:lb/targetGroupAttachment:TargetGroupAttachment": ("port",),
-    "gcp:compute/network:Network": ("name", "autoCreateSubnetworks"),
-    "gcp:compute/subnetwork:Subnetwork": ("name", "region", "ipCidrRange"),
-    "gcp:compute/firewall:Firewall": ("name", "allows", "sourceRanges", "targetTags"),
-    "gcp:compute/address:Address": ("name", "region", "addressType"),
-    "gcp:compute/disk:Disk": ("name", "zone", "size", "type"),
-    "gcp:compute/instance:Instance": (
-        "name",
-        "machineType",
-        "zone",
-        "bootDisk",
-        "shieldedInstanceConfig",
-        "guestAccelerators",
-        "scheduling",
-        "metadata",
-    ),
-    "gcp:compute/instanceGroup:InstanceGroup": ("name", "zone"),
-    "gcp:compute/regionHealthCheck:RegionHealthCheck": ("name", "httpsHealthCheck"),
-    "gcp:compute/regionBackendService:RegionBackendService": (
-        "name",
-        "loadBalancingScheme",
-        "protocol",
-    ),
-    "gcp:compute/forwardingRule:ForwardingRule": ("name", "ports", "ipProtocol"),
-}
-
-# What the offline plan shows for values that exist only once the cloud has them.
-PLACEHOLDER_AMI = "ami-(latest Canonical ubuntu-noble-24.04-amd64)"
 
 
 @dataclass(frozen=True)
@@ -175,45 +119,31 @@ def _unwrap_secrets(value: Any) -> Any:
     return value
 
 
-def _fake_outputs(type_token: str, ordinal: int, inputs: dict[str, Any]) -> dict[str, Any]:
-    """Computed outputs a real deploy would fill in; documentation IPs (RFC 5737) stand in."""
-    ip = f"192.0.2.{ordinal % 250 + 1}"
-    extra: dict[str, Any] = {}
-    if type_token == "hcloud:index/primaryIp:PrimaryIp":
-        extra = {"ipAddress": ip}
-    elif type_token == "hcloud:index/server:Server":
-        extra = {"ipv4Address": ip}
-    elif type_token == "hcloud:index/loadBalancer:LoadBalancer":
-        extra = {"ipv4": ip}
-    elif type_token == "aws:ec2/instance:Instance":
-        extra = {
-            "availabilityZone": "mock-az-a",
-            "publicIp": ip,
-            "privateIp": f"172.31.0.{ordinal % 250 + 1}",
-            "arn": f"arn:mock:{ordinal}",
-        }
-    elif type_token == "aws:ec2/eip:Eip":
-        extra = {"publicIp": ip, "allocationId": f"eipalloc-{ordinal}"}
-    elif type_token in ("aws:lb/loadBalancer:LoadBalancer", "aws:lb/targetGroup:TargetGroup"):
-        extra = {"arn": f"arn:mock:{ordinal}", "dnsName": f"lb-{ordinal}.elb.example"}
-    elif type_token == "gcp:compute/address:Address":
-        extra = {"address": ip}
-    elif type_token.startswith("gcp:"):
-        extra = {"selfLink": f"https://compute.googleapis.example/{ordinal}"}
-    return {**inputs, **extra}
+def _mocks_for(type_token: str) -> MockData | None:
+    """The mock data of the cloud whose Pulumi plugin owns a resource or call token."""
+    plugin = type_token.split(":", 1)[0]
+    return next((c.mocks for c in CLOUD_REGISTRY.values() if c.plugin == plugin), None)
 
 
-def _mock_call(token: str, args: dict[str, Any]) -> dict[str, Any]:
-    if token == "aws:ec2/getAmi:getAmi":
-        return {"id": PLACEHOLDER_AMI, "name": "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04"}
-    if token == "aws:ec2/getVpc:getVpc":
-        return {"id": "vpc-(default)"}
-    if token == "aws:ec2/getSubnets:getSubnets":
-        return {"ids": ["subnet-(default-a)", "subnet-(default-b)"]}
-    return {}
+def mock_outputs(type_token: str, ordinal: int, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The inputs plus the outputs a real deploy fills in, as the resource's cloud gives them."""
+    found = _mocks_for(type_token)
+    return found.outputs(type_token, ordinal, inputs) if found else dict(inputs)
 
 
-def _ensure_event_loop() -> None:
+def mock_call(token: str, args: dict[str, Any]) -> dict[str, Any]:
+    """What a data-source call (an image or network lookup) answers offline."""
+    found = _mocks_for(token)
+    return dict(found.calls.get(token, {})) if found else {}
+
+
+def key_properties(type_token: str) -> tuple[str, ...] | None:
+    """The inputs worth showing for a resource type; None shows every input."""
+    found = _mocks_for(type_token)
+    return found.key_properties.get(type_token) if found else None
+
+
+def ensure_event_loop() -> None:
     """Pulumi's synchronous await needs the thread's current loop; asyncio.run() leaves none."""
     import asyncio
 
@@ -230,14 +160,11 @@ def run_program(spec: DeploySpec) -> ProgramRun:
     """Build the spec's component under fresh mocks; return every resource, call and output."""
     import pulumi
     from pulumi.runtime import mocks as pulumi_mocks
-    from pulumi.runtime.settings import ROOT, SETTINGS
-    from pulumi.runtime.stack import run_pulumi_func
-    from pulumi.runtime.sync_await import _sync_await
 
-    from hybridctl.stacks.base import create_stack
+    from hybridctl.providers.registry import create_stack
 
     check_spec(spec)
-    _ensure_event_loop()
+    ensure_event_loop()
     run = ProgramRun()
     ids = itertools.count(1001)
 
@@ -245,11 +172,11 @@ def run_program(spec: DeploySpec) -> ProgramRun:
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
             ordinal = next(ids)
             # hcloud ids are numbers; the same numeric form works for every provider's mocks.
-            return str(ordinal), _fake_outputs(args.typ, ordinal, args.inputs)
+            return str(ordinal), mock_outputs(args.typ, ordinal, args.inputs)
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
             run.calls.append((args.token, dict(args.args)))
-            return _mock_call(args.token, args.args), []
+            return mock_call(args.token, args.args), []
 
     class RecordingMonitor(pulumi_mocks.MockMonitor):
         def RegisterResource(self, request: Any) -> Any:
@@ -275,34 +202,41 @@ def run_program(spec: DeploySpec) -> ProgramRun:
             return response
 
     mocks = Recorder()
-    ROOT.set(None)  # a fresh root stack per run, so nothing from an earlier run carries over
-    pulumi.runtime.set_mocks(
-        mocks,
-        project="hybridctl",
-        stack=spec.name,
-        preview=False,
-        monitor=RecordingMonitor(mocks),
-    )
-    SETTINGS.rpc_manager.clear()
-    SETTINGS.outputs.clear()
+    use_fresh_mocks(mocks, stack=spec.name, monitor=RecordingMonitor(mocks))
 
-    def program() -> None:
-        from hybridctl.stacks.base import OUTPUT_NAMES
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[None]:
+        from hybridctl.providers.spec import OUTPUT_NAMES
 
         stack = create_stack(spec)
         names = [n for n in OUTPUT_NAMES if getattr(stack, n, None) is not None]
-        values = _sync_await(pulumi.Output.all(*(getattr(stack, n) for n in names)).future())
-        run.outputs.update(zip(names, values or [], strict=True))
+        outputs = pulumi.Output.all(*(getattr(stack, n) for n in names))
+        return outputs.apply(lambda values: run.outputs.update(zip(names, values, strict=True)))
 
-    _sync_await(run_pulumi_func(program))
+    program()  # runs the program to completion, every output resolved, like `pulumi up`
     return run
+
+
+def use_fresh_mocks(
+    mocks: pulumi.runtime.Mocks, *, stack: str, monitor: MockMonitor | None = None
+) -> None:
+    """Point Pulumi's runtime at the mocks with a new root stack, so no earlier run carries over.
+
+    reset_options drops the previous root stack; set_mocks then creates a fresh one.
+    """
+    import pulumi
+
+    pulumi.runtime.reset_options(project="hybridctl", stack=stack, preview=False)
+    pulumi.runtime.set_mocks(
+        mocks, project="hybridctl", stack=stack, preview=False, monitor=monitor
+    )
 
 
 def plan_resources(spec: DeploySpec) -> list[PlannedResource]:
     """Every resource the spec's program would create, with key properties; offline, no CLI."""
     planned = []
     for resource in sorted(run_program(spec).resources, key=_display_order):
-        keys = KEY_PROPERTIES.get(resource.type)
+        keys = key_properties(resource.type)
         shown = {
             key: resource.redacted_inputs[key]
             for key in (keys or sorted(resource.redacted_inputs))
@@ -319,12 +253,12 @@ def plan_resources(spec: DeploySpec) -> list[PlannedResource]:
     return planned
 
 
-_TYPE_RANK = {type_token: rank for rank, type_token in enumerate(KEY_PROPERTIES)}
-
-
 def _display_order(resource: RecordedResource) -> tuple[int, list[object]]:
-    """Components first, then types in KEY_PROPERTIES order, then names in natural order."""
-    rank = -1 if not resource.custom else _TYPE_RANK.get(resource.type, len(_TYPE_RANK))
+    """Components first, then types in the cloud's key-property order, then natural names."""
+    found = _mocks_for(resource.type)
+    order = list(found.key_properties) if found else []
+    rank = order.index(resource.type) if resource.type in order else len(order)
+    rank = -1 if not resource.custom else rank
     natural = [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", resource.name)]
     return rank, natural
 

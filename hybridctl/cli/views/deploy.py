@@ -1,8 +1,10 @@
-"""How the deploy commands draw: a plan, a deployed box, outputs, the deployments, status."""
+"""How the deploy commands draw: a plan, a deployed or upgraded box, outputs, the list, status."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from hybridctl.providers.registry import is_local
 
 
 def _compact(value: Any, nested: bool = False) -> str:
@@ -81,7 +83,7 @@ def print_deployed(record: Any, as_json: bool) -> None:
         f"[bold green]Deployed[/] {record.name}: tier {record.tier} on {record.provider}."
     )
     print_outputs(record.outputs)
-    if record.provider == "local":
+    if is_local(record.provider):
         return
     from hybridctl.deploy.hostkeys import fingerprint
 
@@ -113,12 +115,54 @@ def print_outputs(outputs: dict[str, Any]) -> None:
         console.print(f"  {key:<21} {escape(str(shown))}", soft_wrap=True)
 
 
+def print_record_outputs(name: str, record: Any, outputs: dict[str, Any]) -> None:
+    """`outputs NAME`: the outputs (with known_hosts), after a note when there are none yet."""
+    from hybridctl.cli.output import console
+
+    if not record.outputs:
+        console.print(f"{name} has no outputs yet (status: {record.status}).")
+    print_outputs(outputs)
+
+
+def print_cancelled(name: str) -> None:
+    from hybridctl.cli.output import console
+
+    console.print(f"Released the lock on {name}; run the deploy again or --resume it.")
+
+
+def print_destroyed(record: Any) -> None:
+    from hybridctl.cli.output import console
+
+    console.print(f"Destroyed {record.name} ({record.provider}, tier {record.tier}).")
+
+
+def print_upgraded(result: Any) -> None:
+    """A verified upgrade: the tier change, the state backup, and where the box answers."""
+    from hybridctl.cli.output import console
+
+    record = result.record
+    console.print(
+        f"[bold green]Upgraded[/] {record.name}: tier {result.previous_tier} -> {record.tier} "
+        f"on {record.provider}, verified serving. State backup: {result.backup}"
+    )
+    for key in ("endpoint", "gateway_url", "ca_cert", "curl"):
+        if key in record.outputs:
+            console.print(f"  {key:<12} {record.outputs[key]}", soft_wrap=True, markup=False)
+
+
 def print_deployments(found: list[Any]) -> None:
-    """The `deployments` table: one row per saved deployment record."""
+    """The `deployments` table: one row per saved deployment record (or how to make one)."""
     from rich.table import Table
 
     from hybridctl.cli.output import console
 
+    if not found:
+        console.print(
+            "No deployments yet. Try one on this machine (Docker): hybridctl deploy --provider "
+            "local --tier 1; plan a cloud one (hybridctl\\[deploy]): hybridctl deploy --tier 1 "
+            "--provider hetzner --plan"
+        )
+        return
     table = Table()
     for column in (
         "name",
@@ -155,7 +199,7 @@ def print_status(result: dict[str, Any]) -> None:
     record = DeploymentRecord.model_validate(result["record"])
     where = (
         "this machine, Docker Compose"
-        if record.provider == "local"
+        if is_local(record.provider)
         else f"{record.instance_type} x {record.nodes} in {record.region}"
     )
     console.print(
@@ -165,7 +209,7 @@ def print_status(result: dict[str, Any]) -> None:
     )
     if record.last_error:
         console.print(f"  last error: {record.last_error}")
-    if record.provider != "local":
+    if not is_local(record.provider):
         console.print(
             f"  host key {record.host_key_fingerprint} (known_hosts: {record.known_hosts})"
         )

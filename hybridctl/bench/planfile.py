@@ -1,4 +1,4 @@
-"""Read and check a bench plan (PLAN.json); every default of the bench lives here."""
+"""Read and check a bench plan (PLAN.json): what to measure, and with which settings."""
 
 from __future__ import annotations
 
@@ -8,12 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_REPETITIONS = 5
-DEFAULT_PROMPT_TOKENS = 512
-DEFAULT_GEN_TOKENS = 128
-DEFAULT_BATCH_SIZE = 2048  # llama-bench's -b
-DEFAULT_UBATCH_SIZE = 512  # llama-bench's -ub
-DEFAULT_TIMEOUT_S = 3600.0
+from . import defaults
 
 _MODEL_KEYS = {
     "name",
@@ -41,7 +36,7 @@ _PLAN_KEYS = {
     "flash_attn",
     "kv_type",
 }
-KV_TYPES = ("f16", "q8_0", "q4_0")
+KV_TYPES = defaults.KV_TYPES
 
 
 class PlanError(ValueError):
@@ -62,26 +57,26 @@ class ModelEntry:
 @dataclass(frozen=True)
 class Plan:
     models: list[ModelEntry]
-    repetitions: int = DEFAULT_REPETITIONS
-    prompt_tokens: int = DEFAULT_PROMPT_TOKENS
-    gen_tokens: int = DEFAULT_GEN_TOKENS
-    threads: int | None = None
+    repetitions: int = defaults.REPETITIONS
+    prompt_tokens: int = defaults.PROMPT_TOKENS
+    gen_tokens: int = defaults.GEN_TOKENS
+    threads: int | None = defaults.THREADS
     tier: str | None = None
-    batch_size: int = DEFAULT_BATCH_SIZE
-    ubatch_size: int = DEFAULT_UBATCH_SIZE
-    timeout_s: float = DEFAULT_TIMEOUT_S
-    measure_bandwidth: bool = True
+    batch_size: int = defaults.BATCH_SIZE
+    ubatch_size: int = defaults.UBATCH_SIZE
+    timeout_s: float = defaults.TIMEOUT_S
+    measure_bandwidth: bool = defaults.MEASURE_BANDWIDTH
     models_dir: str | None = None
-    repack: bool = True
-    parallel_slots: int = 1
-    flash_attn: bool | None = None
-    kv_type: str = "f16"
+    repack: bool = defaults.REPACK
+    parallel_slots: int = defaults.PARALLEL_SLOTS
+    flash_attn: bool | None = defaults.FLASH_ATTN
+    kv_type: str = defaults.KV_TYPE
     warnings: list[str] = field(default_factory=list)
 
     @property
     def context_tokens(self) -> int:
         """As llama-bench: the context holds one prompt or one generation run."""
-        return max(self.prompt_tokens, self.gen_tokens + 1, 64)
+        return max(self.prompt_tokens, self.gen_tokens + 1, defaults.MIN_CONTEXT_TOKENS)
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -169,10 +164,12 @@ def parse_plan(raw: Any) -> Plan:
         value = _number(raw.get(key), key, integer=integer, minimum=minimum)
         return default if value is None else value
 
-    measure_bandwidth, repack = raw.get("measure_bandwidth", True), raw.get("repack", True)
+    measure_bandwidth = raw.get("measure_bandwidth", defaults.MEASURE_BANDWIDTH)
+    repack = raw.get("repack", defaults.REPACK)
     if not isinstance(measure_bandwidth, bool) or not isinstance(repack, bool):
         raise PlanError("measure_bandwidth and repack must be true or false")
-    flash_attn, kv_type = raw.get("flash_attn"), raw.get("kv_type", "f16")
+    flash_attn = raw.get("flash_attn", defaults.FLASH_ATTN)
+    kv_type = raw.get("kv_type", defaults.KV_TYPE)
     if flash_attn is not None and not isinstance(flash_attn, bool):
         raise PlanError("flash_attn must be true, false or null (llama.cpp's auto)")
     if kv_type not in KV_TYPES:
@@ -181,18 +178,18 @@ def parse_plan(raw: Any) -> Plan:
         raise PlanError("a quantized kv_type needs flash attention (flash_attn true or null)")
     return Plan(
         models=models,
-        repetitions=get("repetitions", DEFAULT_REPETITIONS),
-        prompt_tokens=get("prompt_tokens", DEFAULT_PROMPT_TOKENS, minimum=0),
-        gen_tokens=get("gen_tokens", DEFAULT_GEN_TOKENS),
-        threads=_number(raw.get("threads"), "threads", integer=True, minimum=1),
+        repetitions=get("repetitions", defaults.REPETITIONS),
+        prompt_tokens=get("prompt_tokens", defaults.PROMPT_TOKENS, minimum=0),
+        gen_tokens=get("gen_tokens", defaults.GEN_TOKENS),
+        threads=get("threads", defaults.THREADS),
         tier=None if raw.get("tier") is None else str(raw.get("tier")),
-        batch_size=get("batch_size", DEFAULT_BATCH_SIZE),
-        ubatch_size=get("ubatch_size", DEFAULT_UBATCH_SIZE),
-        timeout_s=get("timeout_s", DEFAULT_TIMEOUT_S, integer=False),
+        batch_size=get("batch_size", defaults.BATCH_SIZE),
+        ubatch_size=get("ubatch_size", defaults.UBATCH_SIZE),
+        timeout_s=get("timeout_s", defaults.TIMEOUT_S, integer=False),
         measure_bandwidth=measure_bandwidth,
         models_dir=_text(raw.get("models_dir"), "models_dir"),
         repack=repack,
-        parallel_slots=get("parallel_slots", 1),
+        parallel_slots=get("parallel_slots", defaults.PARALLEL_SLOTS),
         flash_attn=flash_attn,
         kv_type=kv_type,
         warnings=warnings,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
-from hybridctl.stacks.base import (
+from hybridctl.providers.spec import (
     DeploySpec,
     default_ssh_user,
     host_key_fingerprint,

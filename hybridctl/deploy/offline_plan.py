@@ -8,7 +8,7 @@ from typing import Any
 from hybridctl.deploy import hostkeys
 from hybridctl.deploy.records import find_record
 from hybridctl.deploy.spec import DeployRequest, build_spec, resolve
-from hybridctl.stacks.base import SUPPORTED, check_spec
+from hybridctl.providers.registry import check_spec, get_cloud
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def plan_deployment(catalog: Any, request: DeployRequest) -> PlanReport:
     """Resolve the request, render the user data with a fresh host key, and run the program
     under mocks; nothing leaves this machine and no credential is read."""
     from hybridctl.deploy.driver import deployment_name
-    from hybridctl.stacks.plan import plan_resources
+    from hybridctl.providers.mock_run import plan_resources
 
     existing = find_record(deployment_name(request))
     _, throwaway_admin_key = hostkeys.generate_host_key("hybridctl-plan-placeholder")
@@ -100,7 +100,7 @@ def plan_deployment(catalog: Any, request: DeployRequest) -> PlanReport:
         )
     check_spec(spec)
     resources = _resource_rows(plan_resources(spec))
-    support = SUPPORTED[resolved.provider]
+    support = get_cloud(resolved.provider).support
     return PlanReport(
         name=resolved.name,
         provider=resolved.provider,

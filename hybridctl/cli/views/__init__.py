@@ -1,0 +1,1 @@
+"""How the commands draw their results: tables, panels and summary lines."""

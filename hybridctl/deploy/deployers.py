@@ -1,0 +1,24 @@
+"""The driver that deploys, inspects and destroys boxes on a provider (imported on use)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from hybridctl.providers.registry import DEFAULT_CLOUD, get_provider
+
+
+def deployer_for(name: str, console: Any, confirm: Callable[[str], bool]) -> Any:
+    """Pulumi's Automation API driver for a cloud; Docker Compose for this machine."""
+    if get_provider(name).kind == "local":
+        from hybridctl.deploy.local import LocalDeployer
+
+        return LocalDeployer(console, confirm=confirm)
+    from hybridctl.deploy.driver import Deployer
+
+    return Deployer(console, confirm=confirm)
+
+
+def default_deployer(console: Any, confirm: Callable[[str], bool]) -> Any:
+    """The driver for the default cloud (commands that find the provider in a record later)."""
+    return deployer_for(DEFAULT_CLOUD, console, confirm)
