@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
-from typer._coercion import RuntimeParam, build_runtime_param
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 
@@ -43,27 +42,9 @@ class _Argument(TyperArgument):
         return None
 
 
-class _CoerceWhenGiven(RuntimeParam):
-    """Typer's coercion of one parameter, with its pydantic validator built for the first value.
-
-    Typer builds a parameter's validator before coercing even a None (an option not given),
-    which it returns as it is; most of a command's options are not given on a command line.
-    """
-
-    def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-        param._runtime_param = build_runtime_param(param.type_descriptor)
-        return param._runtime_param._coerce_value(value, param=param, ctx=ctx)
-
-
 def tidy(params: list[Any]) -> list[Any]:
-    """Give every parameter a display name (none for flags, a word for values), and have it
-    build its validator only for a value."""
+    """Give every parameter a display name: none for flags, a word for values."""
     for param in params:
-        if isinstance(param, TyperOption | TyperArgument) and param._runtime_param is None:
-            descriptor = param.type_descriptor
-            param._runtime_param = _CoerceWhenGiven(
-                parameter_info=descriptor.parameter_info, annotation=descriptor.annotation
-            )
         if param.metavar is not None:
             continue
         if isinstance(param, TyperOption):
