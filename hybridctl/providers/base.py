@@ -30,8 +30,8 @@ class Provider:
 
     name: str
     title: str
-    kind: Kind
     needs: str  # what must be installed to deploy there
+    kind: Kind = "local"
 
 
 @dataclass(frozen=True)
@@ -101,19 +101,25 @@ class MockData:
     """What each data-source call (e.g. an image lookup) answers offline."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Cloud(Provider):
     """A cloud reached through Pulumi: its support, credentials, plugin and program."""
 
+    needs: str = "the Pulumi CLI and hybridctl[deploy]"
+    kind: Kind = "cloud"
     support: ProviderSupport
     plugin: str
-    """The Pulumi resource plugin, at the version of `package` (the Python provider package)."""
-    package: str
+    """The Pulumi resource plugin (`hcloud`), at the version of its Python package."""
     program: str
     """The Pulumi ComponentResource that builds a box, as 'module:Class' (imported on use)."""
     credentials: Callable[[str, Mapping[str, str]], ProviderConfig]
     """Check the credentials in an environment and build the stack config for a region."""
     mocks: MockData
+
+    @property
+    def package(self) -> str:
+        """The Python provider package (`pulumi_hcloud`), whose version picks the plugin's."""
+        return f"pulumi_{self.plugin}"
 
     def check(self, spec: DeploySpec) -> None:
         """Refuse a spec this cloud's program cannot build or that breaks policy; say why."""

@@ -2,4 +2,4 @@
 
 from hybridctl.providers.base import Provider
 
-LOCAL = Provider("local", "this machine", "local", "Docker Engine with the Compose v2 plugin")
+LOCAL = Provider("local", "this machine", "Docker Engine with the Compose v2 plugin")
