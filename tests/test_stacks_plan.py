@@ -56,6 +56,14 @@ def test_plan_is_deterministic_and_runs_are_isolated(keys) -> None:
     assert all(p.type.startswith(("hcloud:", "hybridctl:")) for p in again)
 
 
+@pytest.mark.parametrize("provider", ["hetzner", "aws", "gcp"])
+def test_a_multi_node_plan_is_the_same_every_run(keys, provider: str) -> None:
+    """Resources arrive in a different order each run; their mock ids and addresses do not."""
+    spec = first_spec(provider, keys, nodes=3)
+    first = plan_resources(spec)
+    assert all(plan_resources(spec) == first for _ in range(3))
+
+
 def test_plan_shows_the_gcp_ssh_keys_but_not_the_user_data(keys) -> None:
     spec = first_spec("gcp", keys)
     (instance,) = [p for p in plan_resources(spec) if p.type == "gcp:compute/instance:Instance"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -157,20 +157,38 @@ def ensure_event_loop() -> None:
 
 
 def run_program(spec: DeploySpec) -> ProgramRun:
-    """Build the spec's component under fresh mocks; return every resource, call and output."""
+    """Build the spec's component under fresh mocks; return every resource, call and output.
+
+    Pulumi registers resources from a thread pool, so the order in which they arrive, and ids
+    counted in that order, change from run to run. A first run lists the resources; the second
+    numbers them in sorted order, so a spec always gives the same ids and addresses.
+    """
+    check_spec(spec)
+    created: list[tuple[str, str]] = []
+    _run_once(spec, created.append, None)
+    numbered = {key: 1001 + i for i, key in enumerate(sorted(created))}
+    return _run_once(spec, lambda _: None, numbered)
+
+
+def _run_once(
+    spec: DeploySpec,
+    seen: Callable[[tuple[str, str]], None],
+    numbered: dict[tuple[str, str], int] | None,
+) -> ProgramRun:
     import pulumi
     from pulumi.runtime import mocks as pulumi_mocks
 
     from hybridctl.providers.registry import create_stack
 
-    check_spec(spec)
     ensure_event_loop()
     run = ProgramRun()
     ids = itertools.count(1001)
 
     class Recorder(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
-            ordinal = next(ids)
+            key = (args.typ, args.name)
+            seen(key)
+            ordinal = numbered[key] if numbered is not None else next(ids)
             # hcloud ids are numbers; the same numeric form works for every provider's mocks.
             return str(ordinal), mock_outputs(args.typ, ordinal, args.inputs)
 
