@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +62,20 @@ def record_bench_result(
             f"roofline) from {', '.join(record.models)} in {catalog_path}"
         )
     return notes
+
+
+def update_catalog(
+    result: dict[str, Any],
+    plan: dict[str, Any],
+    catalog_path: Path | None,
+    progress: Callable[[str], None],
+) -> None:
+    """`bench --update-catalog`: record the result's measurements and efficiencies."""
+    from hybridctl.bench_host.plan_builder import catalog_files
+    from hybridctl.catalog import load_catalog
+    from hybridctl.paths import default_catalog_path
+
+    path = catalog_path or default_catalog_path()
+    cat = load_catalog(path)
+    for note in record_bench_result(result, path, catalog_files(plan, cat), set(cat.models)):
+        progress(note)

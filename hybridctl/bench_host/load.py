@@ -98,3 +98,34 @@ def write_out(result: dict[str, Any], out: Path | None) -> None:
     """Write the result JSON to --out, when given."""
     if out:
         out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def serve_load(
+    url: str,
+    tier: Any,
+    ssh: Any,
+    opts: LoadOptions,
+    *,
+    remote_python: str,
+    out: Path | None,
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
+    """`bench --serve`: load-test the URL from here, or from the box through `ssh`; judged."""
+    from hybridctl.bench import defaults
+
+    promised, typical = promises(tier)
+    clients = opts.clients or promised or defaults.LOAD_CLIENTS
+    key = api_key(opts.api_key_env)
+    args = loadtest_args(url, clients, opts, promised)
+    if ssh is None:
+        announce = f"load test: {clients} clients, {opts.requests} requests against {url}"
+        result = run_here(args, key, promised, opts.target_rpm, announce, progress)
+    else:
+        from hybridctl.remote.bench import run_remote_serve
+
+        _code, result = run_remote_serve(
+            ssh, args, api_key=key, remote_python=remote_python, progress=progress
+        )
+    note_typical_latency(result, tier.id if tier is not None else None, typical, opts.max_tokens)
+    write_out(result, out)
+    return result

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hybridctl.errors import OperationFailed, UsageError
+from hybridctl.errors import UsageError
 
 if TYPE_CHECKING:
     from hybridctl.bench_host.load import LoadOptions
@@ -94,44 +92,22 @@ def run_bench(
     out: Path | None,
     as_json: bool,
 ) -> dict[str, Any]:
-    if ssh is None:
-        from hybridctl.bench_host.local_run import run_local_bench
+    """The bench's result; an interrupted one shows the models that finished, then fails."""
+    from hybridctl.bench_host.runs import BenchInterrupted, run_plan
 
-        return run_local_bench(plan, progress)
-    from hybridctl.remote.bench import run_remote_bench
-
-    run = run_remote_bench(
-        ssh, plan, remote_python=remote_python, install_deps=install_deps, progress=progress
-    )
-    if not run.connection_lost:
-        if run.result is None:
-            raise OperationFailed(
-                f"the bench on {run.target} produced no result: {run.stderr_tail[-500:]}",
-                hint="Run it by hand on the box: python3 bench.pyz run --plan plan.json",
-            )
-        return run.result
-    saved = out or partial_path()
-    saved.parent.mkdir(parents=True, exist_ok=True)
-    if run.result is not None:
-        saved.write_text(json.dumps(run.result, indent=2) + "\n")
-        show(run.result, as_json, partial=True)
-    done = ", ".join(run.completed_models) or "none"
-    missing = ", ".join(run.missing_models) or "none"
-    kept = f"; the finished models' results are saved in {saved}" if run.result else ""
-    raise OperationFailed(
-        f"the connection to {run.target} was lost during the bench (completed: {done}; "
-        f"not completed: {missing}){kept}",
-        hint=f"Check the box is reachable and run again. Its work directory {run.remote_dir} "
-        "holds whatever the bench wrote there."
-        + (f" Last output: {run.stderr_tail.splitlines()[-1]}" if run.stderr_tail else ""),
-    )
-
-
-def partial_path() -> Path:
-    from hybridctl.paths import state_dir
-
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return state_dir() / "bench" / f"partial-{stamp}.json"
+    try:
+        return run_plan(
+            plan,
+            ssh,
+            remote_python=remote_python,
+            install_deps=install_deps,
+            out=out,
+            progress=progress,
+        )
+    except BenchInterrupted as exc:
+        if exc.partial is not None:
+            show(exc.partial, as_json, partial=True)
+        raise
 
 
 def show(result: dict[str, Any], as_json: bool, *, partial: bool = False) -> None:
@@ -179,15 +155,9 @@ def tune(
 
 
 def update_catalog(result: dict[str, Any], plan: dict[str, Any], catalog_path: Path | None) -> None:
-    from hybridctl.bench_host.calibrate import record_bench_result
-    from hybridctl.bench_host.plan_builder import catalog_files
-    from hybridctl.catalog import load_catalog
-    from hybridctl.paths import default_catalog_path
+    from hybridctl.bench_host.calibrate import update_catalog as record
 
-    path = catalog_path or default_catalog_path()
-    cat = load_catalog(path)
-    for note in record_bench_result(result, path, catalog_files(plan, cat), set(cat.models)):
-        progress(note)
+    record(result, plan, catalog_path, progress)
 
 
 def serve(
@@ -201,24 +171,12 @@ def serve(
     as_json: bool,
 ) -> int:
     """`bench --serve`: load-test the URL, from here or from the box; the exit code."""
-    from hybridctl.bench import defaults
-    from hybridctl.bench_host import load
+    from hybridctl.bench_host.load import serve_load
 
-    promised, typical = load.promises(tier(catalog_path, tier_id)[1] if tier_id else None)
-    clients = opts.clients or promised or defaults.LOAD_CLIENTS
-    key = load.api_key(opts.api_key_env)
-    args = load.loadtest_args(url, clients, opts, promised)
-    if ssh is None:
-        announce = f"load test: {clients} clients, {opts.requests} requests against {url}"
-        result = load.run_here(args, key, promised, opts.target_rpm, announce, progress)
-    else:
-        from hybridctl.remote.bench import run_remote_serve
-
-        _code, result = run_remote_serve(
-            ssh, args, api_key=key, remote_python=remote_python, progress=progress
-        )
-    load.note_typical_latency(result, tier_id, typical, opts.max_tokens)
-    load.write_out(result, out)
+    tier_obj = tier(catalog_path, tier_id)[1] if tier_id else None
+    result = serve_load(
+        url, tier_obj, ssh, opts, remote_python=remote_python, out=out, progress=progress
+    )
     show_load(result, as_json)
     return 0 if result["verdict"]["ok"] else 1
 

@@ -193,10 +193,13 @@ def deploy(
     if plan:
         _print_plan(loaded, request, as_json)
         return
-    if provider_name == "local":
-        record = _deployer("local").deploy(loaded, request)
+    from hybridctl.providers.registry import is_local
+
+    deployer = _deployer(provider_name)
+    if is_local(provider_name):
+        record = deployer.deploy(loaded, request)  # this machine: nothing to confirm
     else:
-        record = _deployer(provider_name).deploy(loaded, request, yes=yes)
+        record = deployer.deploy(loaded, request, yes=yes)
     print_deployed(record, as_json)
 
 
