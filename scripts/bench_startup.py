@@ -26,8 +26,10 @@ GOALS = {"recommend": 2.0, "--help": 1.5}
 RECOMMEND = ["recommend", "--requests-per-day", "5000", "--json"]
 # hybridctl's CLI from the source tree given as argv[1] (for --against).
 FROM_TREE = (
-    "import sys; tree = sys.argv.pop(1); sys.path.insert(0, tree); sys.argv[0] = 'hybridctl'; "
-    "from hybridctl.cli.app import main; main()"
+    "import sys; tree = sys.argv.pop(1); sys.path.insert(0, tree); sys.argv[0] = 'hybridctl'\n"
+    "try:\n    from hybridctl.cli import main\n"  # the console script's entry point
+    "except ImportError:\n    from hybridctl.cli.app import main\n"  # trees from before it
+    "main()"
 )
 
 

@@ -10,6 +10,15 @@ from pulumi.automation.events import EngineEvent
 
 SERVER = "hcloud:index/server:Server"
 FIREWALL = "hcloud:index/firewall:Firewall"
+# Made-up credentials of the shape each cloud's check accepts (nothing reaches a cloud).
+CREDENTIALS = {
+    "hetzner": {"HCLOUD_TOKEN": "hcloud-token-0123456789abcdef0123456789abcdef0123456789abcd"},
+    "aws": {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE0123", "AWS_SECRET_ACCESS_KEY": "secret-0123456789"},
+    "gcp": {
+        "GOOGLE_CREDENTIALS": '{"type": "service_account", "project_id": "demo-project"}',
+        "GOOGLE_PROJECT": "demo-project",
+    },
+}
 
 
 def command_result(stderr: str, stdout: str = "", code: int = 255) -> CommandResult:

@@ -11,8 +11,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from hybridctl.remote.ssh import SshClient
 
 SSHD = "/usr/sbin/sshd"
 PRIVSEP_DIR = Path("/run/sshd")
@@ -55,6 +59,18 @@ class SshServer:
     @property
     def target(self) -> str:
         return f"{self.user}@127.0.0.1:{self.port}"
+
+    def client(self, known_hosts: Path) -> SshClient:
+        """hybridctl's SSH client for this server, trusting the host keys in `known_hosts`."""
+        from hybridctl.remote.ssh import SshClient, SshSettings, SshTarget
+
+        settings = SshSettings(
+            known_hosts=known_hosts,
+            identity_file=self.identity_file,
+            config_file="none",
+            connect_timeout_s=10,
+        )
+        return SshClient(SshTarget.parse(self.target), settings)
 
     def session_pids(self) -> list[int]:
         """The per-connection sshd processes below the listener (one tree per open session)."""

@@ -18,16 +18,8 @@ from hybridctl.deploy.driver import Deployer
 from hybridctl.deploy.nodes import Node, serve_nodes
 from hybridctl.deploy.spec import DeployRequest
 from hybridctl.errors import CheckFailed
-from tests.deploy_fixtures import FakeBox, InlineBackend, write_ssh_key
+from tests.deploy_fixtures import CREDENTIALS, FakeBox, InlineBackend, write_ssh_key
 
-CREDENTIALS = {
-    "hetzner": {"HCLOUD_TOKEN": "hcloud-token-0123456789abcdef0123456789abcdef0123456789abcd"},
-    "aws": {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE0123", "AWS_SECRET_ACCESS_KEY": "secret-0123456789"},
-    "gcp": {
-        "GOOGLE_CREDENTIALS": '{"type": "service_account", "project_id": "demo-project"}',
-        "GOOGLE_PROJECT": "demo-project",
-    },
-}
 SHARED = ("LITELLM_MASTER_KEY", "REDIS_PASSWORD")
 
 

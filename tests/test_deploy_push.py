@@ -11,7 +11,6 @@ import pytest
 
 from hybridctl.deploy.push import push_files, wait_for_cloud_init, wait_for_ssh
 from hybridctl.errors import HybridctlError
-from hybridctl.remote.ssh import SshClient, SshSettings, SshTarget
 from hybridctl.render.cloud_init import bundle_archive
 from tests.ssh_fixtures import SshServer
 
@@ -19,22 +18,12 @@ FILES = {"docker-compose.yml": "services: {}\n", "models/fetch-models.sh": "#!/b
 ENV = {"LITELLM_MASTER_KEY": "sk-pushed-secret-0123456789", "REDIS_PASSWORD": "redis-pw-42424242"}
 
 
-def _client(server: SshServer, known_hosts: Path) -> SshClient:
-    settings = SshSettings(
-        known_hosts=known_hosts,
-        identity_file=server.identity_file,
-        config_file="none",
-        connect_timeout_s=10,
-    )
-    return SshClient(SshTarget.parse(server.target), settings)
-
-
 @pytest.mark.skipif(os.geteuid() != 0, reason="writes a root-owned .env: run as root (as CI does)")
 def test_push_unpacks_the_bundle_and_writes_a_root_only_env(
     sshd: SshServer,
     tmp_path: Path,
 ) -> None:
-    client = _client(sshd, sshd.known_hosts)
+    client = sshd.client(sshd.known_hosts)
     said: list[str] = []
     wait_for_ssh(client, timeout_s=30, say=said.append)
     wait_for_cloud_init(client, timeout_s=60, say=said.append)  # no cloud-init here: passes
@@ -54,7 +43,7 @@ def test_push_unpacks_the_bundle_and_writes_a_root_only_env(
 
 
 def test_push_refuses_a_host_whose_key_does_not_match(sshd: SshServer) -> None:
-    client = _client(sshd, sshd.wrong_known_hosts)
+    client = sshd.client(sshd.wrong_known_hosts)
     with pytest.raises(HybridctlError, match="does not match the one pinned"):
         wait_for_ssh(client, timeout_s=30, say=lambda _: None)
 

@@ -17,7 +17,6 @@ from hybridctl.deploy.records import DeploymentRecord
 from hybridctl.deploy.rotation import RotationPlan, rotate_host_key
 from hybridctl.deploy.sshbox import SshBox
 from hybridctl.errors import HybridctlError
-from hybridctl.remote.ssh import SshClient, SshSettings, SshTarget
 from tests.ssh_fixtures import SshServer, missing_reason, start_sshd, stop_sshd
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="rotates a root-owned host key")
@@ -42,16 +41,6 @@ def _plan(server: SshServer, cloud_dir: Path) -> RotationPlan:
     )
 
 
-def _client(server: SshServer, known_hosts: Path) -> SshClient:
-    settings = SshSettings(
-        known_hosts=known_hosts,
-        identity_file=server.identity_file,
-        config_file="none",
-        connect_timeout_s=10,
-    )
-    return SshClient(SshTarget.parse(server.target), settings)
-
-
 def _fake_cloud_init(root: Path, private_key: str) -> Path:
     """cloud-init's copy of the user data, holding the host private key as the real one does."""
     instance = root / "instances" / "i-123"
@@ -74,7 +63,7 @@ def test_rotation_replaces_the_key_and_the_old_one_is_refused(
     said: list[str] = []
 
     new_public = rotate_host_key(
-        _client(server, server.known_hosts),
+        server.client(server.known_hosts),
         [f"[127.0.0.1]:{server.port}"],
         say=said.append,
         plan=_plan(server, tmp_path / "cloud"),
@@ -87,11 +76,11 @@ def test_rotation_replaces_the_key_and_the_old_one_is_refused(
     assert key_file.read_text() != old_private and not key_file.with_suffix(".new").exists()
     # The key in the user data no longer opens a verified connection to the box ...
     with pytest.raises(HybridctlError, match="does not match the one pinned"):
-        _client(server, server.known_hosts).check("true", what="login with the old key")
+        server.client(server.known_hosts).check("true", what="login with the old key")
     # ... the new one does, and the box's copies of the user data lost the private key.
     pinned = tmp_path / "new_known_hosts"
     pinned.write_text(f"[127.0.0.1]:{server.port} {new_public}\n")
-    assert _client(server, pinned).check("echo ok", what="login").strip() == "ok"
+    assert server.client(pinned).check("echo ok", what="login").strip() == "ok"
     body = old_private.strip().splitlines()[2]
     for name in ("user-data.txt", "user-data.txt.i"):
         text = (instance / name).read_text()

@@ -22,20 +22,12 @@ from hybridctl.deploy.spec import DeployRequest
 from hybridctl.deploy.upgrade import UpgradeRequest
 from hybridctl.deploy.upgrade_cloud import CloudUpgrader
 from hybridctl.errors import CheckFailed
-from tests.deploy_fixtures import FakeBox, MockedBackend, write_ssh_key
+from tests.deploy_fixtures import CREDENTIALS, FakeBox, MockedBackend, write_ssh_key
 
 SERVER = {
     "hetzner": ("hcloud:index/server:Server", "serverType"),
     "aws": ("aws:ec2/instance:Instance", "instanceType"),
     "gcp": ("gcp:compute/instance:Instance", "machineType"),
-}
-CREDENTIALS = {
-    "hetzner": {"HCLOUD_TOKEN": "hcloud-token-0123456789abcdef0123456789abcdef0123456789abcd"},
-    "aws": {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE0123", "AWS_SECRET_ACCESS_KEY": "secret-0123456789"},
-    "gcp": {
-        "GOOGLE_CREDENTIALS": '{"type": "service_account", "project_id": "demo-project"}',
-        "GOOGLE_PROJECT": "demo-project",
-    },
 }
 
 

@@ -23,7 +23,6 @@ import pytest
 
 from hybridctl.catalog import load_catalog
 from hybridctl.errors import HybridctlError
-from hybridctl.remote.ssh import SshClient, SshSettings, SshTarget
 from tests.box_support import IMAGES_ENV, master_key, run_cli, skip_unless_box_runs
 from tests.ssh_fixtures import SshServer, missing_reason, start_sshd, stop_sshd
 
@@ -228,16 +227,6 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
     stop_sshd(server)
 
 
-def _client(server: SshServer, known_hosts: Path) -> SshClient:
-    settings = SshSettings(
-        known_hosts=known_hosts,
-        identity_file=server.identity_file,
-        config_file="none",
-        connect_timeout_s=10,
-    )
-    return SshClient(SshTarget.parse(server.target), settings)
-
-
 def test_the_ca_is_fetched_over_ssh_with_the_pinned_host_key(
     box: Box, sshd: SshServer, tmp_path: Path
 ) -> None:
@@ -245,14 +234,14 @@ def test_the_ca_is_fetched_over_ssh_with_the_pinned_host_key(
     from hybridctl.deploy.edge import fetch_ca
 
     dest = tmp_path / "fetched" / "ca.crt"
-    client = _client(sshd, sshd.known_hosts)
+    client = sshd.client(sshd.known_hosts)
     fetch_ca(client, dest, remote_dir=str(box.bundle), project=NAME)
     assert dest.read_text() == box.ca.read_text()
     assert get("/health/liveliness", ca=dest)[0] == 200
     # A host whose key is not the pinned one gets nothing.
     other = tmp_path / "other.crt"
     with pytest.raises(HybridctlError, match="host key"):
-        fetch_ca(_client(sshd, sshd.wrong_known_hosts), other, remote_dir=str(box.bundle))
+        fetch_ca(sshd.client(sshd.wrong_known_hosts), other, remote_dir=str(box.bundle))
     assert not other.exists()
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from hybridctl.catalog import load_catalog
-from hybridctl.remote.ssh import SshClient, SshSettings, SshTarget
 from tests.box_support import IMAGES_ENV, skip_unless_box_runs
 from tests.ssh_fixtures import SshServer
 
@@ -26,16 +25,6 @@ TIER = "1"
 
 
 skip_unless_box_runs()
-
-
-def _client(server: SshServer, known_hosts: Path) -> SshClient:
-    settings = SshSettings(
-        known_hosts=known_hosts,
-        identity_file=server.identity_file,
-        config_file="none",
-        connect_timeout_s=10,
-    )
-    return SshClient(SshTarget.parse(server.target), settings)
 
 
 def _proxy_project(folder: Path, name: str) -> Path:
@@ -57,25 +46,27 @@ def _proxy_project(folder: Path, name: str) -> Path:
     return folder
 
 
-def _root_ca(folder: Path) -> str:
-    done = subprocess.run(
-        [
-            "docker",
-            "compose",
-            "--project-directory",
-            str(folder),
-            "exec",
-            "-T",
-            "proxy",
-            "cat",
-            "/data/caddy/pki/authorities/local/root.crt",
-        ],
+ROOT_CA = "/data/caddy/pki/authorities/local/root.crt"
+
+
+def _in_proxy(folder: Path, *command: str) -> subprocess.CompletedProcess[str]:
+    """`command` run inside the project's proxy container."""
+    return subprocess.run(
+        ["docker", "compose", "--project-directory", str(folder), "exec", "-T", "proxy", *command],
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def _root_ca(folder: Path) -> str:
+    done = _in_proxy(folder, "cat", ROOT_CA)
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def _ca_ready(folder: Path) -> bool:
+    return _in_proxy(folder, "test", "-s", ROOT_CA).returncode == 0
 
 
 def test_nodes_share_node_zeros_ca_over_ssh(sshd: SshServer, tmp_path: Path) -> None:
@@ -102,7 +93,7 @@ def test_nodes_share_node_zeros_ca_over_ssh(sshd: SshServer, tmp_path: Path) -> 
         ca1 = tmp_path / "node1-own.crt"
         ca1.write_text(_root_ca(second))
         assert _verifies(second, "mn-ca-1", ca1)
-        client = _client(sshd, sshd.known_hosts)
+        client = sshd.client(sshd.known_hosts)
         ca0 = tmp_path / "node0.crt"
         fetch_ca(client, ca0, remote_dir=str(first))
         assert not _verifies(second, "mn-ca-1", ca0)  # node 0's CA does not verify node 1 yet
@@ -120,26 +111,6 @@ def test_nodes_share_node_zeros_ca_over_ssh(sshd: SshServer, tmp_path: Path) -> 
                 capture_output=True,
                 timeout=120,
             )
-
-
-def _ca_ready(folder: Path) -> bool:
-    done = subprocess.run(
-        [
-            "docker",
-            "compose",
-            "--project-directory",
-            str(folder),
-            "exec",
-            "-T",
-            "proxy",
-            "test",
-            "-s",
-            "/data/caddy/pki/authorities/local/root.crt",
-        ],
-        capture_output=True,
-        timeout=60,
-    )
-    return done.returncode == 0
 
 
 def _verifies(folder: Path, project: str, ca: Path) -> bool:

@@ -119,7 +119,5 @@ _register()
 
 
 def main() -> None:
-    """Console-script entry point."""
-    # A short-lived command: cyclic garbage collection during start-up costs more than it saves.
-    gc.disable()
+    """Run the app (the console script, `hybridctl.cli.main`, prepares the process first)."""
     app()

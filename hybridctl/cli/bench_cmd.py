@@ -10,7 +10,12 @@ import typer
 from hybridctl.bench import defaults
 from hybridctl.bench_host.load import LoadOptions
 from hybridctl.bench_host.plan_builder import bench_plan
-from hybridctl.bench_host.target import check_where, check_writable, needs_deployment_tier
+from hybridctl.bench_host.target import (
+    check_where,
+    check_writable,
+    needs_deployment_tier,
+    ssh_client,
+)
 from hybridctl.cli import bench_steps
 from hybridctl.cli.options import CatalogOption, JsonOption, bounded, http_url
 
@@ -240,8 +245,15 @@ def bench(
     check_where(local, host, deployment)
     if update_catalog and not serve:
         check_writable(catalog)  # before the bench, not after
-    ssh = bench_steps.ssh_client(
-        host, deployment, known_hosts, accept_new_host_key, identity, ssh_config, connect_timeout
+    ssh = ssh_client(
+        host,
+        deployment,
+        known_hosts,
+        accept_new_host_key,
+        identity,
+        ssh_config,
+        connect_timeout,
+        bench_steps.progress,
     )
     if deployment and needs_deployment_tier(tier, serve, model):
         tier = bench_steps.deployment_tier(deployment)

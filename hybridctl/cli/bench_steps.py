@@ -1,4 +1,4 @@
-"""The steps `hybridctl bench` runs: SSH target, the run itself, tuning, load test, output."""
+"""The steps `hybridctl bench` runs: the run itself, tuning, load test, output."""
 
 from __future__ import annotations
 
@@ -31,23 +31,6 @@ def deployment_tier(deployment: str) -> str:
     tier = load_record(deployment).tier
     progress(f"tier {tier} (deployment {deployment}'s; --tier overrides it)")
     return tier
-
-
-def ssh_client(
-    host: str | None,
-    deployment: str | None,
-    known_hosts: Path | None,
-    accept_new: bool,
-    identity: Path | None,
-    ssh_config: str | None,
-    connect_timeout: int,
-) -> Any:
-    """The SSH client for --host / --deployment, or None to run here."""
-    from hybridctl.bench_host.target import ssh_client as client
-
-    return client(
-        host, deployment, known_hosts, accept_new, identity, ssh_config, connect_timeout, progress
-    )
 
 
 def models(

@@ -8,9 +8,11 @@ from typing import Annotated, Any
 import typer
 
 from hybridctl.cli.options import (
+    AllowUnverifiedOption,
     CatalogOption,
     ImagesOption,
     JsonOption,
+    ModelFileOption,
     RouteUrlOption,
 )
 from hybridctl.cli.views.deploy import (
@@ -49,10 +51,10 @@ def _confirm(question: str) -> bool:
 def _deployer(provider: str | None = None) -> Any:
     """The driver for a provider: Pulumi for the clouds, Docker Compose for local."""
     from hybridctl.cli.output import err_console
-    from hybridctl.deploy.deployers import default_deployer, deployer_for
+    from hybridctl.deploy.deployers import cloud_deployer, deployer_for
 
     if provider is None:
-        return default_deployer(err_console, _confirm)
+        return cloud_deployer(err_console, _confirm)
     return deployer_for(provider, err_console, _confirm)
 
 
@@ -121,24 +123,8 @@ def deploy(
     ] = None,
     images: ImagesOption = None,
     route_url: RouteUrlOption = None,
-    model_file: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--model-file",
-            metavar="CATALOG_ID=PATH",
-            help="local: seed a model from this file instead of downloading it (checked "
-            "against the catalog's sha256; repeatable).",
-            show_default=False,
-        ),
-    ] = None,
-    allow_unverified: Annotated[
-        bool,
-        typer.Option(
-            "--allow-unverified",
-            help="Serve models the catalog has no sha256 for (named in a warning); local: also "
-            "a --model-file whose sha256 does not match.",
-        ),
-    ] = False,
+    model_file: ModelFileOption = None,
+    allow_unverified: AllowUnverifiedOption = False,
     domain: Annotated[
         str | None,
         typer.Option(
@@ -193,13 +179,7 @@ def deploy(
     if plan:
         _print_plan(loaded, request, as_json)
         return
-    from hybridctl.providers.registry import is_local
-
-    deployer = _deployer(provider_name)
-    if is_local(provider_name):
-        record = deployer.deploy(loaded, request)  # this machine: nothing to confirm
-    else:
-        record = deployer.deploy(loaded, request, yes=yes)
+    record = _deployer(provider_name).deploy(loaded, request, yes=yes)
     print_deployed(record, as_json)
 
 

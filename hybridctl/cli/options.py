@@ -92,3 +92,23 @@ RouteUrlOption = Annotated[
         show_default=False,
     ),
 ]
+
+ModelFileOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model-file",
+        metavar="CATALOG_ID=PATH",
+        help="local: seed a model from this file instead of downloading it (checked "
+        "against the catalog's sha256; repeatable).",
+        show_default=False,
+    ),
+]
+
+AllowUnverifiedOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unverified",
+        help="Serve models the catalog has no sha256 for (named in a warning); local: also "
+        "a --model-file whose sha256 does not match.",
+    ),
+]

@@ -6,7 +6,13 @@ from typing import Annotated
 
 import typer
 
-from hybridctl.cli.options import CatalogOption, ImagesOption, JsonOption
+from hybridctl.cli.options import (
+    AllowUnverifiedOption,
+    CatalogOption,
+    ImagesOption,
+    JsonOption,
+    ModelFileOption,
+)
 
 
 def upgrade(
@@ -17,23 +23,8 @@ def upgrade(
             "--tier", "-t", help="Tier to move to (default: the deployment's, re-rendered)."
         ),
     ] = None,
-    model_file: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--model-file",
-            metavar="CATALOG_ID=PATH",
-            help="local: seed a model from this file instead of downloading it (repeatable).",
-            show_default=False,
-        ),
-    ] = None,
-    allow_unverified: Annotated[
-        bool,
-        typer.Option(
-            "--allow-unverified",
-            help="Serve models the catalog has no sha256 for; local: also a --model-file whose "
-            "sha256 does not match.",
-        ),
-    ] = False,
+    model_file: ModelFileOption = None,
+    allow_unverified: AllowUnverifiedOption = False,
     images: ImagesOption = None,
     wait: Annotated[
         float,

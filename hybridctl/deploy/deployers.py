@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hybridctl.providers.registry import DEFAULT_CLOUD, get_provider
+from hybridctl.providers.registry import get_provider
 
 
 def deployer_for(name: str, console: Any, confirm: Callable[[str], bool]) -> Any:
@@ -14,11 +14,11 @@ def deployer_for(name: str, console: Any, confirm: Callable[[str], bool]) -> Any
         from hybridctl.deploy.local import LocalDeployer
 
         return LocalDeployer(console, confirm=confirm)
+    return cloud_deployer(console, confirm)
+
+
+def cloud_deployer(console: Any, confirm: Callable[[str], bool]) -> Any:
+    """Pulumi's driver, which serves every cloud (it reads the provider from each stack)."""
     from hybridctl.deploy.driver import Deployer
 
     return Deployer(console, confirm=confirm)
-
-
-def default_deployer(console: Any, confirm: Callable[[str], bool]) -> Any:
-    """The driver for the default cloud (commands that find the provider in a record later)."""
-    return deployer_for(DEFAULT_CLOUD, console, confirm)

@@ -167,8 +167,13 @@ class LocalDeployer:
             )
             self._say(f"models: {seed.model} {done.stdout.strip() or 'seeded'} from {seed.path}")
 
-    def deploy(self, catalog: Catalog, request: LocalRequest) -> records.DeploymentRecord:
-        """Render, seed the models, `compose up`, and wait until the box serves."""
+    def deploy(
+        self, catalog: Catalog, request: LocalRequest, *, yes: bool = True
+    ) -> records.DeploymentRecord:
+        """Render, seed the models, `compose up`, and wait until the box serves.
+
+        `yes` is the cloud driver's confirmation; nothing on this machine needs one.
+        """
         from hybridctl.catalog import find_tier
 
         tier = find_tier(catalog, request.tier_id)
