@@ -245,16 +245,8 @@ def bench(
     check_where(local, host, deployment)
     if update_catalog and not serve:
         check_writable(catalog)  # before the bench, not after
-    ssh = ssh_client(
-        host,
-        deployment,
-        known_hosts,
-        accept_new_host_key,
-        identity,
-        ssh_config,
-        connect_timeout,
-        bench_steps.progress,
-    )
+    target = (host, deployment, known_hosts, accept_new_host_key, identity, ssh_config)
+    ssh = ssh_client(*target, connect_timeout, bench_steps.progress)
     if deployment and needs_deployment_tier(tier, serve, model):
         tier = bench_steps.deployment_tier(deployment)
     if serve:
