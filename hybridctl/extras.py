@@ -23,13 +23,14 @@ EXTRAS: dict[str, Extra] = {
     "deploy": Extra(
         "deploy",
         ("pulumi", "pulumi_hcloud", "pulumi_aws", "pulumi_gcp"),
-        "`deploy` to hetzner, aws or gcp (`--plan` included) and `destroy` of such a deployment",
+        "`deploy` to hetzner, aws or gcp (`--plan` included), and `upgrade` or `destroy` of such "
+        "a deployment",
     ),
     "bench": Extra(
         "bench",
         ("llama_cpp", "psutil"),
-        "`bench` on this machine (`--host`/`--deployment` run it on the box, `--serve` needs "
-        "neither)",
+        "`bench` on this machine (`--tune` included; `--host`/`--deployment` run it on the box, "
+        "`--serve` needs neither)",
     ),
 }
 
@@ -55,7 +56,13 @@ def install_command(extra: str) -> str:
     pip keeps the installed hybridctl (from PyPI, a wheel or a checkout) and adds the extra's
     packages; the interpreter's own path picks the right environment (a venv, pipx's venv).
     """
-    return f"{shlex.quote(sys.executable)} -m pip install {shlex.quote(f'hybridctl[{extra}]')}"
+    return pip_install(f"hybridctl[{extra}]")
+
+
+def pip_install(*requirements: str) -> str:
+    """The command that installs `requirements` into the environment this Python runs in."""
+    words = [sys.executable, "-m", "pip", "install", *requirements]
+    return " ".join(shlex.quote(word) for word in words)
 
 
 def missing_module(extra: str) -> str | None:

@@ -4,18 +4,51 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hybridctl.testing.modelgen import SHAPES, ModelShape, quantization_types, write_model
+from hybridctl.extras import install_command, pip_install
+
+if TYPE_CHECKING:
+    from hybridctl.testing.modelgen import ModelShape
+
+EXIT_USAGE = 2
+WRITER_PACKAGES = {"gguf": "gguf>=0.10", "numpy": "numpy"}  # as in the [test] extra
+
+
+def missing_writer() -> str | None:
+    """The error when a package the GGUF writer imports is missing, else None."""
+    missing = [m for m in WRITER_PACKAGES if importlib.util.find_spec(m) is None]
+    if not missing:
+        return None
+    return (
+        f"error: make_model.py needs {' and '.join(missing)}, which "
+        f"{'is' if len(missing) == 1 else 'are'} not installed; install with: "
+        f"{pip_install(*WRITER_PACKAGES.values())}"
+    )
+
+
+def missing_quantizer(quant: str) -> str | None:
+    """The error when quantizing to `quant` needs llama-cpp-python and it is missing."""
+    from hybridctl.testing.modelgen import UNQUANTIZED
+
+    if quant in UNQUANTIZED or importlib.util.find_spec("llama_cpp") is not None:
+        return None
+    return (
+        f"error: quantizing to {quant} needs llama-cpp-python (the [bench] extra), which is not "
+        f"installed; install it with: {install_command('bench')} (or write --quant F16)"
+    )
 
 
 def shape_from_catalog(model_id: str, catalog_path: Path | None) -> tuple[ModelShape, str]:
     """The shape and quantization of catalog model `model_id`."""
     from hybridctl.catalog import load_catalog
+    from hybridctl.testing.modelgen import ModelShape
 
     catalog = load_catalog(catalog_path)
     if model_id not in catalog.models:
@@ -43,9 +76,16 @@ def shape_from_catalog(model_id: str, catalog_path: Path | None) -> tuple[ModelS
 
 
 def main(argv: list[str] | None = None) -> int:
+    problem = missing_writer()
+    if problem:
+        print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    from hybridctl.testing.modelgen import SHAPES, quantization_types, write_model
+
     parser = argparse.ArgumentParser(
         description=__doc__,
-        epilog="Example: python scripts/make_model.py --shape tinyllama-1.1b --quant Q4_K_M "
+        epilog="Examples: python scripts/make_model.py --shape tiny --out tiny.gguf (under 1 MB); "
+        "python scripts/make_model.py --shape tinyllama-1.1b --quant Q4_K_M "
         "--out .cache/models/tinyllama-q4_k_m.gguf",
     )
     source = parser.add_mutually_exclusive_group(required=True)
@@ -69,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         quant = args.quant or "F16"
     if quant not in quantization_types():
         parser.error(f"unknown quantization {quant!r}; known: {', '.join(quantization_types())}")
+    problem = missing_quantizer(quant)
+    if problem:
+        print(problem, file=sys.stderr)
+        return EXIT_USAGE
 
     params = shape.parameter_count()
     count = f"{params / 1e9:.3f} B" if params >= 1e8 else f"{params / 1e6:.2f} M"

@@ -51,5 +51,6 @@ export HYBRIDCTL_REQUIRE_BOX=1
 ruff check .
 ruff format --check .
 mypy hybridctl
+zizmor --offline --quiet .github/workflows
 mkdocs build --strict --quiet
 python -m pytest -q "$@"

@@ -76,8 +76,14 @@ def request(messages: list, model: str = "hybrid", headers: dict | None = None, 
 
 
 def handler(hook: ModuleType, **policy_update: Any) -> Any:
-    """A hook whose spend is kept in this test (no Redis)."""
-    policy = {**hook.load_policy(hook.POLICY_FILE), "spend_store": None, **policy_update}
+    """A hook whose spend is kept in this test (no Redis) and whose local server is not asked
+    whether it answers (none runs here; tests that want the health check name its URL)."""
+    policy = {
+        **hook.load_policy(hook.POLICY_FILE),
+        "spend_store": None,
+        "local_health": {},
+        **policy_update,
+    }
     return hook.HybridRouter(policy=policy, store=hook.Store(None))
 
 

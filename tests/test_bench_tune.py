@@ -129,3 +129,24 @@ def test_cli_tune_needs_a_tier_and_a_local_model(tiny_model: Path) -> None:
     result = CliRunner().invoke(app, ["bench", "--tier", "1", "--tune"])
     assert result.exit_code == 2
     assert "--model ID=PATH" in result.output
+
+
+def test_cli_tune_where_no_setting_runs_exits_1(tiny_model: Path, tmp_path: Path) -> None:
+    """A model no setting can load (here: an architecture llama.cpp does not know) is a
+    failure, not exit 0."""
+    alien = tmp_path / "alien.gguf"
+    alien.write_bytes(tiny_model.read_bytes().replace(b"llama", b"xxxxx"))
+    args = ["bench", "--tier", "1", "--model", f"{TINYLLAMA}={alien}", "--tune"]
+    result = CliRunner().invoke(app, [*args, "--tune-budget-s", "1"])
+    assert result.exit_code == 1, result.output
+    assert "no setting ran: every setting failed or was skipped" in result.stdout
+    assert "llama.cpp could not load the model" in result.stdout
+
+
+def test_cli_tune_refuses_a_model_file_cut_short(tiny_model: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(tiny_model.read_bytes()[:4096])
+    args = ["bench", "--tier", "1", "--model", f"{TINYLLAMA}={broken}", "--tune"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert f"--tune cannot read model file {broken}: file ends early" in result.output

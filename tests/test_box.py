@@ -11,6 +11,7 @@ HYBRIDCTL_REQUIRE_BOX=1, which turns a missing piece into a failure instead of a
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import ssl
@@ -391,7 +392,6 @@ class TestTierOne:
             assert answer.status == 200, answer.body
             assert answer.headers["x-hybrid-route"] == "local"  # the policy's choice, failed over
             assert answer.text.startswith("fake-cloud answered")
-            assert int(answer.headers.get("x-litellm-attempted-fallbacks", "0")) >= 1
             assert _fake_served(box) == before + 1
         finally:
             assert box.compose("start", "llm").returncode == 0
@@ -518,3 +518,238 @@ class TestTwoModelTier:
     def test_redis_runs_as_a_non_root_user(self, box: Box) -> None:
         done = box.compose("exec", "-T", "redis", "id", "-u")
         assert done.stdout.strip() == "999"
+
+
+def _raw(
+    box: Box,
+    method: str,
+    path: str,
+    *,
+    port: int = 443,
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+    body_size: int = 0,
+    chunked: bool = False,
+) -> tuple[int, dict[str, str], bytes]:
+    """One request with http.client (no redirect followed), sending `body`, or body_size bytes
+    of filler that the proxy may refuse before it has read them all."""
+    if port == 443:
+        context = ssl.create_default_context(cafile=str(box.ca))
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            "localhost", port, context=context, timeout=TIMEOUT_S
+        )
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT_S)
+    sent = dict(headers or {})
+    if chunked:
+        sent["Transfer-Encoding"] = "chunked"
+    elif body_size or body:
+        sent["Content-Length"] = str(body_size or len(body))
+    conn.putrequest(method, path)
+    for name, value in sent.items():
+        conn.putheader(name, value)
+    conn.endheaders()
+    block = b"a" * 65536
+    try:
+        if body:
+            conn.send(body)
+        left = body_size
+        while left > 0:
+            piece = block[: min(left, len(block))]
+            conn.send(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+            left -= len(piece)
+        if chunked:
+            conn.send(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the proxy refused the body part way: its answer is waiting
+    response = conn.getresponse()
+    got = {k.lower(): v for k, v in response.getheaders()}
+    data = response.read()
+    conn.close()
+    return response.status, got, data
+
+
+# Stops the gateway process (a child of the container's init) as a blocked event loop would.
+FREEZE_THE_GATEWAY = (
+    "import os, signal, sys; sys.path.insert(0, '/app/router'); import hybrid_health; "
+    "[os.kill(pid, signal.SIGSTOP) for pid in hybrid_health.init_children()]"
+)
+
+
+def _gateway_memory_mib(box: Box) -> float:
+    container = box.services()["gateway"]["Name"]
+    done = subprocess.run(
+        ["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", container],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    used = done.stdout.split("/")[0].strip()
+    units = {"KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0}
+    for unit, factor in units.items():
+        if used.endswith(unit):
+            return float(used[: -len(unit)]) * factor
+    raise AssertionError(f"unreadable memory figure {done.stdout!r}")
+
+
+def _client_key(box: Box, name: str, *args: str) -> str:
+    done = box.cli("keys", "add", name, *args, "-d", box.name)
+    return next(w for w in done.stdout.split() if w.startswith("sk-hyb-"))
+
+
+class TestUnderHostileTraffic:
+    """Tier 2 as an attacker and an outage would try it: bounded bodies, no way around the
+    budget, answers in seconds when a part is down, and nothing internal in what leaves."""
+
+    TIER, NAME = "2", "box-hostile"
+
+    def test_a_huge_body_is_refused_by_the_proxy_and_the_gateway_keeps_serving(
+        self, box: Box
+    ) -> None:
+        limit = load_catalog().routing.max_request_mib or 2
+        for chunked in (False, True):
+            status, _, _ = _raw(
+                box,
+                "POST",
+                "/v1/chat/completions",
+                headers={"Content-Type": "application/json"},
+                body_size=(100 if not chunked else limit + 1) * 2**20,
+                chunked=chunked,
+            )
+            assert status == 413, (chunked, status)
+        assert box.services()["gateway"]["State"] == "running"
+        assert box.chat(SIMPLE).status == 200
+
+    def test_the_gateways_memory_holds_under_large_requests(self, box: Box) -> None:
+        filler = "lorem ipsum dolor sit amet " * 60_000  # 1.6 MB, under the proxy's limit
+        body = {"model": "local", "messages": [{"role": "user", "content": filler}]}
+        before = _gateway_memory_mib(box)
+        for _ in range(20):
+            answer = box.request("/v1/chat/completions", {**body, "max_tokens": 4})
+            assert answer.status in (200, 400), answer.body  # the local context is exceeded
+        after = _gateway_memory_mib(box)
+        assert after <= before * 1.10, (before, after)
+
+    def test_a_long_unbroken_word_from_a_client_key_does_not_freeze_the_gateway(
+        self, box: Box
+    ) -> None:
+        key = _client_key(box, "word", "--tier", "free")
+        word = "x" * 1_500_000
+        started = time.monotonic()
+        answer = box.request(
+            "/v1/chat/completions",
+            {"model": "hybrid", "messages": [{"role": "user", "content": word}], "max_tokens": 4},
+            {"Authorization": f"Bearer {key}"},
+            key=False,
+        )
+        assert answer.status in (200, 400), answer.body
+        assert time.monotonic() - started < 60
+        assert box.request("/health/liveliness", key=False).status == 200
+
+    def test_a_free_key_cannot_name_its_own_fallbacks_or_retries(self, box: Box) -> None:
+        key = _client_key(box, "bypass", "--tier", "free")
+        too_long = "Please summarise this. " + "word " * 6_000  # past the local context
+        answer = box.request(
+            "/v1/chat/completions",
+            {
+                "model": "hybrid",
+                "messages": [{"role": "user", "content": too_long}],
+                "max_tokens": 4,
+                "context_window_fallbacks": [{"local": ["large"]}],
+                "fallbacks": [{"local": ["large"]}],
+                "num_retries": 6,
+            },
+            {"Authorization": f"Bearer {key}"},
+            key=False,
+        )
+        assert answer.headers.get("x-hybrid-model") != "large", answer.headers
+        assert "large" not in json.dumps(answer.body).replace("larger", "")
+
+    def test_responses_name_nothing_behind_the_proxy(self, box: Box) -> None:
+        answer = box.chat([{"role": "user", "content": "What is your refund policy today?"}])
+        assert answer.status == 200, answer.body
+        leaks = [h for h in answer.headers if h.startswith(("x-litellm", "llm_provider"))]
+        assert leaks == [] and "server" not in answer.headers
+        # The body names the model that answered, not the name asked for.
+        assert answer.body["model"] == answer.headers["x-hybrid-model"]
+        status, headers, _ = _raw(box, "GET", "/v1/models/", headers=self._auth(box))
+        assert status == 200 and "location" not in headers
+        status, _, data = _raw(box, "POST", "/v1/completions", headers=self._auth(box), body=b"{}")
+        assert status == 400, data
+
+    def test_plain_http_redirects_to_the_published_https_port_not_the_clients_host(
+        self, box: Box
+    ) -> None:
+        status, headers, _ = _raw(
+            box, "GET", "/v1/models", port=80, headers={"Host": "evil.example"}
+        )
+        assert status == 308
+        assert headers["location"] == "https://127.0.0.1/v1/models"
+
+    def test_with_the_model_server_paused_answers_come_in_seconds(self, box: Box) -> None:
+        assert box.compose("pause", "llm").returncode == 0
+        try:
+            started = time.monotonic()
+            answer = box.chat([{"role": "user", "content": "How do I reset my password now?"}])
+            assert answer.status == 200 and answer.text.startswith("fake-cloud"), answer.body
+            named = box.request(
+                "/v1/chat/completions",
+                {"model": "local", "messages": SIMPLE, "max_tokens": 4},
+            )
+            assert named.status == 503, named.body  # no route but local: not a 429
+            assert "not answering" in json.dumps(named.body)
+            assert time.monotonic() - started < 20
+        finally:
+            assert box.compose("unpause", "llm").returncode == 0
+        started = time.monotonic()
+        back = box.request(
+            "/v1/chat/completions", {"model": "local", "messages": SIMPLE, "max_tokens": 4}
+        )
+        assert back.status == 200, back.body  # no cooldown after the server is back
+        assert time.monotonic() - started < 60
+
+    def test_with_redis_paused_a_client_key_gets_a_quick_503(self, box: Box) -> None:
+        key = _client_key(box, "redis-paused", "--tier", "paid")
+        assert box.compose("pause", "redis").returncode == 0
+        try:
+            started = time.monotonic()
+            answer = box.request(
+                "/v1/chat/completions",
+                {"model": "hybrid", "messages": SIMPLE, "max_tokens": 4},
+                {"Authorization": f"Bearer {key}"},
+                key=False,
+            )
+            assert answer.status == 503, answer.body
+            assert time.monotonic() - started < 10
+            started = time.monotonic()
+            operator = box.chat([{"role": "user", "content": "Where is your office today?"}])
+            assert operator.status == 200, operator.body
+            assert time.monotonic() - started < 30
+        finally:
+            assert box.compose("unpause", "redis").returncode == 0
+
+    def test_a_gateway_that_stops_answering_is_restarted(self, box: Box) -> None:
+        container = box.services()["gateway"]["Name"]
+        done = subprocess.run(
+            ["docker", "exec", container, "python3", "-c", FREEZE_THE_GATEWAY],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        deadline = time.monotonic() + 300  # the check's start grace, three failures, a restart
+        while True:
+            restarts = subprocess.run(
+                ["docker", "inspect", "--format", "{{.RestartCount}}", container],
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            if restarts not in ("", "0"):
+                break
+            assert time.monotonic() < deadline, "the frozen gateway was never restarted"
+            time.sleep(5)
+        box.wait_healthy("gateway")
+        assert box.chat(SIMPLE).status == 200
+
+    @staticmethod
+    def _auth(box: Box) -> dict[str, str]:
+        return {"Authorization": f"Bearer {box.master_key()}", "Content-Type": "application/json"}

@@ -360,3 +360,47 @@ def test_two_complex_models_are_two_problems() -> None:
         ("models", 1, "role"),
         ("models", 0, "role"),
     ]
+
+
+# --- checksums ---------------------------------------------------------------------------------
+
+TERNARY = "llama3-8b-1.58-tq2_0"
+TERNARY_SHA256 = "2565559c82a1d03ecd1101f536c5e99418d07e55a88bd5e391ed734f6b3989ac"
+
+
+def test_every_model_a_tier_serves_has_a_sha256() -> None:
+    """So the documented `hybridctl deploy --tier 2.5` needs no --allow-unverified."""
+    from hybridctl.catalog.checks import unverified_models
+
+    catalog = load_catalog()
+    unpinned = {tier.id: unverified_models(catalog, tier) for tier in catalog.tiers}
+    assert {tier: names for tier, names in unpinned.items() if names} == {}
+
+
+def test_the_ternary_model_is_pinned_with_its_source() -> None:
+    model = load_catalog().models[TERNARY]
+    assert model.uri.endswith("/Llama3-8B-1.58-100B-tokens-TQ2_0.gguf")
+    assert model.sha256 == TERNARY_SHA256
+    assert model.sha256_source is not None
+    ref = model.sha256_source.ref
+    assert "sha256sum -c" in ref and "Dockerfile" in ref
+    assert "github.com/stackblogger/bitnet.js" in ref and "github.com/vatsalkshah/BitNet" in ref
+    assert not re.search(r"\(\d{3}\)|seed \d", ref)  # cited by address, not an internal name
+
+
+def test_a_sha256_source_without_a_sha256_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "tiers.yaml"
+    path.write_text(_replace(SHIPPED, f"    sha256: {TERNARY_SHA256}\n", ""), encoding="utf-8")
+    with pytest.raises(CatalogError) as caught:
+        validate_catalog(path)
+    (problem,) = caught.value.problems
+    assert f"models.{TERNARY}.sha256_source" in problem and "no sha256" in problem
+    assert problem.startswith(f"{path}:{_line_of(SHIPPED, 'sha256_source:') - 1}:"), problem
+
+
+def test_deploy_tier_2_5_plans_without_allow_unverified() -> None:
+    """The command the project is known by, as the README writes it (needs [deploy])."""
+    result = runner.invoke(app, ["deploy", "--tier", "2.5", "--provider", "hetzner", "--plan"])
+    assert result.exit_code == 0, result.output
+    assert "refuse" not in result.output and "--allow-unverified" not in result.output
+    assert "Plan for hybridctl-hetzner: tier 2.5 on hetzner" in result.output

@@ -48,14 +48,80 @@ def test_help_short_and_long(flag: str) -> None:
 
 
 def test_every_numeric_option_has_a_range() -> None:
-    """NaN, infinity and 1e308 get through an option without an upper bound."""
+    """NaN, infinity and 1e308 get through an option without an upper bound; every numeric
+    option is declared with cli.options.bounded, whose one check words each bound one way."""
     unbounded = [
         f"{name} {param.opts[0]}"
         for name, command in _commands().items()
         for param in command.params
-        if _value_type(param) in (int, float) and (param.min is None or param.max is None)
+        if _value_type(param) in (int, float) and getattr(param.callback, "bounds", None) is None
     ]
     assert not unbounded, f"numeric options without a range: {unbounded}"
+
+
+def _bounded_options() -> list[tuple[str, typing.Any, typing.Any]]:
+    return [
+        (name, param, param.callback.bounds)
+        for name, command in _commands().items()
+        for param in command.params
+        if getattr(param.callback, "bounds", None) is not None
+    ]
+
+
+def _refusal(output: str) -> str:
+    """The error line's words about the bound, without the value that crossed it."""
+    line = next(line for line in output.splitlines() if "Invalid value" in line)
+    return line.split("': ", 1)[1].rsplit(", got ", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "values", "message"),
+    [
+        (["recommend", "-r"], ["-5", "0", "nan", "-1e308"], "must be more than 0"),
+        (["bench", "--repetitions"], ["-5", "0", "-99999999999999999999"], "must be at least 1"),
+        (["cost", "--requests-per-month"], ["-5", "0", "nan"], "must be more than 0"),
+    ],
+)
+def test_one_message_per_bound(args: list[str], values: list[str], message: str) -> None:
+    """`-r -5` and `-r 0` (and NaN) cross one bound: one message, naming it and the flag."""
+    refusals = set()
+    for value in values:
+        result = _invoke(*args, value)
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output and "internal error" not in result.output
+        assert f"'{args[1]}'" in result.output
+        refusals.add(_refusal(result.output))
+    assert refusals == {message}, refusals
+
+
+def _past(bounds: typing.Any, kind: type) -> tuple[list[str], list[str]]:
+    """Values below the range (and its open lower end) and values above it, as typed."""
+    if kind is int:
+        low, high = int(bounds.low), int(bounds.high)
+        below, above = [str(low - 1), str(low - 10**20)], [str(high + 1), str(high + 10**20)]
+    else:
+        below, above = [str(bounds.low - 1), "-1e300"], [str(bounds.high * 10 + 1), "1e300"]
+    return below + ([str(bounds.low)] if bounds.above else []), above
+
+
+def test_every_bound_is_checked_before_the_command_runs() -> None:
+    """Every bounded option: values past either end (or at an open lower end) give that
+    bound's one message and exit 2 before the command runs."""
+    seen = 0
+    for name, param, bounds in _bounded_options():
+        flag = max(param.opts, key=len)
+        prefix = [name, "add", "k"] if name == "keys" else [name]
+        below, above = _past(bounds, _value_type(param))
+        for values, words in ((below, "more than" if bounds.above else "at least"),
+                              (above, "at most")):  # fmt: skip
+            refusals = set()
+            for value in values:
+                result = _invoke(*prefix, flag, value)
+                assert result.exit_code == 2, (name, flag, value, result.output)
+                refusals.add(_refusal(result.output))
+            assert len(refusals) == 1 and words in refusals.pop(), (name, flag, values)
+            seen += 1
+    assert seen >= 60
 
 
 def test_help_names_values_instead_of_types() -> None:

@@ -154,8 +154,8 @@ def test_default_name_makes_another_tier_an_update_keeping_the_node_count(
     deployer.deploy(catalog, _request(name=None, nodes=3), yes=True)
     updated = deployer.deploy(
         catalog,
-        # tier 2.5's BitNet model has no sha256 in the catalog: serving it needs the opt-in
-        _request(name=None, tier_id="2.5", admin_cidr=None, allow_unverified=True),
+        # tier 2.5's ternary model is pinned by its sha256: no --allow-unverified needed
+        _request(name=None, tier_id="2.5", admin_cidr=None),
         yes=True,
     )
     assert updated.name == "hybridctl-hetzner" and updated.tier == "2.5"

@@ -150,3 +150,109 @@ def test_the_printed_install_command_resolves(
     wanted = {"deploy": "pulumi-", "bench": "psutil-"}[extra]
     assert wanted in would.replace("_", "-").lower(), would
     assert "hybridctl-" not in would, would  # the installed copy is kept, not replaced
+
+
+# --- every command that needs an extra says so before it starts --------------------------------
+
+
+def _record(name: str, provider: str) -> None:
+    """A deployment record, in the state dir the fresh venv's hybridctl reads."""
+    from hybridctl.deploy.records import DeploymentRecord, save_record
+
+    save_record(
+        DeploymentRecord(
+            name=name,
+            provider=provider,
+            tier="1",
+            region="fsn1",
+            instance_type="cx22",
+            nodes=1,
+            admin_cidr="203.0.113.7/32",
+            ssh_public_key="ssh-ed25519 AAAA admin",
+            host_key_public="ssh-ed25519 AAAA host",
+            host_key_fingerprint="SHA256:x",
+            known_hosts="known_hosts",
+            backend_url="file://state",
+            monthly_usd=10.0,
+            status="deployed",
+            created="2026-01-01T00:00:00+00:00",
+            updated="2026-01-01T00:00:00+00:00",
+            outputs={"ip": "192.0.2.10", "ssh_user": "hybrid"},
+        )
+    )
+
+
+EXTRA_COMMANDS = [
+    (
+        "bench",
+        ["bench", "--tier", "2", "--model", "tinyllama-1.1b-chat-q4_k_m=absent.gguf", "--tune"],
+    ),
+    ("bench", ["bench", "--tier", "1"]),
+    ("bench", ["bench", "--tier", "1", "--local", "--repetitions", "1"]),
+    ("bench", ["bench", "--model", "absent.gguf"]),
+    ("bench", ["bench", "--deployment", "local-box"]),
+    ("deploy", ["deploy", "--tier", "2.5", "--provider", "hetzner", "--plan"]),
+    ("deploy", ["deploy", "--tier", "1", "--provider", "aws", "--admin-cidr", "203.0.113.7/32"]),
+    ("deploy", ["deploy", "--resume", "cloud-box"]),
+    ("deploy", ["deploy", "--cancel", "cloud-box"]),
+    ("deploy", ["destroy", "cloud-box", "--yes"]),
+    ("deploy", ["upgrade", "cloud-box", "--tier", "2", "--yes"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("extra", "argv"), EXTRA_COMMANDS, ids=lambda v: " ".join(v) if isinstance(v, list) else v
+)
+def test_a_command_that_needs_an_extra_exits_2_before_any_work(
+    fresh: FreshVenv, extra: str, argv: list[str], isolated_env: Path
+) -> None:
+    """Without the extra: exit 2 with its install command, and nothing else done or printed
+    (no per-model errors, no credentials check, no backup of a box first)."""
+    _record("cloud-box", "hetzner")
+    _record("local-box", "local")  # a box on this machine: its bench runs here
+    before = _tree(isolated_env) | _tree(fresh.work)
+    done = _run(
+        [str(fresh.hybridctl), *argv], timeout=180, cwd=fresh.work, env=fresh.env(isolated_env)
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    assert "Traceback" not in output and "ModuleNotFoundError" not in output, output
+    assert f"[{extra}] extra" in done.stderr
+    words = _install_words(done.stderr)
+    assert words[1:] == ["-m", "pip", "install", f"hybridctl[{extra}]"], words
+    assert done.stdout == "" and done.stderr.startswith("error: "), output  # the one error only
+    assert _tree(isolated_env) | _tree(fresh.work) == before, "it started work"
+
+
+def _tree(folder: Path) -> set[tuple[str, int]]:
+    """Every file under folder, with its size (the parsed-catalog cache aside: reading the
+    catalog to check the arguments is not work)."""
+    files = (p for p in folder.rglob("*") if p.is_file() and ".cache" not in p.parts)
+    return {(str(p), p.stat().st_size) for p in files}
+
+
+def test_a_load_test_needs_no_extra(fresh: FreshVenv, isolated_env: Path) -> None:
+    """`bench --serve URL` uses the standard library only: it runs (here: nothing listens)."""
+    argv = ["bench", "--serve", "http://127.0.0.1:9", "--clients", "1", "--requests", "1"]
+    done = _run(
+        [str(fresh.hybridctl), *argv], timeout=180, cwd=fresh.work, env=fresh.env(isolated_env)
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output  # the server fell short (refused): not a usage error
+    assert "extra" not in output and "Traceback" not in output, output
+
+
+def test_make_model_without_its_packages_says_how_to_install_them(
+    fresh: FreshVenv, isolated_env: Path
+) -> None:
+    """The documented way to make a test model, in an environment without the gguf package."""
+    script = REPO_ROOT / "scripts" / "make_model.py"
+    argv = [str(fresh.python), str(script), "--shape", "tiny", "--out", "tiny.gguf"]
+    done = _run(argv, timeout=120, cwd=fresh.work, env=fresh.env(isolated_env))
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == "" and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "Traceback" not in done.stderr and "needs gguf and numpy" in done.stderr
+    words = shlex.split(done.stderr.split("install with: ", 1)[1])
+    assert Path(words[0]).resolve() == fresh.python.resolve(), words
+    assert words[1:4] == ["-m", "pip", "install"] and {"gguf>=0.10", "numpy"} <= set(words)
+    assert not (fresh.work / "tiny.gguf").exists()

@@ -344,10 +344,10 @@ def test_complex_local_model_down_falls_back_to_the_cloud(gateway: Gateway) -> N
     status, headers, body = gateway.chat(_complex("complex model down"))
     assert status == 200, body
     assert headers["x-hybrid-route"] == "local"  # the policy's choice, the complex model ...
-    # ... failed over; past the (spent) budget the cloud routes go cheapest first.
+    # ... did not answer its health check, so the hook sent it on; past the (spent) budget
+    # the cloud routes go cheapest first.
     assert headers["x-hybrid-model"] == "medium"
     assert headers["x-litellm-model-api-base"] == gateway.backends["medium"].api_base
-    assert int(headers.get("x-litellm-attempted-fallbacks", "0")) >= 1
     assert _served_by(gateway, before) == ["medium"]
 
 
@@ -363,5 +363,4 @@ def test_local_server_down_falls_back_to_the_cloud(gateway: Gateway) -> None:
         headers["x-litellm-model-api-base"] == gateway.backends["medium"].api_base
     )  # ... failed over
     assert headers["x-hybrid-model"] == "medium"
-    assert int(headers.get("x-litellm-attempted-fallbacks", "0")) >= 1
     assert _served_by(gateway, before) == ["medium"]

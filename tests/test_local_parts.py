@@ -258,6 +258,8 @@ def _fake_box(monkeypatch: pytest.MonkeyPatch, up_script: str) -> None:
     }
     monkeypatch.setattr(local, "check_engine", lambda: None)
     monkeypatch.setattr(local.LocalDeployer, "_render", render)
+    monkeypatch.setattr(local.LocalDeployer, "_check_images", lambda self, catalog, request: None)
+    monkeypatch.setattr(compose.ComposeProject, "logs", lambda self, service, lines=30: "")
     monkeypatch.setattr(local.LocalDeployer, "_seed", lambda self, project, seeds: None)
     monkeypatch.setattr(compose.ComposeProject, "start", start)
     monkeypatch.setattr(compose.ComposeProject, "states", lambda self: running)

@@ -76,7 +76,7 @@ def test_download_script_has_every_model_with_its_checksum(tmp_path: Path) -> No
         assert model.uri in script
         if model.sha256:
             assert model.sha256 in script
-    assert "curl -fL" in script and "-C -" in script
+    assert "curl -fsSL" in script and "-C -" in script
 
 
 def test_rendered_shell_scripts_parse(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,67 @@ def test_a_model_without_checksum_is_fetched_with_a_warning(tmp_path: Path, serv
     assert result.returncode == 0, result.stderr
     assert "not verified" in result.stderr
     assert sum(p.stat().st_size for p in models.iterdir()) == len(payload)
+
+
+def test_a_host_that_does_not_resolve_fails_fast_with_curls_words(tmp_path: Path) -> None:
+    script = _write_script(tmp_path, "https://models.invalid/tiny.gguf", None)
+    started = time.monotonic()
+    result = _run(script, tmp_path / "models", FETCH_PAUSE_S="1")
+    assert result.returncode != 0
+    assert time.monotonic() - started < 30
+    last = result.stderr.strip().splitlines()[-1]
+    assert "download failed after 2 attempt(s)" in last, result.stderr
+    assert "Could not resolve host: models.invalid" in last, result.stderr
+    assert "https://models.invalid/tiny.gguf" in last
+
+
+def test_an_http_error_is_tried_twice_and_reported(tmp_path: Path, served) -> None:
+    url, _payload, requests = served
+    script = _write_script(tmp_path, url.replace("model.gguf", "gone.gguf"), None)
+    result = _run(script, tmp_path / "models")
+    assert result.returncode != 0
+    assert requests == ["/gone.gguf", "/gone.gguf"]
+    assert "404" in result.stderr.strip().splitlines()[-1], result.stderr
+
+
+def test_an_interrupted_download_resumes_while_it_makes_progress(tmp_path: Path) -> None:
+    payload = os.urandom(400_000)
+    ranges: list[str] = []
+
+    class Dropping(http.server.BaseHTTPRequestHandler):
+        """Sends at most 100 kB per request, then drops the connection."""
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            asked = self.headers.get("Range", "")
+            ranges.append(asked)
+            start = int(asked.removeprefix("bytes=").rstrip("-") or 0)
+            self.send_response(206 if asked else 200)
+            if asked:
+                self.send_header(
+                    "Content-Range", f"bytes {start}-{len(payload) - 1}/{len(payload)}"
+                )
+            self.send_header("Content-Length", str(len(payload) - start))
+            self.end_headers()
+            self.wfile.write(payload[start : start + 100_000])
+            self.wfile.flush()
+            self.close_connection = True
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Dropping)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/model.gguf"
+        script = _write_script(tmp_path, url, hashlib.sha256(payload).hexdigest())
+        result = _run(script, tmp_path / "models")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 0, result.stderr
+    assert ranges == ["", "bytes=100000-", "bytes=200000-", "bytes=300000-"]
+    assert result.stderr.count("retrying") == 3
+    assert "sha256 ok" in result.stdout
 
 
 def test_warm_script_sends_one_request_per_model(tmp_path: Path) -> None:

@@ -335,26 +335,43 @@ def test_plain_secret_values_are_kept_verbatim(tmp_path: Path) -> None:
 # -- the edge: unverified models, the proxy's routes and names, Grafana, multi-node ---------------
 
 
-def _unverified_tier() -> str:
+def _unverified(folder: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str]:
+    """A catalog with a tier that serves a model it has no sha256 for, and that tier. The
+    shipped catalog pins every model a tier serves, so this is a copy of it without the ternary
+    model's checksum (also the catalog of the commands run here: $HYBRIDCTL_CATALOG)."""
+    import re
+
+    from hybridctl.catalog import load_catalog
     from hybridctl.catalog.checks import unverified_models
+    from hybridctl.paths import CATALOG_ENV, default_catalog_path
 
-    for tier in catalog().tiers:
-        if unverified_models(catalog(), tier):
-            return tier.id
-    pytest.skip("every tier's models have a sha256 in the catalog")
+    text = default_catalog_path().read_text()
+    pinned = re.compile(r"^    sha256: 2565559c[0-9a-f]{56}\n    sha256_source: .*\n", re.MULTILINE)
+    assert pinned.search(text), "the ternary model's checksum moved: update this test"
+    copy = folder / "unverified-tiers.yaml"
+    copy.write_text(pinned.sub("", text))
+    monkeypatch.setenv(CATALOG_ENV, str(copy))
+    edited = load_catalog(copy)
+    tier_id = next(t.id for t in edited.tiers if unverified_models(edited, t))
+    return edited, tier_id
 
 
-def test_a_model_without_sha256_is_refused_unless_allowed(tmp_path: Path) -> None:
+def test_a_model_without_sha256_is_refused_unless_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from hybridctl.catalog.checks import unverified_models
+    from hybridctl.render import render_bundle
+    from tests.render_fixtures import options
 
-    tier_id = _unverified_tier()
-    missing = unverified_models(catalog(), catalog().tier(tier_id))
+    edited, tier_id = _unverified(tmp_path, monkeypatch)
+    missing = unverified_models(edited, edited.tier(tier_id))
     with pytest.raises(InputError, match="no sha256") as caught:
-        render(tmp_path / "refused", tier_id)
+        render_bundle(edited, options(tier_id), tmp_path / "refused", environ={})
     assert all(name in caught.value.message for name in missing)
     assert "--allow-unverified" in (caught.value.hint or "")
     assert not (tmp_path / "refused").exists()  # refused before anything is written
-    result = render(tmp_path / "allowed", tier_id, allow_unverified=True)
+    allowed = options(tier_id, allow_unverified=True)
+    result = render_bundle(edited, allowed, tmp_path / "allowed", environ={})
     warnings = [n for n in result.rendered.notes if n.startswith("--allow-unverified")]
     assert len(warnings) == len(missing)
     assert all(any(name in w for w in warnings) for name in missing)
@@ -362,15 +379,17 @@ def test_a_model_without_sha256_is_refused_unless_allowed(tmp_path: Path) -> Non
     assert manifest["options"]["allow_unverified"] is True
 
 
-def test_render_and_deploy_commands_refuse_unverified_models(tmp_path: Path) -> None:
+def test_render_and_deploy_commands_refuse_unverified_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Through the CLI: exit 2 and the model named; the flag turns it into a warning."""
     from typer.testing import CliRunner
 
     from hybridctl.catalog.checks import unverified_models
     from hybridctl.cli.app import app
 
-    tier_id = _unverified_tier()
-    (name,) = unverified_models(catalog(), catalog().tier(tier_id))[:1]
+    edited, tier_id = _unverified(tmp_path, monkeypatch)
+    (name,) = unverified_models(edited, edited.tier(tier_id))[:1]
     runner = CliRunner()
     out = tmp_path / "bundle"
     refused = runner.invoke(app, ["render", "--tier", tier_id, "--out", str(out)])
@@ -389,21 +408,21 @@ def test_render_and_deploy_commands_refuse_unverified_models(tmp_path: Path) -> 
     assert name in deploy.output
 
 
-def test_a_cloud_deploy_refuses_unverified_models_and_a_plan_says_so(tmp_path: Path) -> None:
+def test_a_cloud_deploy_refuses_unverified_models_and_a_plan_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from hybridctl.deploy.spec import DeployRequest, resolve
 
-    tier_id = _unverified_tier()
+    edited, tier_id = _unverified(tmp_path, monkeypatch)
     key = tmp_path / "admin.pub"
     key.write_text(ADMIN_KEY + "\n")
     request = DeployRequest(
         tier_id=tier_id, provider="hetzner", admin_cidr=ADMIN_CIDR, ssh_public_key_file=key
     )
     with pytest.raises(InputError, match="no sha256"):
-        resolve(
-            catalog(), request, existing=None, offline_plan=False, placeholder_ssh_key=ADMIN_KEY
-        )
+        resolve(edited, request, existing=None, offline_plan=False, placeholder_ssh_key=ADMIN_KEY)
     planned = resolve(
-        catalog(), request, existing=None, offline_plan=True, placeholder_ssh_key=ADMIN_KEY
+        edited, request, existing=None, offline_plan=True, placeholder_ssh_key=ADMIN_KEY
     )
     assert any("a deploy would refuse this" in note for note in planned.notes)
 

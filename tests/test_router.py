@@ -98,12 +98,17 @@ def test_the_plan_and_the_router_name_the_same_local_models(tier_id: str) -> Non
     assert planned.get("complex") == policy["local_models"]["complex"]
 
 
-def test_config_carries_the_fallback_chain_and_the_auto_model_alias(router_dir: Path) -> None:
+def test_the_router_holds_no_path_between_routes_the_hook_sets_them(router_dir: Path) -> None:
+    """A path in the router config would serve a free key's too-long prompt from large."""
     config = yaml.safe_load((router_dir / "litellm_config.yaml").read_text())
     settings = config["router_settings"]
-    expected = [{"local": ["medium", "large"]}, {"medium": ["large"]}]
-    assert settings["fallbacks"] == expected
-    assert settings["context_window_fallbacks"] == expected
+    for field in ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks"):
+        assert not settings.get(field), field
+    assert settings["num_retries"] == 0 and settings["disable_cooldowns"] is True
+    policy = json.loads((router_dir / "hybrid_policy.json").read_text())
+    assert policy["fallback_chain"] == ["local", "medium", "large"]
+    assert policy["retries"] == {"local": 0, "medium": 1, "large": 1}
+    assert set(policy["local_health"].values()) == {"http://llm:8080/health"}
     assert settings["model_group_alias"] == {"hybrid": "local"}
     assert settings["routing_strategy"] == "simple-shuffle"  # catalog default: local_first
     assert "prometheus" in config["litellm_settings"]["callbacks"]

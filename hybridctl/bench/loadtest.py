@@ -94,6 +94,46 @@ def _connection(
     return http.client.HTTPConnection(parsed.netloc, timeout=timeout_s), parsed.path
 
 
+def check_ca_file(path: str) -> None:
+    """Refuse a --cacert that cannot be read or holds no PEM certificate (BadInput)."""
+    try:
+        ssl.create_default_context(cafile=path)
+    except ssl.SSLError as exc:
+        raise BadInput(f"--cacert {path} holds no PEM certificate ({exc.reason or exc})") from None
+    except OSError as exc:
+        raise BadInput(f"--cacert {path} cannot be read: {exc.strerror or exc}") from None
+
+
+def tls_problem(url: str, timeout_s: float, ca_file: str | None = None) -> str | None:
+    """Why an https server's certificate fails verification (one handshake), or None.
+
+    Anything else (refused, timed out) is left to the requests, which report it per request.
+    """
+    endpoint = chat_completions_url(url)
+    if urllib.parse.urlsplit(endpoint).scheme != "https":
+        return None
+    conn, _path = _connection(endpoint, timeout_s, ca_file)
+    try:
+        conn.connect()
+    except ssl.SSLCertVerificationError as exc:
+        return str(exc.verify_message or exc.reason or exc)
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+    return None
+
+
+def untrusted(url: str, problem: str, ca_file: str | None) -> tuple[str, str]:
+    """The error for a server whose certificate does not verify, and the way out."""
+    trust = f"the CA in {ca_file}" if ca_file else "the system's trust store"
+    return (
+        f"the TLS certificate of {url} does not verify against {trust}: {problem}",
+        "Give the box's CA with --cacert FILE (`hybridctl outputs NAME --ca > ca.pem` saves "
+        "it); verification is never turned off.",
+    )
+
+
 def _headers(api_key: str | None) -> dict[str, str]:
     headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
     if api_key:
@@ -276,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.LOAD_DURATION_LIMIT_S,
         help="seconds for the run",
     )
+    parser.add_argument(
+        "--cacert", metavar="FILE", help="verify https against this CA (PEM) only, e.g. a box's"
+    )
     parser.add_argument("--promised-concurrency", type=int)
     parser.add_argument("--target-rpm", type=float, help="requests-per-minute target")
     parser.add_argument("--max-p95-latency", type=float, help="promised latency ceiling, seconds")
@@ -299,6 +342,8 @@ def settings_from_args(args: argparse.Namespace) -> LoadSettings:
         if not api_key:
             raise BadInput(f"environment variable {args.api_key_env} (--api-key-env) is not set")
     chat_completions_url(args.url)
+    if args.cacert is not None:
+        check_ca_file(args.cacert)
     return LoadSettings(
         url=args.url,
         clients=args.clients,
@@ -309,6 +354,7 @@ def settings_from_args(args: argparse.Namespace) -> LoadSettings:
         request_timeout_s=args.request_timeout,
         duration_limit_s=args.time_limit,
         api_key=api_key,
+        ca_file=args.cacert,
     )
 
 
@@ -324,6 +370,12 @@ def main(argv: list[str] | None = None) -> int:
     def progress(line: str) -> None:
         if not args.quiet:
             print(line, file=sys.stderr, flush=True)
+
+    problem = tls_problem(settings.url, settings.request_timeout_s, settings.ca_file)
+    if problem:
+        message, hint = untrusted(settings.url, problem, settings.ca_file)
+        print(f"bench serve: error: {message}\n{hint}", file=sys.stderr)
+        return EXIT_SHORT
 
     progress(
         f"load test: {settings.clients} clients, {settings.requests} requests, "

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hybridctl.errors import InputError
+from hybridctl.errors import InputError, OperationFailed, UsageError
 
 
 @dataclass(frozen=True)
 class LoadOptions:
-    """The load-test options of `bench --serve`, as given."""
+    """The load-test options of `bench --serve`, as given (the CA file checked)."""
 
     clients: int | None
     requests: int
@@ -22,6 +22,33 @@ class LoadOptions:
     served_model: str | None
     api_key_env: str | None
     target_rpm: float | None
+    ca_file: Path | None = None  # verify https with this CA only; None: the system's store
+
+
+def serve_ca(serve: str | None, cacert: Path | None, deployment: str | None) -> Path | None:
+    """The CA that verifies the --serve URL: --cacert (checked now, before any work), else
+    the deployment's own for an https URL with --deployment, else None (the system's store)."""
+    from urllib.parse import urlsplit
+
+    from hybridctl.bench.loadtest import BadInput, check_ca_file
+
+    https = bool(serve) and urlsplit(serve or "").scheme == "https"
+    if cacert is not None:
+        if not https:
+            raise UsageError("--cacert verifies an https --serve URL; give one, or drop --cacert")
+        try:
+            check_ca_file(str(cacert))
+        except BadInput as exc:
+            raise InputError(str(exc)) from None
+        return cacert
+    if not (https and deployment):
+        return None
+    from hybridctl.deploy.edge import ca_certificate
+    from hybridctl.deploy.records import load_record
+
+    if load_record(deployment).outputs.get("domain"):
+        return None  # a public (ACME) certificate: the system's trust store verifies it
+    return ca_certificate(deployment)
 
 
 def promises(tier: Any) -> tuple[int | None, tuple[float, float] | None]:
@@ -70,6 +97,10 @@ def run_here(
     except loadtest.BadInput as exc:
         raise InputError(str(exc)) from None
     settings.api_key = key
+    problem = loadtest.tls_problem(settings.url, settings.request_timeout_s, settings.ca_file)
+    if problem:
+        message, hint = loadtest.untrusted(settings.url, problem, settings.ca_file)
+        raise OperationFailed(message, hint=hint)
     progress(announce)
     result = loadtest.run_load(settings, progress)
     result["verdict"] = loadreport.verdict(
@@ -119,12 +150,20 @@ def serve_load(
     args = loadtest_args(url, clients, opts, promised)
     if ssh is None:
         announce = f"load test: {clients} clients, {opts.requests} requests against {url}"
+        if opts.ca_file is not None:
+            announce += f" (TLS verified with {opts.ca_file})"
+            args += ["--cacert", str(opts.ca_file)]
         result = run_here(args, key, promised, opts.target_rpm, announce, progress)
     else:
         from hybridctl.remote.bench import run_remote_serve
 
         _code, result = run_remote_serve(
-            ssh, args, api_key=key, remote_python=remote_python, progress=progress
+            ssh,
+            args,
+            api_key=key,
+            ca_file=opts.ca_file,
+            remote_python=remote_python,
+            progress=progress,
         )
     note_typical_latency(result, tier.id if tier is not None else None, typical, opts.max_tokens)
     write_out(result, out)

@@ -30,6 +30,15 @@ def check_writable(catalog: Path | None) -> None:
     check_catalog_writable(catalog or default_catalog_path())
 
 
+def require_extra_here(ssh: Any, serve: str | None) -> None:
+    """A bench on this machine (not --serve, not over SSH) needs the [bench] extra: refuse
+    before any work when it is missing, with the install command (exit 2)."""
+    from hybridctl.extras import require_extra
+
+    if ssh is None and not serve:
+        require_extra("bench")
+
+
 def needs_deployment_tier(tier: str | None, serve: str | None, model: list[str] | None) -> bool:
     """Whether a --deployment bench with no --tier takes its tier from the deployment."""
     return bool(not tier and (serve or not model or any("=" in m for m in model)))

@@ -134,7 +134,7 @@ def choose(trials: list[Trial], promised: float | None) -> tuple[Trial | None, s
     """
     ok = [t for t in trials if t.status == "ok" and t.score]
     if not ok:
-        return None, "no setting ran"
+        return None, "every setting failed or was skipped (the table says why)"
     quiet = [t for t in ok if not any(f.startswith("noisy") for f in t.flags or [])] or ok
     feasible = [t for t in quiet if promised is None or (t.single_stream or 0) >= promised]
     if feasible:
@@ -158,7 +158,7 @@ def tune(
     progress: Callable[[str], None] = lambda _line: None,
 ) -> dict[str, Any]:
     """Sweep, choose, and report tuned against default (the default setting runs first)."""
-    from hybridctl.bench.ggufmeta import read_gguf
+    from hybridctl.bench.ggufmeta import GGUFError, read_gguf
     from hybridctl.bench.machine import default_threads, machine_info
 
     if entry.path is None or not Path(entry.path).is_file():
@@ -170,7 +170,10 @@ def tune(
     # by its time budget has still tried every single change.
     rest = sorted((s for s in grid.settings() if s != default), key=lambda s: distance(s, default))
     settings = [default, *rest]
-    info = read_gguf(entry.path)
+    try:
+        info = read_gguf(entry.path)
+    except GGUFError as exc:
+        raise InputError(f"--tune cannot read model file {entry.path}: {exc}") from None
     promised = next((m.promised_tokens_per_s for m in tier.models if m.model == entry.name), None)
     trials: list[Trial] = []
     started = time.monotonic()

@@ -5,7 +5,14 @@
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic import Strict as StrictType
 
 Runtime = Literal["llama.cpp", "bitnet.cpp"]
@@ -232,10 +239,20 @@ class Model(Strict):
     runtimes: list[Runtime] = Field(min_length=1)
     uri: str = Field(pattern=r"^https://")
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    sha256_source: Source | None = Field(
+        default=None, description="where the sha256 was read, when not the file's own page"
+    )
     license: str
     claims: list[Claim] = []
     measurements: list[Measurement] = []
     note: str | None = None
+
+    @field_validator("sha256_source")
+    @classmethod
+    def _source_of_a_sha256(cls, value: Source | None, info: ValidationInfo) -> Source | None:
+        if value is not None and not info.data.get("sha256"):
+            raise ValueError("names where a sha256 came from, but the model has no sha256")
+        return value
 
 
 class CloudModel(Strict):
@@ -298,11 +315,14 @@ class Routing(Strict):
     user_tiers: dict[UserTier, UserTierPolicy]
     daily_cloud_budget_usd: PositiveFloat
     # When the day's cloud spend reaches the budget: alert, then only the cheapest cloud route
-    # (seed 002), or local only, or refuse cloud requests.
+    # (the hybrid routing strategy's rule), or local only, or refuse cloud requests.
     over_budget: OverBudget = "cheapest_cloud"
     # Task type (x-hybrid-task-type header) -> the least capable route it needs.
     task_types: dict[str, RouteName] = {}
     cache_ttl_s: Integer = Field(ge=0)
+    # The largest request body the proxy passes to the gateway; None: sized from the longest
+    # context the box serves (hybridctl.render.context.request_limit_mib).
+    max_request_mib: Integer | None = Field(default=None, ge=1, le=64)
     source: Source
 
 

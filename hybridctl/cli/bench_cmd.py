@@ -8,12 +8,14 @@ from typing import Annotated
 import typer
 
 from hybridctl.bench import defaults
-from hybridctl.bench_host.load import LoadOptions
+from hybridctl.bench.loadtest import MAX_CLIENTS, MAX_REQUESTS
+from hybridctl.bench_host.load import LoadOptions, serve_ca
 from hybridctl.bench_host.plan_builder import bench_plan
 from hybridctl.bench_host.target import (
     check_where,
     check_writable,
     needs_deployment_tier,
+    require_extra_here,
     ssh_client,
 )
 from hybridctl.cli import bench_steps
@@ -124,12 +126,23 @@ def bench(
             rich_help_panel=_SERVE,
         ),
     ] = None,
+    cacert: Annotated[
+        Path | None,
+        typer.Option(
+            "--cacert",
+            metavar="FILE",
+            help="Verify the https --serve URL with this CA certificate (PEM) only, e.g. a box's "
+            "from `hybridctl outputs NAME --ca` (with --deployment: that deployment's CA).",
+            rich_help_panel=_SERVE,
+            show_default=False,
+        ),
+    ] = None,
     clients: Annotated[
         int | None,
         bounded(
             "--clients",
             low=1,
-            high=1024,
+            high=MAX_CLIENTS,
             metavar="N",
             help="Concurrent clients (default: the tier's promised concurrency, else "
             f"{defaults.LOAD_CLIENTS}).",
@@ -139,7 +152,12 @@ def bench(
     requests: Annotated[
         int,
         bounded(
-            "--requests", low=1, high=100000, metavar="N", help="Total requests.", panel=_SERVE
+            "--requests",
+            low=1,
+            high=MAX_REQUESTS,
+            metavar="N",
+            help="Total requests.",
+            panel=_SERVE,
         ),
     ] = defaults.LOAD_REQUESTS,
     max_tokens: Annotated[
@@ -170,7 +188,8 @@ def bench(
         float | None,
         bounded(
             "--target-rpm",
-            low=0.001,
+            low=0,
+            above=True,
             high=1e9,
             metavar="RPM",
             help="Requests-per-minute target to check.",
@@ -247,16 +266,19 @@ def bench(
         check_writable(catalog)  # before the bench, not after
     target = (host, deployment, known_hosts, accept_new_host_key, identity, ssh_config)
     ssh = ssh_client(*target, connect_timeout, bench_steps.progress)
+    ca_file = serve_ca(serve, cacert, deployment)  # --cacert checked, or the deployment's
+    require_extra_here(ssh, serve)  # before any work: a bench here loads llama-cpp-python
     if deployment and needs_deployment_tier(tier, serve, model):
         tier = bench_steps.deployment_tier(deployment)
     if serve:
-        load = LoadOptions(clients, requests, max_tokens, served_model, api_key_env, target_rpm)
+        load_args = (clients, requests, max_tokens, served_model, api_key_env, target_rpm)
+        load = LoadOptions(*load_args, ca_file)
         code = bench_steps.serve(serve, tier, catalog, ssh, load, remote_python, out, as_json)
         raise typer.Exit(code)
     picked = bench_steps.models(model, catalog, tier)  # catalog, tier, model files
     if tune:
-        bench_steps.tune(*picked, tune_budget_s, update_catalog, catalog, ssh, as_json)
-        raise typer.Exit(0)
+        tuned = bench_steps.tune(*picked, tune_budget_s, update_catalog, catalog, ssh, as_json)
+        raise typer.Exit(0 if tuned else 1)  # 1: no setting ran (each one's error is shown)
     plan = bench_plan(*picked, repetitions, prompt_tokens, gen_tokens, threads, skip_bandwidth)
     result = bench_steps.run_bench(plan, ssh, remote_python, install_deps, out, as_json)
     if deployment and not skip_serving:  # and the serving stack, through proxy and gateway

@@ -119,7 +119,8 @@ def tune(
     path: Any,
     ssh: Any,
     as_json: bool,
-) -> None:
+) -> bool:
+    """Sweep, show the report; whether any setting ran (else the exit code is 1)."""
     from hybridctl.bench_host.tune import tune_tier
     from hybridctl.bench_host.verdicts import tune_summary
     from hybridctl.cli.output import console, print_json
@@ -131,10 +132,12 @@ def tune(
     where = (path or default_catalog_path()) if record else None
     report = tune_tier(cat, tier, files, budget_s=budget_s, catalog_path=where, progress=progress)
     if as_json:
-        return print_json(report)
-    console.print(tune_table(report))
-    for line in tune_summary(report):
-        console.print(line)
+        print_json(report)
+    else:
+        console.print(tune_table(report))
+        for line in tune_summary(report):
+            console.print(line)
+    return report["best"] is not None
 
 
 def update_catalog(result: dict[str, Any], plan: dict[str, Any], catalog_path: Path | None) -> None:

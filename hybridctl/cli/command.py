@@ -42,9 +42,21 @@ class _Argument(TyperArgument):
         return None
 
 
+class _Bounded(TyperOption):
+    """A bounded option (cli.options.bounded): its help shows the range its callback checks."""
+
+    def _get_number_range_help_str(self) -> str | None:
+        return str(self.callback.bounds.describe())  # type: ignore[union-attr]
+
+
 def tidy(params: list[Any]) -> list[Any]:
     """Give every parameter a display name: none for flags, a word for values."""
     for param in params:
+        bounds = getattr(param.callback, "bounds", None)
+        if isinstance(param, TyperOption) and bounds is not None:
+            param.min, param.max = bounds.low, bounds.high  # what it takes, for the help
+            # Typer builds the option itself; swapping in the subclass is the only hook.
+            param.__class__ = _Bounded
         if param.metavar is not None:
             continue
         if isinstance(param, TyperOption):

@@ -27,6 +27,7 @@ def cost(
         bounded(
             "--requests-per-month",
             low=0,
+            above=True,
             high=MAX_REQUESTS_PER_DAY * DAYS_PER_MONTH,
             metavar="N",
             help="Override the scenario's requests a month.",

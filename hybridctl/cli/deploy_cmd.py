@@ -14,6 +14,7 @@ from hybridctl.cli.options import (
     JsonOption,
     ModelFileOption,
     RouteUrlOption,
+    bounded,
 )
 from hybridctl.cli.views.deploy import (
     print_cancelled,
@@ -52,7 +53,9 @@ def _deployer(provider: str | None = None) -> Any:
     """The driver for a provider: Pulumi for the clouds, Docker Compose for local."""
     from hybridctl.cli.output import err_console
     from hybridctl.deploy.deployers import cloud_deployer, deployer_for
+    from hybridctl.providers.registry import DEFAULT_CLOUD, require_extra_for
 
+    require_extra_for(provider or DEFAULT_CLOUD)  # a cloud's Pulumi packages, before any work
     if provider is None:
         return cloud_deployer(err_console, _confirm)
     return deployer_for(provider, err_console, _confirm)
@@ -80,10 +83,11 @@ def deploy(
     ] = None,
     nodes: Annotated[
         int | None,
-        typer.Option(
+        bounded(
             "--nodes",
-            min=1,
-            max=100,  # each provider's own limit (25 or 50) is checked with its reason
+            low=1,
+            high=100,  # each provider's own limit (25 or 50) is checked with its reason
+            metavar="N",
             help="Servers; more than 1 adds a load balancer (default: 1, or the deployment's).",
             show_default=False,
         ),
@@ -134,17 +138,23 @@ def deploy(
         ),
     ] = None,
     https_port: Annotated[
-        int, typer.Option("--https-port", min=1, max=65535, help="local: HTTPS port on 127.0.0.1.")
+        int,
+        bounded(
+            "--https-port", low=1, high=65535, metavar="N", help="local: HTTPS port on 127.0.0.1."
+        ),
     ] = 443,
     http_port: Annotated[
-        int, typer.Option("--http-port", min=1, max=65535, help="local: HTTP port on 127.0.0.1.")
+        int,
+        bounded(
+            "--http-port", low=1, high=65535, metavar="N", help="local: HTTP port on 127.0.0.1."
+        ),
     ] = 80,
     wait: Annotated[
         float | None,
-        typer.Option(
+        bounded(
             "--wait",
-            min=10,
-            max=86400,
+            low=10,
+            high=86400,
             metavar="SECONDS",
             help="How long to wait for the box to serve (default: 900 local, 1800 cloud).",
             show_default=False,
@@ -163,6 +173,7 @@ def deploy(
     given = dict(locals())  # every parameter above, by name (before any import adds names)
     from hybridctl.catalog import load_catalog
     from hybridctl.deploy.request_build import DeployOptions, build_request, check_modes
+    from hybridctl.providers.registry import require_extra_for
 
     opts = DeployOptions(**given)
     check_modes(opts)
@@ -176,6 +187,7 @@ def deploy(
         print_deployed(record, as_json)
         return
     provider_name, request = build_request(opts)
+    require_extra_for(provider_name)  # --plan too: it runs the cloud's Pulumi program offline
     if plan:
         _print_plan(loaded, request, as_json)
         return

@@ -21,6 +21,7 @@ def keys(
         bounded(
             "--daily-budget",
             low=0,
+            above=True,
             high=1_000_000,
             metavar="USD",
             help="USD of cloud spend a day for this key (add).",

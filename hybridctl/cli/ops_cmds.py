@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from hybridctl.cli.options import CatalogOption, JsonOption
+from hybridctl.cli.options import CatalogOption, JsonOption, bounded
 
 NameArgument = Annotated[str, typer.Argument(help="Deployment name.")]
 
@@ -37,12 +37,14 @@ def logs(
     ] = None,
     tail: Annotated[
         int | None,
-        typer.Option(
+        bounded(
             "--tail",
             "-n",
-            min=1,
-            max=100_000,
+            low=1,
+            high=100_000,
+            metavar="N",
             help="Last N lines per service (default 200 without --since).",
+            show_default=False,
         ),
     ] = None,
     follow: Annotated[
@@ -71,6 +73,7 @@ def logs(
         tail=tail,
         follow=follow,
         timestamps=timestamps,
+        note=_say,
     )
 
 
@@ -109,9 +112,7 @@ def restore(
     source: Annotated[Path, typer.Option("--from", help="A backup written by `hybridctl backup`.")],
     wait: Annotated[
         float,
-        typer.Option(
-            "--wait", min=10, max=86400, metavar="SECONDS", help="How long to wait to serve."
-        ),
+        bounded("--wait", low=10, high=86400, metavar="SECONDS", help="How long to wait to serve."),
     ] = 600,
     catalog: CatalogOption = None,
     as_json: JsonOption = False,

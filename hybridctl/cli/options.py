@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import typer
 
@@ -17,15 +18,59 @@ def bounded(
     metavar: str,
     help: str,
     panel: str | None = None,
+    above: bool = False,
+    show_default: bool = True,
 ) -> Any:
-    """A numeric option limited to [low, high], a range a real workload can have.
+    """A numeric option limited to a range a real workload can have: [low, high], or
+    (low, high] when `above` (low itself refused, as for a rate or a budget).
 
-    Typer checks it before the command runs, so the error names the flag the user typed
-    (and NaN or infinity never get through: every bound has an upper end).
+    One check and one message per bound, before the command runs: `-r 0` and `-r -5` read
+    alike, the error names the flag the user typed, and NaN or infinity never get through.
     """
     return typer.Option(
-        *flags, min=low, max=high, metavar=metavar, help=help, rich_help_panel=panel
+        *flags,
+        callback=in_range(low, high, above=above),
+        metavar=metavar,
+        help=help,
+        rich_help_panel=panel,
+        show_default=show_default,
     )
+
+
+def in_range(low: float, high: float, *, above: bool = False) -> Callable[[Any], Any]:
+    """The callback that refuses a number outside the range, naming the bound it crossed."""
+
+    def check(value: Any) -> Any:
+        values = value if isinstance(value, list | tuple) else [value]
+        for number in (v for v in values if v is not None):
+            if above and not number > low:
+                raise typer.BadParameter(f"must be more than {_number(low)}, got {_number(number)}")
+            if not number >= low:
+                raise typer.BadParameter(f"must be at least {_number(low)}, got {_number(number)}")
+            if not number <= high:
+                raise typer.BadParameter(f"must be at most {_number(high)}, got {_number(number)}")
+        return value
+
+    check.bounds = Bounds(low, high, above)  # type: ignore[attr-defined]  # read by the help
+    return check
+
+
+class Bounds(NamedTuple):
+    """A bounded option's range, as its help shows it."""
+
+    low: float
+    high: float
+    above: bool
+
+    def describe(self) -> str:
+        return f"{_number(self.low)}{'<' if self.above else '<='}x<={_number(self.high)}"
+
+
+def _number(value: float) -> str:
+    """1, 0.5, 100000000, nan: a bound or a value as the user would type it."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def http_url(value: str | None) -> str | None:

@@ -32,7 +32,7 @@ def _tokens(flag: str, high: int, help: str) -> Any:
 
 
 def _seconds(flag: str, help: str) -> Any:
-    return bounded(flag, low=0, high=w.MAX_LATENCY_S, metavar="SECONDS", help=help)
+    return bounded(flag, low=0, high=w.MAX_LATENCY_S, above=True, metavar="SECONDS", help=help)
 
 
 def recommend_cmd(
@@ -42,6 +42,7 @@ def recommend_cmd(
             "--requests-per-day",
             "-r",
             low=0,
+            above=True,
             high=w.MAX_REQUESTS_PER_DAY,
             metavar="N",
             help="Expected requests a day.",
@@ -52,6 +53,7 @@ def recommend_cmd(
         bounded(
             "--requests-per-minute",
             low=0,
+            above=True,
             high=_PER_MINUTE_MAX,
             metavar="N",
             help="Or: average requests a minute.",
@@ -101,6 +103,7 @@ def recommend_cmd(
         bounded(
             "--budget",
             low=0,
+            above=True,
             high=w.MAX_BUDGET_USD,
             metavar="USD",
             help="Monthly budget in USD (server + cloud spill).",

@@ -12,7 +12,16 @@ from hybridctl.cli.options import (
     ImagesOption,
     JsonOption,
     ModelFileOption,
+    bounded,
 )
+
+
+def _require_extra(name: str) -> None:
+    """A cloud deployment's upgrade needs [deploy]: refuse before its backup, not after."""
+    from hybridctl.deploy.records import load_record
+    from hybridctl.providers.registry import require_extra_for
+
+    require_extra_for(load_record(name).provider)
 
 
 def upgrade(
@@ -28,10 +37,10 @@ def upgrade(
     images: ImagesOption = None,
     wait: Annotated[
         float,
-        typer.Option(
+        bounded(
             "--wait",
-            min=10,
-            max=86400,
+            low=10,
+            high=86400,
             metavar="SECONDS",
             help="How long to wait for the box to serve before rolling back.",
         ),
@@ -53,6 +62,7 @@ def upgrade(
     from hybridctl.deploy.upgrade import upgrade as run_upgrade
     from hybridctl.render.images_file import load_images_file
 
+    _require_extra(name)
     request = UpgradeRequest(
         name=name,
         tier_id=tier,
@@ -67,13 +77,8 @@ def upgrade(
     )
     record = result.record
     if as_json:
-        print_json(
-            {
-                **record.model_dump(),
-                "previous_tier": result.previous_tier,
-                "backup": str(result.backup),
-            }
-        )
+        extra = {"previous_tier": result.previous_tier, "backup": str(result.backup)}
+        print_json({**record.model_dump(), **extra})
         return
     from hybridctl.cli.views.deploy import print_upgraded
 

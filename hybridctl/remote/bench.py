@@ -268,6 +268,7 @@ def run_remote_serve(
     serve_args: list[str],
     *,
     api_key: str | None = None,
+    ca_file: Path | None = None,
     remote_python: str = DEFAULT_REMOTE_PYTHON,
     progress: Progress = ignore_progress,
     timeout_s: float = 3600,
@@ -275,10 +276,13 @@ def run_remote_serve(
     """Run `bench.pyz serve` on the box (model servers listen only there) and read its JSON.
 
     An API key travels on ssh's stdin into an environment variable of the remote process,
-    never on a command line.
+    never on a command line; a CA file (--cacert) is copied beside the bench.
     """
     workdir = make_workdir(client)
     try:
+        if ca_file is not None:
+            client.upload(ca_file, f"{workdir}/ca.pem")
+            serve_args = [*serve_args, "--cacert", "ca.pem"]  # the command runs in workdir
         code, tail, result = _serve_on_box(
             client, workdir, serve_args, api_key, remote_python, progress, timeout_s
         )

@@ -48,6 +48,11 @@ API_PATHS = (
     "/models/*",
     "/health/liveliness",
 )
+# A request body's bytes per token of context: about 4 characters a token, doubled for JSON
+# escaping and the messages' structure, and doubled again for room.
+BODY_BYTES_PER_TOKEN = 16
+# The longest context a cloud route takes (128k-token models), for a box with cloud routes.
+CLOUD_CONTEXT_TOKENS = 128_000
 # Where node 0 of a multi-node deployment publishes its Redis: the node's private address, which
 # deploy writes to its .env; loopback (unreachable from other nodes) until it does.
 SHARED_STORE_BIND = "${HYBRIDCTL_REDIS_BIND:-127.0.0.1}"
@@ -153,6 +158,7 @@ class RenderContext(Frozen):
     nodes: int = 1
     shared_store_bind: str = SHARED_STORE_BIND
     api_paths: list[str] = list(API_PATHS)
+    max_request_mib: int = 2  # the proxy answers 413 to a larger request body
     # Networks Grafana answers through the proxy; empty: nobody (a cloud box without an admin
     # CIDR). Behind a balancer that does not keep the client's address, reach it by node IP.
     grafana_cidrs: list[str] = []
@@ -325,9 +331,21 @@ def build_context(catalog: Catalog, tier: Tier, options: RenderOptions) -> Rende
         swap_gib=tier.swap_gib,
         nodes=options.nodes,
         grafana_cidrs=_grafana_cidrs(options),
+        max_request_mib=request_limit_mib(catalog, tier),
         unverified_models=[m.name for m in models if not m.sha256],
         notes=notes,
     )
+
+
+def request_limit_mib(catalog: Catalog, tier: Tier) -> int:
+    """The largest request body the proxy passes on: the catalog's, else room for the longest
+    context the box serves (its local models', or a cloud route's when it has one)."""
+    if catalog.routing.max_request_mib is not None:
+        return catalog.routing.max_request_mib
+    tokens = tier.context_tokens
+    if any(catalog.routing.routes.get(route) for route in ("medium", "large")):  # type: ignore[call-overload]
+        tokens = max(tokens, CLOUD_CONTEXT_TOKENS)
+    return max(1, math.ceil(tokens * BODY_BYTES_PER_TOKEN / 2**20))
 
 
 def _grafana_cidrs(options: RenderOptions) -> list[str]:

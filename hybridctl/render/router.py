@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,6 +16,15 @@ from hybridctl.errors import InputError
 from hybridctl.gateway.policy import AUTO_MODEL, HEADERS, ROUTE_ORDER, build_policy
 
 LOCAL_API_BASE = "http://llm:8080/v1"  # the `llm` compose service, internal network only
+# A local request may take this many times the tier's typical latency (its upper bound) before
+# it fails over, within these bounds; a server that does not answer at all is caught in
+# seconds by the hook's health check instead.
+LOCAL_TIMEOUT_LATENCIES = 10
+LOCAL_TIMEOUT_BOUNDS_S = (30, 300)
+CLOUD_TIMEOUT_S = 120
+CLOUD_RETRIES = 1  # a vendor's passing 429 or 5xx; the local server is health-checked instead
+# The cache's Redis waits this long before the request goes on without it.
+CACHE_TIMEOUT_S = 1.0
 ROUTER_TEMPLATE_DIR = "router"
 ROUTER_FILES = (
     "litellm_config.yaml",
@@ -25,6 +35,7 @@ ROUTER_FILES = (
     "hybrid_store.py",
     "hybrid_auth.py",
     "hybrid_keys.py",
+    "hybrid_health.py",
 )
 """Files rendered into the bundle's router/ folder (each from templates/router/<name>.j2)."""
 
@@ -84,11 +95,6 @@ class Deployment(_Frozen):
     timeout_s: int = 120
 
 
-class Fallback(_Frozen):
-    route: str
-    then: list[str]
-
-
 class RouterContext(_Frozen):
     """Everything the router templates use (reached as `router` in a template)."""
 
@@ -99,12 +105,10 @@ class RouterContext(_Frozen):
     complex_model: str | None  # requests at or above it, when the strategy keeps them local
     deployments: list[Deployment]
     fallback_chain: list[str]
-    fallbacks: list[Fallback]
     litellm_routing_strategy: str
-    num_retries: int = 1
-    request_timeout_s: int = 120
-    cooldown_s: int = 30
+    request_timeout_s: int = CLOUD_TIMEOUT_S
     cache: CacheKind
+    cache_timeout_s: float = CACHE_TIMEOUT_S
     cache_ttl_s: int
     redis_host: str = REDIS_HOST
     redis_port: int = REDIS_PORT
@@ -181,6 +185,18 @@ def _cloud_deployments(catalog: Catalog, route: str) -> list[Deployment]:
     return deployments + [d.model_copy(update={"model_name": d.litellm_model}) for d in deployments]
 
 
+def local_timeout_s(tier: Tier) -> int:
+    """How long a local request may take before it fails over: sized to the tier's latency."""
+    low, high = LOCAL_TIMEOUT_BOUNDS_S
+    return int(min(high, max(low, math.ceil(LOCAL_TIMEOUT_LATENCIES * tier.promises.typical_latency_s[1]))))
+
+
+def health_url(api_base: str) -> str:
+    """The health check of the OpenAI-compatible server at api_base (llama.cpp's /health)."""
+    root = api_base.rstrip("/")
+    return (root[: -len("/v1")] if root.endswith("/v1") else root) + "/health"
+
+
 def _local_deployments(tier: Tier, roles: LocalRoles, api_base: str) -> list[Deployment]:
     simple = roles.simple.model
     local = [Deployment(model_name="local", route="local", litellm_model=f"openai/{simple}")]
@@ -190,7 +206,17 @@ def _local_deployments(tier: Tier, roles: LocalRoles, api_base: str) -> list[Dep
         Deployment(model_name=m.model, route="local", litellm_model=f"openai/{m.model}")
         for m in tier.models
     ]
-    return [d.model_copy(update={"api_base": api_base}) for d in local]
+    timeout = local_timeout_s(tier)
+    return [d.model_copy(update={"api_base": api_base, "timeout_s": timeout}) for d in local]
+
+
+def _local_health(deployments: list[Deployment]) -> dict[str, str]:
+    """Each local model name (and the `local` route) -> its server's health URL, for the hook."""
+    return {
+        d.model_name: health_url(d.api_base)
+        for d in deployments
+        if d.route == "local" and d.api_base and not d.provider
+    }
 
 
 def build_router_context(
@@ -207,7 +233,6 @@ def build_router_context(
         deployments += _cloud_deployments(catalog, route)
     routes = [r for r in ROUTE_ORDER if any(d.model_name == r for d in deployments)]
     chain = [r for r in routing.fallback_chain if r in routes]
-    fallbacks = [Fallback(route=r, then=chain[i + 1 :]) for i, r in enumerate(chain[:-1])]
     redis = "redis" in tier.services
     spend_store = (
         {
@@ -227,6 +252,8 @@ def build_router_context(
         route_prices=route_prices(catalog, routes),  # the planner prices with the same mix
         spend_store=spend_store,
     )
+    policy["local_health"] = _local_health(deployments)
+    policy["retries"] = {r: (0 if r == "local" else CLOUD_RETRIES) for r in routes}
     return RouterContext(
         tier_id=tier.id,
         provider=provider,
@@ -234,7 +261,6 @@ def build_router_context(
         complex_model=roles.complex.model if roles.complex else None,
         deployments=deployments,
         fallback_chain=chain,
-        fallbacks=fallbacks,
         litellm_routing_strategy=_LITELLM_STRATEGY[routing.default_strategy],
         cache="redis" if redis else "local",
         cache_ttl_s=routing.cache_ttl_s,
@@ -276,6 +302,7 @@ def point_routes_at(
                 )
             )
     policy = dict(context.policy)
+    policy["local_health"] = _local_health(deployments)
     if budget_usd is not None:
         policy["daily_cloud_budget_usd"] = budget_usd
     update: dict[str, Any] = {"deployments": deployments, "policy": policy}
