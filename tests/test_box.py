@@ -545,7 +545,7 @@ def _raw(
         sent["Transfer-Encoding"] = "chunked"
     elif body_size or body:
         sent["Content-Length"] = str(body_size or len(body))
-    conn.putrequest(method, path)
+    conn.putrequest(method, path, skip_host="Host" in sent)
     for name, value in sent.items():
         conn.putheader(name, value)
     conn.endheaders()
@@ -560,8 +560,8 @@ def _raw(
             left -= len(piece)
         if chunked:
             conn.send(b"0\r\n\r\n")
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the proxy refused the body part way: its answer is waiting
+    except OSError:  # a broken pipe, a reset or a TLS EOF: the proxy's answer is waiting
+        pass
     response = conn.getresponse()
     got = {k.lower(): v for k, v in response.getheaders()}
     data = response.read()
@@ -674,7 +674,12 @@ class TestUnderHostileTraffic:
         assert answer.body["model"] == answer.headers["x-hybrid-model"]
         status, headers, _ = _raw(box, "GET", "/v1/models/", headers=self._auth(box))
         assert status == 200 and "location" not in headers
-        status, _, data = _raw(box, "POST", "/v1/completions", headers=self._auth(box), body=b"{}")
+        for path in ("/v1/completions", "/v1/embeddings"):  # not served: 404, never a 500
+            status, _, data = _raw(box, "POST", path, headers=self._auth(box), body=b"{}")
+            assert status == 404, (path, data)
+        status, _, data = _raw(
+            box, "POST", "/v1/chat/completions", headers=self._auth(box), body=b"{}"
+        )
         assert status == 400, data
 
     def test_plain_http_redirects_to_the_published_https_port_not_the_clients_host(

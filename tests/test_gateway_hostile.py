@@ -203,6 +203,28 @@ def test_a_hung_local_server_sends_the_request_on_to_the_cloud_in_seconds(
     assert routed["metadata"]["hybrid_min_confidence"] is None  # nothing local to escalate
 
 
+def test_a_silent_local_server_with_requests_in_flight_is_busy_not_down(
+    hook: ModuleType, hung: _Hung, healthy: _Healthy
+) -> None:
+    """llama.cpp may answer its health check late while every HTTP thread serves a request."""
+    handler = _handler(hook, local_health={"local": healthy.url})
+    first = _pre_call(handler, _request([_user("What are your opening hours?")]))
+    assert first["model"] == "local"  # now in flight
+    handler.policy["local_health"] = {"local": hung.url}
+    handler._healthy_until.clear()
+    second = _pre_call(handler, _request([_user("How do I reset my password?")]))
+    assert second["model"] == "local"
+    call = first["metadata"]["hybrid_local_call"]
+    ended = {"litellm_params": {"metadata": {"hybrid_local_call": call}}}
+    asyncio.run(handler.async_log_failure_event(ended, None, None, None))
+    second_call = second["metadata"]["hybrid_local_call"]
+    ended = {"litellm_params": {"metadata": {"hybrid_local_call": second_call}}}
+    asyncio.run(handler.async_log_failure_event(ended, None, None, None))
+    handler._healthy_until.clear()
+    third = _pre_call(handler, _request([_user("Where is your office?")]))
+    assert third["model"] == "medium"  # nothing in flight: silent means hung
+
+
 def test_a_hung_local_server_is_a_quick_503_for_a_key_with_no_cloud_route(
     hook: ModuleType, hung: _Hung
 ) -> None:

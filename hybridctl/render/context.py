@@ -34,16 +34,14 @@ API_KEY_ENV = (
 # Secrets rendering generates when the user gave none.
 GENERATED_ENV = ("GRAFANA_ADMIN_PASSWORD", "LITELLM_MASTER_KEY", "REDIS_PASSWORD")
 
-# What the proxy passes to the gateway: the OpenAI-compatible API and LiteLLM's liveness route.
+# What the proxy passes to the gateway: the chat API (which the routing policy governs), the
+# model list and LiteLLM's liveness route. The box serves no embedding model, and the legacy
+# completions API is left out: it reaches no model the chat API does not.
 API_PATHS = (
     "/v1/chat/completions",
-    "/v1/completions",
-    "/v1/embeddings",
     "/v1/models",
     "/v1/models/*",
     "/chat/completions",
-    "/completions",
-    "/embeddings",
     "/models",
     "/models/*",
     "/health/liveliness",
@@ -338,8 +336,7 @@ def build_context(catalog: Catalog, tier: Tier, options: RenderOptions) -> Rende
 
 
 def request_limit_mib(catalog: Catalog, tier: Tier) -> int:
-    """The largest request body the proxy passes on: the catalog's, else room for the longest
-    context the box serves (its local models', or a cloud route's when it has one)."""
+    """The largest request body the proxy passes: the catalog's, else the longest context's."""
     if catalog.routing.max_request_mib is not None:
         return catalog.routing.max_request_mib
     tokens = tier.context_tokens

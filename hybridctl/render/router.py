@@ -188,7 +188,8 @@ def _cloud_deployments(catalog: Catalog, route: str) -> list[Deployment]:
 def local_timeout_s(tier: Tier) -> int:
     """How long a local request may take before it fails over: sized to the tier's latency."""
     low, high = LOCAL_TIMEOUT_BOUNDS_S
-    return int(min(high, max(low, math.ceil(LOCAL_TIMEOUT_LATENCIES * tier.promises.typical_latency_s[1]))))
+    latency_s = tier.promises.typical_latency_s[1]
+    return int(min(high, max(low, math.ceil(LOCAL_TIMEOUT_LATENCIES * latency_s))))
 
 
 def health_url(api_base: str) -> str:
@@ -253,6 +254,7 @@ def build_router_context(
         spend_store=spend_store,
     )
     policy["local_health"] = _local_health(deployments)
+    policy["local_timeout_s"] = local_timeout_s(tier)
     policy["retries"] = {r: (0 if r == "local" else CLOUD_RETRIES) for r in routes}
     return RouterContext(
         tier_id=tier.id,

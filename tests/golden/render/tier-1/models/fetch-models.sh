@@ -2,8 +2,20 @@
 # Rendered by hybridctl: fetch each model of tier 1 once into /models.
 # Re-running is cheap: a model already in place is skipped, a partial download resumes
 # (curl -C -), and a file whose sha256 differs from the catalog's is deleted, never served.
+# A failed download is tried again while it makes progress (an interrupted transfer resumes,
+# up to FETCH_MAX_TRIES times); one that gets nowhere (an unknown host, a refused connection,
+# an HTTP error) gives up after FETCH_FRUITLESS_TRIES tries, within about a minute, and the
+# log's last line is curl's own message.
 set -eu
 MODELS_DIR="${MODELS_DIR:-/models}"
+CONNECT_TIMEOUT_S="${FETCH_CONNECT_TIMEOUT_S:-20}"
+FRUITLESS_TRIES="${FETCH_FRUITLESS_TRIES:-2}"
+MAX_TRIES="${FETCH_MAX_TRIES:-20}"
+PAUSE_S="${FETCH_PAUSE_S:-5}"
+
+size_of() {
+    if [ -f "$1" ]; then wc -c <"$1" | tr -d ' '; else echo 0; fi
+}
 
 fetch() {
     file="$1"
@@ -19,15 +31,30 @@ fetch() {
         echo "models-init: $file completed earlier, checksum ok"
         return 0
     fi
-    attempt=1
-    until curl -fL --retry 5 --retry-delay 10 --connect-timeout 30 -C - -o "$dest.part" "$url"; do
-        if [ "$attempt" -ge 5 ]; then
-            echo "models-init: $file: download failed $attempt times, giving up" >&2
+    echo "models-init: $file: downloading from $url"
+    tries=0
+    fruitless=0
+    while :; do
+        tries=$((tries + 1))
+        before=$(size_of "$dest.part")
+        # -sS: no progress meter, but curl's own error ("curl: (6) Could not resolve host: ...");
+        # a transfer slower than 1 KiB/s for a minute is cut off and resumed.
+        if said=$(curl -fsSL --connect-timeout "$CONNECT_TIMEOUT_S" --speed-limit 1024 \
+            --speed-time 60 -C - -o "$dest.part" "$url" 2>&1); then
+            break
+        fi
+        said=$(printf '%s\n' "$said" | tail -n 1)
+        if [ "$(size_of "$dest.part")" -gt "$before" ]; then
+            fruitless=0
+        else
+            fruitless=$((fruitless + 1))
+        fi
+        if [ "$fruitless" -ge "$FRUITLESS_TRIES" ] || [ "$tries" -ge "$MAX_TRIES" ]; then
+            echo "models-init: $file: download failed after $tries attempt(s): ${said:-curl failed} ($url)" >&2
             return 1
         fi
-        attempt=$((attempt + 1))
-        echo "models-init: $file: download interrupted, resuming (attempt $attempt)" >&2
-        sleep "${FETCH_PAUSE_S:-15}"
+        echo "models-init: $file: ${said:-curl failed}; retrying in $PAUSE_S s" >&2
+        sleep "$PAUSE_S"
     done
     if [ -n "$sha" ]; then
         if ! echo "$sha  $dest.part" | sha256sum -c - >/dev/null 2>&1; then
