@@ -110,7 +110,8 @@ ensure_dockerd() {
     systemctl start docker >&2 || true
   fi
   if ! docker info >/dev/null 2>&1; then
-    setsid dockerd >"$CACHE/dockerd.log" 2>&1 </dev/null &
+    # 9>&-: the engine outlives this run and must not keep holding the build lock.
+    setsid dockerd >"$CACHE/dockerd.log" 2>&1 </dev/null 9>&- &
   fi
   local i
   for i in $(seq 60); do

@@ -84,8 +84,11 @@ def test_tune_runs_the_grid_picks_the_best_and_the_preset_uses_it(
         tokens=(2, 16, 8),
     )
     trials = report["trials"]
-    default = trials[0]["setting"]  # the default runs first: llama.cpp's defaults, tier's slots
-    assert (default["parallel_slots"], default["ubatch_size"]) == (tier.parallel_slots, 512)
+    default = trials[0]["setting"]  # the default runs first: the tier's slots and micro-batch
+    assert (default["parallel_slots"], default["ubatch_size"]) == (
+        tier.parallel_slots,
+        tier.ubatch_size,
+    )
     assert default["flash_attn"] is None and default["repack"] is tier.weight_repacking
     ran = [t for t in trials if t["status"] == "ok"]
     assert len(ran) == len(trials) == 3  # default + the two grid settings

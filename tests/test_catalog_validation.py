@@ -46,7 +46,7 @@ CASES = [
     (
         "yaml-syntax",
         lambda t: _replace(t, "    ram_gib: 2\n", "    ram_gib: [2\n"),
-        ("    vcpu: 1", 1),
+        ("    vcpu: 2", 1),
         ["YAML syntax error"],
     ),
     (
@@ -57,7 +57,7 @@ CASES = [
     ),
     (
         "wrong-type",
-        lambda t: _replace(t, "    vcpu: 1\n", "    vcpu: one\n"),
+        lambda t: _replace(t, "    vcpu: 2\n", "    vcpu: one\n"),
         ("    vcpu: one", 1),
         ["tiers[0].vcpu", "valid number"],
     ),
@@ -214,7 +214,7 @@ def test_broken_catalog_is_reported_with_line_and_field(
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     text = _replace(SHIPPED, "    ram_gib: 2\n", "    ram_gib: -2\n")
-    text = _replace(text, "    vcpu: 1\n", "    vcpu: one\n")
+    text = _replace(text, "    vcpu: 2\n", "    vcpu: one\n")
     path = tmp_path / "tiers.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(CatalogError) as caught:

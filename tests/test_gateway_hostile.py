@@ -299,6 +299,14 @@ def test_a_failed_route_is_a_clean_status_with_words_that_name_nothing_internal(
     assert "route local" in text
 
 
+def test_an_own_key_the_vendor_refuses_is_the_clients_401(hook: ModuleType) -> None:
+    pytest.importorskip("fastapi")
+    data = {"metadata": {"hybrid_route": "large", "hybrid_own_key": True}}
+    error = _error("AuthenticationError", 401, INTERNAL)
+    answer = asyncio.run(_handler(hook).async_post_call_failure_hook(data, error, None))
+    assert answer.status_code == 401 and "x-api-key" in str(answer.detail)
+
+
 def test_the_hooks_own_refusals_pass_through_the_failure_hook(hook: ModuleType) -> None:
     fastapi = pytest.importorskip("fastapi")
     refusal = fastapi.HTTPException(status_code=400, detail={"error": "unknown model"})

@@ -96,7 +96,8 @@ def test_render_local_publishes_on_loopback_and_every_service_is_hardened() -> N
         assert service["security_opt"] == ["no-new-privileges:true"], name
     # The gateway serves cloud routes even when the model server or its download fails.
     assert "llm" not in (compose["services"]["gateway"].get("depends_on") or {})
-    assert compose["services"]["llm"]["deploy"]["resources"]["limits"]["cpus"] == "0.75"
+    # tier 1's cheapest offer (Hetzner cpx11) has 2 vCPUs: the server gets both cores
+    assert compose["services"]["llm"]["deploy"]["resources"]["limits"]["cpus"] == "2"
 
 
 def test_route_urls_send_cloud_routes_to_another_server() -> None:
@@ -211,13 +212,13 @@ def test_a_rerender_to_another_tier_names_the_services_whose_mounted_files_chang
 
 
 def test_a_local_box_sizes_the_model_servers_cpu_limit_for_this_machine(tmp_path: Path) -> None:
+    from hybridctl.catalog.resources import server_cores
     from hybridctl.render import render_bundle
-    from hybridctl.render.context import llm_cpu_limit
 
     bundle = tmp_path / "bundle"
     _render_local(bundle, "3")
     compose = yaml.safe_load((bundle / "docker-compose.yml").read_text())
-    assert compose["services"]["llm"]["deploy"]["resources"]["limits"]["cpus"] == "3.0"
+    assert compose["services"]["llm"]["deploy"]["resources"]["limits"]["cpus"] == "3"
     options = RenderOptions(
         tier_id="3", provider="local", publish_address="127.0.0.1", allow_unverified=True,
         host_cpus=2,
@@ -225,11 +226,11 @@ def test_a_local_box_sizes_the_model_servers_cpu_limit_for_this_machine(tmp_path
     assert not render_bundle(load_catalog(), options, bundle, force=True).problems
     compose = yaml.safe_load((bundle / "docker-compose.yml").read_text())
     limit = compose["services"]["llm"]["deploy"]["resources"]["limits"]["cpus"]
-    assert float(limit) == llm_cpu_limit(2) <= 2  # Docker refuses a limit above the host's
+    assert float(limit) == server_cores(2) <= 2  # Docker refuses a limit above the host's
     wide = options.model_copy(update={"host_cpus": 64})
     assert not render_bundle(load_catalog(), wide, bundle, force=True).problems
     compose = yaml.safe_load((bundle / "docker-compose.yml").read_text())
-    assert compose["services"]["llm"]["deploy"]["resources"]["limits"]["cpus"] == "3.0"
+    assert compose["services"]["llm"]["deploy"]["resources"]["limits"]["cpus"] == "3"
 
 
 def _fake_box(monkeypatch: pytest.MonkeyPatch, up_script: str) -> None:

@@ -90,7 +90,9 @@ def test_kv_cache(model: str, context: int, slots: int, expected_kv_mib: float) 
 def test_model_memory_is_weights_plus_kv_plus_overhead() -> None:
     model = CATALOG.models["tinyllama-1.1b-chat-q4_k_m"]
     total = model_memory_mib(model, 2048, 1, 96)
-    assert total == pytest.approx(669e6 / 2**20 + 44 + 96)
+    # weights + KV cache + the compute buffer of a 512-token micro-batch (llama.cpp logs 70.50
+    # MiB for TinyLlama: 32,000 logits and two 2,048-wide hidden states per token) + process
+    assert total == pytest.approx(669e6 / 2**20 + 44 + 70.5 + 96)
     assert weights_mib(model) == pytest.approx(638.0, abs=0.1)
 
 
@@ -114,7 +116,7 @@ def test_every_shipped_tier_fits_its_models(tier_id: str) -> None:
 
 @pytest.mark.parametrize(
     ("slots", "gpu", "gain"),
-    [(1, False, 1.0), (4, False, 2.0), (2, False, math.sqrt(2)), (1, True, 1.0)],
+    [(1, False, 1.0), (4, False, 1.0), (8, False, 1.0), (1, True, 1.0), (4, True, 4**0.9)],
 )
 def test_parallel_gain(slots: int, gpu: bool, gain: float) -> None:
     assert parallel_gain(slots, gpu) == pytest.approx(gain)

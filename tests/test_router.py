@@ -370,3 +370,16 @@ def test_fallback_routes(
     hook: ModuleType, policy: dict, route: str, allowed: list, over: bool, expected: list
 ) -> None:
     assert hook.fallback_routes(policy, route, allowed, over) == expected
+
+
+def test_the_bundle_carries_every_router_file_the_hook_imports() -> None:
+    """A router file left out of the bundle stops the gateway at start (an ImportError)."""
+    from hybridctl.render.bundle import render_files
+    from hybridctl.render.context import RenderOptions
+    from hybridctl.render.router import ROUTER_FILES
+
+    rendered = render_files(load_catalog(), RenderOptions(tier_id="2", allow_unverified=True))
+    in_bundle = {
+        path.removeprefix("router/") for path in rendered.files if path.startswith("router/")
+    }
+    assert in_bundle == set(ROUTER_FILES)

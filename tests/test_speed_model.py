@@ -100,16 +100,18 @@ def test_without_an_efficiency_the_figure_is_the_documents_claim() -> None:
 
 def test_a_recorded_efficiency_derives_the_figure_for_its_family_only() -> None:
     catalog = with_efficiencies(efficiency())
-    tier = catalog.tier("2.5")
+    tier = catalog.tier("2")
     model = catalog.models[TINY]
-    prediction = predict(catalog, "2.5", TINY)
+    prediction = predict(catalog, "2", TINY)
     assert prediction.source == "derived"
     roofline = tier.memory_bandwidth_gbs * 1e9 / (model.file_size_mb * 1e6)
     assert prediction.generation_tokens_per_s == pytest.approx(0.5 * roofline)
+    assert prediction.threads == 2  # tier 2's cheapest offer (cx22) has 2 vCPUs
     assert prediction.prompt_tokens_per_s == pytest.approx(
-        100 * tier.vcpu / model.architecture.parameters_b
+        100 * 2 / model.architecture.parameters_b
     )
-    assert prediction.parallel_gain == pytest.approx(1.5)
+    assert prediction.parallel_gain == pytest.approx(1.5)  # measured on 2 threads
+    assert prediction.gain_source == "measured"
     assert "Q4_K" in prediction.detail and "test CPU" in prediction.detail
     assert predict(catalog, "2.5", TERNARY).source == "claimed"  # TQ2_0 has no record
 
@@ -230,18 +232,23 @@ def test_tuning_is_written_once_per_tier_and_replaced(catalog_copy: Path) -> Non
         "command": "hybridctl bench --tune",
     }
     text = set_tier_tuning(catalog_copy.read_text(), "2", fields)
-    text = set_tier_tuning(text, "2", {**fields, "ubatch_size": 256})
+    text = set_tier_tuning(text, "2", {**fields, "ubatch_size": 64})
     assert text.count("tuning:") == 1
     write_validated(catalog_copy, text)
     tuning = load_catalog(catalog_copy).tier("2").tuning
-    assert tuning is not None and tuning.ubatch_size == 256
+    assert tuning is not None and tuning.ubatch_size == 64
     with pytest.raises(InputError, match="tier '9'"):
         set_tier_tuning(text, "9", fields)
 
 
 def test_sizing_follows_the_tuned_server_settings() -> None:
     from hybridctl.catalog.schema import ServerTuning
-    from hybridctl.catalog.sizing import kv_cache_mib, repacked_mib, tier_memory_budget
+    from hybridctl.catalog.sizing import (
+        compute_buffer_mib,
+        kv_cache_mib,
+        repacked_mib,
+        tier_memory_budget,
+    )
 
     catalog = load_catalog()
     tier = catalog.tier("2.5")
@@ -268,7 +275,10 @@ def test_sizing_follows_the_tuned_server_settings() -> None:
     kv_change = kv_cache_mib(arch, tier.context_tokens, 4, "q8_0") - kv_cache_mib(
         arch, tier.context_tokens, tier.parallel_slots
     )
-    assert after - before == pytest.approx(repacked_mib(model) + kv_change)
+    compute_change = compute_buffer_mib(arch, tier.context_tokens, 128) - compute_buffer_mib(
+        arch, tier.context_tokens, tier.ubatch_size
+    )
+    assert after - before == pytest.approx(repacked_mib(model) + kv_change + compute_change)
     assert (
         predict(
             catalog.model_copy(update={"tiers": [tier.model_copy(update={"tuning": tuning})]}),

@@ -58,8 +58,15 @@ class Grid:
 
 
 def default_setting(tier: Tier, threads: int) -> Setting:
-    """What the rendered server runs today: llama.cpp's defaults and the tier's slots."""
-    return Setting(threads, tier.parallel_slots, repack=tier.weight_repacking and not tier.gpu)
+    """What the rendered server runs today: the tier's slots and batches (llama.cpp's defaults
+    unless the tier sets them)."""
+    return Setting(
+        threads,
+        tier.parallel_slots,
+        batch_size=tier.batch_size,
+        ubatch_size=tier.ubatch_size,
+        repack=tier.weight_repacking and not tier.gpu,
+    )
 
 
 def distance(setting: Setting, other: Setting) -> int:

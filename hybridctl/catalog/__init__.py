@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hybridctl.catalog.schema import Catalog, Model, Tier
@@ -18,6 +18,8 @@ class Report:
     path: Path
     catalog: Catalog
     warnings: list[str]
+    # Where a deployable offer's vCPUs or RAM differ from its tier's (the offer's are deployed).
+    offers: list[str] = field(default_factory=list)
 
 
 def validate_catalog(path: Path | None = None) -> Report:
@@ -30,7 +32,7 @@ def validate_catalog(path: Path | None = None) -> Report:
     findings = cross_check(catalog, path, index)
     if findings.problems:
         raise CatalogError(str(path), findings.problems)
-    return Report(path=path, catalog=catalog, warnings=findings.warnings)
+    return Report(path=path, catalog=catalog, warnings=findings.warnings, offers=findings.offers)
 
 
 _cache: dict[tuple[Path, float], Catalog] = {}

@@ -24,6 +24,7 @@ class Findings:
     index: LineIndex
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    offers: list[str] = field(default_factory=list)  # offers that differ from their tier
 
     def _where(self, loc: FieldPath) -> str:
         line = self.index.line_of(loc)
@@ -34,6 +35,9 @@ class Findings:
 
     def warning(self, loc: FieldPath, message: str) -> None:
         self.warnings.append(f"{self._where(loc)}: {format_path(loc)}: {message}")
+
+    def offer(self, loc: FieldPath, message: str) -> None:
+        self.offers.append(f"{self._where(loc)}: {format_path(loc)}: {message}")
 
 
 def cross_check(catalog: Catalog, path: Path, index: LineIndex) -> Findings:
@@ -140,6 +144,17 @@ def _check_offers(catalog: Catalog, findings: Findings) -> None:
                     (*loc, "vcpu"),
                     f"{offer.instance_type} has {offer.vcpu:g} vCPU, the tier needs {tier.vcpu:g}",
                 )
+            for name, has, tier_has, unit in (
+                ("vcpu", offer.vcpu, tier.vcpu, "vCPU"),
+                ("ram_gib", offer.ram_gib, tier.ram_gib, "GiB"),
+            ):
+                if has > tier_has:
+                    findings.offer(
+                        (*loc, name),
+                        f"{offer.provider} {offer.instance_type} has {has:g} {unit}, the tier "
+                        f"says {tier_has:g}: a plan for {offer.provider} and its box use the "
+                        "offer's",
+                    )
         for j, gone in enumerate(tier.unavailable):
             if gone.provider in providers:
                 findings.problem(
@@ -165,7 +180,8 @@ def _check_memory_fit(catalog: Catalog, findings: Findings) -> None:
             ("tiers", i, "models"),
             f"the models do not fit tier {tier.id}: they need {budget.models_total_mib:,.0f} MiB "
             f"(weights + KV cache at {tier.context_tokens} tokens x {tier.parallel_slots} slots "
-            f"+ overhead: {models}), but {where} leave {budget.models_pool_mib:,.0f} MiB",
+            f"+ compute buffer at micro-batch {tier.ubatch_size} + process: {models}), but "
+            f"{where} leave {budget.models_pool_mib:,.0f} MiB",
         )
 
 

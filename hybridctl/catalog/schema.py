@@ -137,6 +137,10 @@ class Tier(Strict):
     runtime: Runtime
     context_tokens: Integer = Field(ge=256)
     parallel_slots: Integer = Field(ge=1)
+    # llama.cpp's batch and micro-batch (its defaults); the compute buffer it reserves grows with
+    # the micro-batch (hybridctl.catalog.sizing.compute_buffer_mib).
+    batch_size: Integer = Field(default=2048, ge=1)
+    ubatch_size: Integer = Field(default=512, ge=1)
     swap_gib: NonNegativeFloat = 0
     # llama.cpp's CPU weight repacking is faster but keeps a second copy of the weights in
     # memory (measured: 7.4 GiB peak for a 7B Q4_K_M, 4.2 GiB without); off unless it fits.
@@ -211,6 +215,11 @@ class SpeedEfficiency(Strict):
     llama_cpp: str
     date: str
     command: str = Field(min_length=3)
+    # Weight bytes per second one core decodes, before `generation` (the compute term); used
+    # when no 1-thread record of the family is in the catalog, and then `per_core_source` says
+    # where it was derived from.
+    per_core_gbs: PositiveFloat | None = None
+    per_core_source: Source | None = None
 
 
 class ServerTuning(Strict):
@@ -279,7 +288,9 @@ class Stack(Strict):
     """Memory budget of the box beside the model server."""
 
     os_reserved_mib: Integer = Field(ge=128)
-    runtime_overhead_mib: Integer = Field(ge=0, description="llama.cpp compute buffers per model")
+    runtime_overhead_mib: Integer = Field(
+        ge=0, description="per model, beside weights, KV cache and compute buffer: the process"
+    )
     headroom_fraction: Fraction
     prompt_speedup_cpu: PositiveFloat = Field(description="prompt tok/s over generation tok/s")
     prompt_speedup_gpu: PositiveFloat

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hybridctl.catalog.resources import ServerResources, server_resources
 from hybridctl.catalog.schema import Architecture, Catalog, Model, Tier
 
 MIB = 1024 * 1024
@@ -42,15 +43,34 @@ def repacked_mib(model: Model) -> float:
 
 
 def served_parallel_slots(tier: Tier) -> int:
-    """Parallel slots the tier's model server runs: the tuned figure, else the tier's."""
-    return tier.tuning.parallel_slots if tier.tuning else tier.parallel_slots
+    """Parallel slots the tier's model server runs (hybridctl.catalog.resources)."""
+    return server_resources(tier).parallel_slots
 
 
 def served_repacking(tier: Tier) -> bool:
     """Whether the tier's server repacks weights (never on a GPU tier: they live in VRAM)."""
-    if tier.gpu is not None:
-        return False
-    return tier.tuning.repack if tier.tuning else tier.weight_repacking
+    return server_resources(tier).repack
+
+
+def compute_buffer_mib(
+    arch: Architecture, context_tokens: int, ubatch: int, *, flash_attn: bool = True
+) -> float:
+    """The CPU compute buffer llama.cpp reserves for one micro-batch: its graph's widest stage.
+
+    The output stage holds the logits of every token of the micro-batch beside two hidden
+    states; without flash attention the attention stage holds every head's scores over one
+    slot's context. f32 throughout. The bench's estimator (hybridctl.bench.footprint) reads the
+    same shapes from the GGUF header; llama.cpp logs 70.50 MiB for TinyLlama at micro-batch 512
+    (docs/plans-speed.md), and this gives about 300 MiB for Qwen2.5 1.5B's 151,936-token
+    vocabulary.
+    """
+    rows = min(ubatch, context_tokens)
+    output = arch.vocab + 2 * arch.embedding
+    attention = (
+        0 if flash_attn else context_tokens * arch.heads + 3 * arch.embedding + arch.feed_forward
+    )
+    feed = 2 * arch.feed_forward + 2 * arch.embedding
+    return 4 * rows * max(output, attention, feed) / MIB
 
 
 def model_memory_mib(
@@ -61,14 +81,32 @@ def model_memory_mib(
     *,
     repacked: bool = False,
     kv_type: str = "f16",
+    ubatch: int = 512,
+    flash_attn: bool = True,
 ) -> float:
     """Resident memory of one loaded model: mapped weights + their repacked copy when repacking
-    + KV cache + the runtime's compute-buffer allowance."""
+    + KV cache + the compute buffer for one micro-batch + the process around it."""
     weights = weights_mib(model) + (repacked_mib(model) if repacked else 0.0)
+    arch = model.architecture
     return (
         weights
-        + kv_cache_mib(model.architecture, context_tokens, parallel_slots, kv_type)
+        + kv_cache_mib(arch, context_tokens, parallel_slots, kv_type)
+        + compute_buffer_mib(arch, context_tokens, ubatch, flash_attn=flash_attn)
         + runtime_overhead_mib
+    )
+
+
+def served_model_mib(catalog: Catalog, model: Model, resources: ServerResources) -> float:
+    """One model's resident memory in the model server `resources` describes."""
+    return model_memory_mib(
+        model,
+        resources.context_tokens,
+        resources.parallel_slots,
+        catalog.stack.runtime_overhead_mib,
+        repacked=resources.repack,
+        kv_type=resources.kv_cache_type,
+        ubatch=resources.ubatch_size,
+        flash_attn=resources.flash_attn is not False,
     )
 
 
@@ -132,15 +170,9 @@ def tier_memory_budget(catalog: Catalog, tier: Tier) -> MemoryBudget:
     """The memory budget of a tier serving all its models at once (one server process each)."""
     stack = catalog.stack
     services: dict[str, int] = {name: stack.services[name].memory_mib for name in tier.services}
+    resources = server_resources(tier)
     models = {
-        entry.model: model_memory_mib(
-            catalog.models[entry.model],
-            tier.context_tokens,
-            served_parallel_slots(tier),
-            stack.runtime_overhead_mib,
-            repacked=served_repacking(tier),
-            kv_type=tier.tuning.kv_cache_type if tier.tuning else "f16",
-        )
+        entry.model: served_model_mib(catalog, catalog.models[entry.model], resources)
         for entry in tier.models
         if entry.model in catalog.models
     }

@@ -113,6 +113,7 @@ def _register() -> None:
     command("backup", "hybridctl.cli.ops_cmds:backup")
     command("restore", "hybridctl.cli.ops_cmds:restore")
     command("keys", "hybridctl.cli.keys_cmd:keys")
+    command("route", "hybridctl.cli.route_cmd:route")
 
 
 _register()

@@ -66,7 +66,13 @@ def validate(
     speed = promise_checks(report.catalog)
     if as_json:
         print_json(
-            {"path": str(report.path), "valid": True, "warnings": report.warnings, "speed": speed}
+            {
+                "path": str(report.path),
+                "valid": True,
+                "warnings": report.warnings,
+                "offers": report.offers,
+                "speed": speed,
+            }
         )
         return
     from hybridctl.cli.views.catalog import print_validation

@@ -79,7 +79,7 @@ def recommend_cmd(
         _share(
             "--large-share",
             "Share of all requests that need the large cloud route (default: a third of "
-            "--complex-share, seed 002's 10% of 30%).",
+            "--complex-share, the Hybrid routing strategy's 10% of 30%).",
         ),
     ] = None,
     prompt_tokens: Annotated[

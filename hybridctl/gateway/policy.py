@@ -6,6 +6,7 @@ from typing import Any
 
 from hybridctl.catalog.roles import LocalRoles
 from hybridctl.catalog.schema import Catalog, Routing
+from hybridctl.gateway.need import MODEL_FILE, NeedModel
 
 AUTO_MODEL = "hybrid"
 ROUTE_ORDER = ("local", "medium", "large")
@@ -24,6 +25,41 @@ KEY_FORMATS = (
     ("sk-", "openai"),
 )
 KEY_PREFIX = "hybridctl:"  # every Redis key the hook writes starts with this
+NEED_MODEL_NAME = "hybrid_need_model.json"  # the need model's weights in the router folder
+# The share of requests each strategy sends past the small local model (to the complex local
+# model first where the tier has one, else to the medium route), and to the large route, by the
+# need model alone; the thresholds that give these shares on held-out prompts go in the policy.
+NEED_TARGET_SHARES = {
+    "local_first": {"medium": 0.30, "large": 0.05},
+    "cost_optimized": {"medium": 0.20, "large": 0.05},
+}
+
+
+def need_thresholds(
+    need_at_share: dict[str, float], targets: dict[str, dict[str, float]] = NEED_TARGET_SHARES
+) -> dict[str, dict[str, float]]:
+    """Each strategy's need thresholds: the held-out need at the target share of each route."""
+    shares = sorted((float(share), value) for share, value in need_at_share.items())
+
+    def at(target: float) -> float:
+        return min(shares, key=lambda pair: abs(pair[0] - target))[1]
+
+    return {
+        strategy: {route: at(share) for route, share in routes.items()}
+        for strategy, routes in targets.items()
+    }
+
+
+def need_policy(model: NeedModel | None = None) -> dict[str, Any]:
+    """The need model's part of the policy: its file, thresholds per strategy, their source."""
+    model = model or NeedModel.load(MODEL_FILE)
+    provenance = model.data["provenance"]
+    return {
+        "model_file": NEED_MODEL_NAME,
+        "target_shares": NEED_TARGET_SHARES,
+        "thresholds": need_thresholds(provenance["need_at_share"]),
+        "source": f"trained {provenance['trained']} on {', '.join(provenance['sources'])}",
+    }
 
 
 def model_names(
@@ -86,6 +122,7 @@ def build_policy(
             "local_below": routing.complexity.local_below,
             "medium_below": routing.complexity.medium_below,
         },
+        "need": need_policy(),
         "task_types": dict(sorted(routing.task_types.items())),
         "user_tiers": tiers,
         "default_user_tier": "paid" if "paid" in tiers else sorted(tiers)[0],

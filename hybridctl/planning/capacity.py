@@ -18,11 +18,11 @@ _NODE_SEARCH_LIMIT = 1 << 24
 
 def parallel_gain(slots: int, gpu: bool) -> float:
     """Aggregate throughput of `slots` parallel sequences, in single-stream units, when the speed
-    model has no measured gain: on CPU 4 parallel sequences doubled aggregate generation
-    (docs/design.md: 22 -> 44 tok/s), so the gain grows as the square root; a GPU batches nearly
-    linearly.
+    model has no gain measured at the server's thread count: 1.0 on CPU (the one measurement,
+    1.03x at 2 slots on 2 threads, says nothing about other core counts, so none is assumed); a
+    GPU batches nearly linearly (an assumption: no GPU efficiency is measured).
     """
-    return slots**0.9 if gpu else math.sqrt(slots)
+    return slots**0.9 if gpu else 1.0
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,16 @@ class ModelSpeed:
     prompt_tokens_per_s: float
     slots: int
     full_gain: float  # aggregate / single stream at `slots`
-    measured_gain: bool  # False: no recorded gain, parallel_gain()'s default curve is used
+    measured_gain: bool  # False: no gain measured at these threads; parallel_gain() is assumed
     gpu: bool
     source: str
     detail: str
+    threads: int = 1
+    bound: str = "bandwidth"
+
+    @property
+    def gain_source(self) -> str:
+        return "measured" if self.measured_gain else "assumed"
 
     def gain(self, sequences: int) -> float:
         if sequences <= 1:
@@ -49,7 +55,7 @@ class ModelSpeed:
 
 def model_speed(catalog: Catalog, tier: Tier, model_id: str) -> ModelSpeed:
     p = predict(catalog, tier.id, model_id)
-    measured_gain = p.parallel_slots > 1 and p.parallel_gain > 1.0
+    measured_gain = p.gain_source == "measured" and p.parallel_slots > 1
     gpu = tier.gpu is not None
     return ModelSpeed(
         model=model_id,
@@ -61,6 +67,8 @@ def model_speed(catalog: Catalog, tier: Tier, model_id: str) -> ModelSpeed:
         gpu=gpu,
         source=p.source,
         detail=p.detail,
+        threads=p.threads,
+        bound=p.bound,
     )
 
 

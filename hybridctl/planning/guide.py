@@ -1,4 +1,4 @@
-"""The tier guide's decision tree (000) with its questions as inputs, and how it compares."""
+"""The VPS tier selection guide's decision tree, its questions as inputs, and how it compares."""
 
 from __future__ import annotations
 

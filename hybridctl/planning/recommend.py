@@ -60,6 +60,7 @@ def recommend(catalog: Catalog, workload: Workload) -> Recommendation:
         guide_note=guide_note(guide_tier, guide_reason, chosen_tier, considered, cloud.monthly_usd),
         considered=considered,
     )
+    result = result.model_copy(update={"next_step": next_step(result)})
     budget = workload.monthly_budget_usd
     if best is None and workload.local_only:
         raise NoFeasiblePlan(result, "no tier x provider carries this traffic on its own boxes")
@@ -70,6 +71,27 @@ def recommend(catalog: Catalog, workload: Workload) -> Recommendation:
             f"> ${budget:,.2f}",
         )
     return result
+
+
+def next_step(r: Recommendation) -> str:
+    """What to run after this answer: the deploy preview of the chosen box, or staying on the
+    cloud (and from which volume to ask again)."""
+    h = r.hybrid
+    if r.verdict.answer == "hybrid" and h is not None:
+        nodes = f" --nodes {h.nodes}" if h.nodes > 1 else ""
+        return (
+            f"hybridctl deploy --tier {h.tier} --provider {h.provider}{nodes} --plan "
+            "(an offline preview; drop --plan to create it)"
+        )
+    if r.verdict.answer == "cloud":
+        again = r.verdict.hybrid_pays_from_requests_per_day
+        when = (
+            f"; run `hybridctl recommend` again past {again:,.0f} requests/day, where a box pays"
+            if again
+            else ""
+        )
+        return f"stay on the cloud: send requests to the cloud APIs (no box to deploy){when}"
+    return "no box carries this traffic on its own: relax --local-only or the latency targets"
 
 
 def _hybrid_plan(catalog: Catalog, workload: Workload, option: Option) -> HybridPlan:

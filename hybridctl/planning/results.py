@@ -148,6 +148,7 @@ class Recommendation(Result):
     guide_tier: str
     guide_note: str
     considered: list[Candidate]
+    next_step: str = ""  # the command to run next, or how to stay on the cloud
 
 
 class NoFeasiblePlan(Exception):

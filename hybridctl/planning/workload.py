@@ -23,8 +23,8 @@ SUB_SECOND_S = 1.0  # the tier guide's "sub-second response", read as the first 
 # The tier guide's "better quality answers" question sends the user to Tier 3's Mistral 7B: a
 # complex request counts as answered well only by a local model at least this large.
 QUALITY_MIN_PARAMETERS_B = 7.0
-# Seed 002's split: 70% small local, 20% medium cloud, 10% large cloud, so a third of the complex
-# (not small-local) requests need the large route.
+# The Hybrid routing strategy's split: 70% small local, 20% medium cloud, 10% large cloud, so a
+# third of the complex (not small-local) requests need the large route.
 LARGE_FRACTION_OF_COMPLEX = 1 / 3
 
 
@@ -43,7 +43,7 @@ class Workload(BaseModel):
         ge=0,
         le=1,
         description="share of all requests that need the large route (default: a third of "
-        "complex_share, seed 002's 10% of 30%)",
+        "complex_share, the Hybrid routing strategy's 10% of 30%)",
     )
     prompt_tokens: int = Field(default=300, ge=1, le=MAX_PROMPT_TOKENS)
     response_tokens: int = Field(default=150, ge=1, le=MAX_RESPONSE_TOKENS)
@@ -58,7 +58,7 @@ class Workload(BaseModel):
     # What "cloud only" means: the gateway without a box (each request to the route its
     # complexity needs), or everything on the large route (what a user of one big model pays).
     cloud_baseline: Literal["routed", "large"] = "routed"
-    # The tier guide's decision-tree questions (000, Tier Selection Decision Tree).
+    # The VPS tier selection guide's decision-tree questions (Tier Selection Decision Tree).
     learning: bool = False
     quality: bool = False
     sub_second: bool = False

@@ -124,6 +124,9 @@ def render_files(
     files: dict[str, str] = {}
     for template, path in [*_bundle_templates(ctx), *(router_pairs if router else [])]:
         files[path] = render_template(env, template, ctx)
+    if router is not None:
+        copied = importlib.import_module("hybridctl.render.router").copied_files()
+        files.update({f"{ROUTER_DIR}/{name}": text for name, text in copied.items()})
     if options.admin_cidr and options.ssh_public_key:
         files[CLOUD_INIT_FILE] = build_user_data(ctx, files, options, env=None, host_key=None)
     else:

@@ -140,6 +140,11 @@ class RenderContext(Frozen):
     monitoring: bool  # Prometheus runs (and Grafana, unless `grafana` is False)
     grafana: bool
     llm_cpus: float  # the model server's CPU limit: the rest is the gateway's and the proxy's
+    threads: int  # the model server's threads and batch threads: the cores it may use
+    batch_size: int
+    ubatch_size: int
+    flash_attn: bool | None = None  # None: llama.cpp's auto
+    kv_cache_type: str = "f16"
     publish_address: str | None = None
     https_port: int = 443
     http_port: int = 80
@@ -220,14 +225,6 @@ def _local_model(name: str, model: Model, memory_mib: float) -> LocalModel:
 
 
 REQUIRED_SERVICES = ("gateway", "proxy")
-# The model server leaves this share of the vCPUs (at least a quarter of one) to the gateway,
-# the proxy and Redis, so that routing and TLS stay quick while every core generates tokens.
-SERVICE_CPU_SHARE = 0.25
-
-
-def llm_cpu_limit(vcpu: float) -> float:
-    """CPUs the model server may use on a box with `vcpu` of them."""
-    return round(vcpu - max(0.25, vcpu * SERVICE_CPU_SHARE), 2)
 
 
 def _images(server: ServerKind, gpu: bool, overrides: dict[str, str | None]) -> Images:
@@ -261,9 +258,12 @@ def _check_runtimes(tier: Tier, catalog: Catalog, server: ServerKind) -> None:
 
 def build_context(catalog: Catalog, tier: Tier, options: RenderOptions) -> RenderContext:
     """Turn the catalog's numbers for one tier, and the user's options, into a RenderContext."""
-    from hybridctl.catalog.sizing import served_parallel_slots, served_repacking, tier_memory_budget
+    from hybridctl.catalog.resources import server_resources
+    from hybridctl.catalog.sizing import tier_memory_budget
 
     budget = tier_memory_budget(catalog, tier)
+    # The one definition of the server's share of the machine, which the planner reads too.
+    resources = server_resources(tier, options.provider, host_cpus=options.host_cpus)
     missing = [entry.model for entry in tier.models if entry.model not in catalog.models]
     if missing:
         raise InputError(
@@ -308,11 +308,11 @@ def build_context(catalog: Catalog, tier: Tier, options: RenderOptions) -> Rende
         server=server,
         gpu=gpu,
         models=models,
-        context_tokens=tier.context_tokens,
-        parallel_slots=served_parallel_slots(tier),
-        weight_repacking=served_repacking(tier),
+        context_tokens=resources.context_tokens,
+        parallel_slots=resources.parallel_slots,
+        weight_repacking=resources.repack,
         tuning=tier.tuning,
-        vcpu=tier.vcpu,
+        vcpu=resources.vcpu,
         images=_images(server, gpu, options.images),
         memory_mib=dict(sorted(memory.items())),
         ram_mib=ram_mib,
@@ -320,7 +320,12 @@ def build_context(catalog: Catalog, tier: Tier, options: RenderOptions) -> Rende
         services=sorted(tier.services),
         monitoring=monitoring,
         grafana=monitoring and options.images.get("grafana", "") is not None,
-        llm_cpus=llm_cpu_limit(min(tier.vcpu, options.host_cpus or tier.vcpu)),
+        llm_cpus=resources.cpu_limit,
+        threads=resources.threads,
+        batch_size=resources.batch_size,
+        ubatch_size=resources.ubatch_size,
+        flash_attn=resources.flash_attn,
+        kv_cache_type=resources.kv_cache_type,
         publish_address=options.publish_address,
         models_host_dir=None if is_local(options.provider) else MODELS_HOST_DIR,
         https_port=options.https_port,

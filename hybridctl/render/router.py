@@ -13,7 +13,14 @@ from hybridctl.catalog.roles import LocalRoles, local_roles
 from hybridctl.catalog.route_mix import route_prices
 from hybridctl.catalog.schema import Catalog, Routing, Tier
 from hybridctl.errors import InputError
-from hybridctl.gateway.policy import AUTO_MODEL, HEADERS, ROUTE_ORDER, build_policy
+from hybridctl.gateway import need
+from hybridctl.gateway.policy import (
+    AUTO_MODEL,
+    HEADERS,
+    NEED_MODEL_NAME,
+    ROUTE_ORDER,
+    build_policy,
+)
 
 LOCAL_API_BASE = "http://llm:8080/v1"  # the `llm` compose service, internal network only
 # A local request may take this many times the tier's typical latency (its upper bound) before
@@ -36,8 +43,12 @@ ROUTER_FILES = (
     "hybrid_auth.py",
     "hybrid_keys.py",
     "hybrid_health.py",
+    "hybrid_need.py",
+    NEED_MODEL_NAME,
 )
-"""Files rendered into the bundle's router/ folder (each from templates/router/<name>.j2)."""
+"""Files written into the bundle's router/ folder (from templates/router/<name>.j2, or COPIED)."""
+# Router files copied as they are from the gateway package (standard-library code and its data).
+COPIED = {"hybrid_need.py": need.__file__, NEED_MODEL_NAME: str(need.MODEL_FILE)}
 
 # The hybrid strategy's complexity factors; the hook detects exactly these (names as in 002).
 COMPLEXITY_FEATURES = (
@@ -346,10 +357,18 @@ def render_router(context: RouterContext, templates: Path | None = None) -> dict
 
     env = make_environment(templates)
     wrapper = _RouterOnly(router=context)
+    copied = copied_files()
     return {
-        name: render_template(env, f"{ROUTER_TEMPLATE_DIR}/{name}.j2", wrapper)
+        name: copied[name]
+        if name in copied
+        else render_template(env, f"{ROUTER_TEMPLATE_DIR}/{name}.j2", wrapper)
         for name in ROUTER_FILES
     }
+
+
+def copied_files() -> dict[str, str]:
+    """The router files that go into the bundle as they are, by name (no template)."""
+    return {name: Path(source).read_text(encoding="utf-8") for name, source in COPIED.items()}
 
 
 def write_router(context: RouterContext, dest: Path) -> list[Path]:

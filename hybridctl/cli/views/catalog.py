@@ -91,5 +91,7 @@ def print_validation(report: ValidationReport, speed: Sequence[str]) -> None:
     )
     for warning in report.warnings:
         console.print(f"[yellow]claim[/] {warning}", soft_wrap=True)
+    for offer in report.offers:
+        console.print(f"[cyan]offer[/] {offer}", soft_wrap=True)
     for finding in speed:
         console.print(f"[yellow]speed[/] {finding}", soft_wrap=True)

@@ -118,6 +118,8 @@ def print_recommendation(r: Recommendation) -> None:
         _hybrid(r, r.hybrid)
     console.print(f"  {escape(r.guide_note)}", soft_wrap=True)
     console.print(considered_table(r.considered))
+    if r.next_step:
+        console.print(f"[bold]Next:[/] {escape(r.next_step)}", soft_wrap=True)
 
 
 def print_refusal(r: Recommendation) -> None:

@@ -1,0 +1,200 @@
+"""The need model, APGR and `hybridctl route eval` on a small fixture of per-prompt results."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from typer.testing import CliRunner
+
+from hybridctl.cli.app import app
+from hybridctl.gateway import need
+from hybridctl.gateway.policy import NEED_TARGET_SHARES, need_thresholds
+from hybridctl.gateway.route_eval import Prompt, apgr, at_threshold, gap_curve, read_prompts
+from tests.router_fixtures import handler as _handler
+from tests.router_fixtures import pre_call as _pre_call
+from tests.router_fixtures import request as _request
+from tests.router_fixtures import user as _user
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = Path(__file__).resolve().parent / "data" / "route_eval_sample.csv"
+
+
+def _prompts(*rows: tuple[float, float]) -> list[Prompt]:
+    return [Prompt(f"p{i}", weak, strong) for i, (weak, strong) in enumerate(rows)]
+
+
+def test_apgr_of_a_perfect_a_reversed_and_a_tied_router() -> None:
+    prompts = _prompts((0, 1), (1, 1), (1, 1), (0, 1))  # two of four gain from the strong model
+    perfect = apgr(gap_curve(prompts, [0.9, 0.1, 0.2, 0.8]))
+    reversed_ = apgr(gap_curve(prompts, [0.1, 0.9, 0.8, 0.2]))
+    tied = apgr(gap_curve(prompts, [0.5, 0.5, 0.5, 0.5]))
+    # Perfect: PGR 0, 1/2, 1, 1, 1 at shares 0..1 -> area 0.25*(0.25 + 0.75 + 1 + 1) = 0.75.
+    assert perfect == pytest.approx(0.75)
+    assert reversed_ == pytest.approx(0.25)
+    assert tied == pytest.approx(0.5)  # one group: the straight line of a random order
+
+
+def test_operating_point_counts_the_prompts_at_or_above_the_threshold() -> None:
+    prompts = _prompts((0, 1), (1, 1), (1, 0), (0, 1))
+    point = at_threshold(prompts, [0.9, 0.7, 0.7, 0.1], 0.7)
+    assert point.strong_share == 0.75
+    assert point.pgr == pytest.approx((1 + 0 - 1) / 1)  # gap: 3 strong - 2 weak = 1
+
+
+def test_the_need_model_reads_a_bounded_share_of_a_long_text() -> None:
+    tail = " integral" * 50
+    huge = "word " * 200_000 + tail
+    assert need.bounded(huge).endswith(tail)
+    assert len(need.bounded(huge)) <= need.HEAD_CHARS + need.TAIL_CHARS + 1
+    # Only the bounded share is read: a text changed in its middle scores the same.
+    model = need.NeedModel.load()
+    assert model.need(huge) == model.need(
+        "word " * 100_000 + "poem " * 1_000 + "word " * 99_000 + tail
+    )
+    assert 0.0 < model.need(huge) < 1.0
+
+
+def test_the_shipped_model_is_small_and_states_its_provenance() -> None:
+    assert need.MODEL_FILE.stat().st_size < 1_000_000
+    data = json.loads(need.MODEL_FILE.read_text())
+    provenance = data["provenance"]
+    assert any("github.com/lm-sys/RouteLLM" in s for s in provenance["sources"])
+    assert provenance["scores"]["mmlu_held_out"]["apgr"] > 0.6
+    assert "held out" in provenance["split"]
+    assert {"0.05", "0.30", "0.95"} <= set(provenance["need_at_share"])
+
+
+def test_thresholds_follow_the_target_shares() -> None:
+    at_share = {"0.05": 0.9, "0.20": 0.7, "0.30": 0.6, "0.50": 0.5}
+    thresholds = need_thresholds(at_share)
+    assert thresholds["local_first"] == {"medium": 0.6, "large": 0.9}
+    assert thresholds["cost_optimized"] == {"medium": 0.7, "large": 0.9}
+    assert set(thresholds) == set(NEED_TARGET_SHARES)
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["route", *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_route_eval_json_carries_the_scores_in_file_order() -> None:
+    code, out, _ = _cli("eval", str(SAMPLE), "--json")
+    assert code == 0
+    result = json.loads(out)
+    prompts = read_prompts(SAMPLE)
+    model = need.NeedModel.load()
+    assert result["scores"] == pytest.approx([model.need(p.text) for p in prompts])
+    assert result["apgr"] == pytest.approx(apgr(gap_curve(prompts, result["scores"])))
+    policy_point = at_threshold(prompts, result["scores"], result["threshold"])
+    assert (result["strong_share"], result["pgr"]) == pytest.approx(
+        (policy_point.strong_share, policy_point.pgr)
+    )
+    suggested = result["suggested"]
+    share = sum(s >= suggested["threshold"] for s in result["scores"]) / len(prompts)
+    assert share == pytest.approx(0.3, abs=1 / len(prompts))
+
+
+def test_route_eval_prints_apgr_curve_and_operating_point() -> None:
+    code, out, _ = _cli("eval", str(SAMPLE), "--tier", "1", "--share", "0.2")
+    assert code == 0
+    for words in ("APGR", "random router scores 0.500", "cost-quality curve", "tier 1",
+                  "strategy local_first", "for 20% strong calls"):  # fmt: skip
+        assert words in out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read"),
+        ("prompt,weak\nhi,1\n", "lacks the column(s) strong"),
+        ("prompt,weak,strong\nhi,yes please,1\n", "line 2: column 'weak' is 'yes please'"),
+        ("prompt,weak,strong\n", "has no rows"),
+    ],
+)
+def test_route_eval_bad_input_is_exit_2_without_a_traceback(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    path = tmp_path / "results.csv"
+    if content is not None:
+        path.write_text(content)
+    code, out, err = _cli("eval", str(path))
+    assert code == 2
+    assert message in err and "Traceback" not in out + err
+
+
+def test_route_with_an_unknown_action_is_exit_2() -> None:
+    code, _, err = _cli("fit", str(SAMPLE))
+    assert code == 2 and "unknown action 'fit'" in err
+
+
+def _routellm_folder(root: Path) -> Path:
+    """The fixture written in RouteLLM's file layout and column names."""
+    rows = list(csv.DictReader(SAMPLE.open()))
+    header = ["prompt", "mistralai/Mixtral-8x7B-Instruct-v0.1", "gpt-4-1106-preview"]
+    mmlu = root / "routellm/evals/mmlu/responses"
+    mmlu.mkdir(parents=True)
+    gsm8k = root / "routellm/evals/gsm8k"
+    gsm8k.mkdir(parents=True)
+    for path, part in (
+        (mmlu / "mmlu_sample.csv", rows),
+        (gsm8k / "gsm8k_responses.csv", rows[:12]),
+    ):
+        with path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            for row in part:
+                writer.writerow([row["prompt"], row["weak"] == "1", row["strong"] == "1"])
+    return root
+
+
+def test_training_script_writes_a_model_the_hook_can_load(tmp_path: Path) -> None:
+    data = _routellm_folder(tmp_path / "RouteLLM")
+    out = tmp_path / "model.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "train_router.py"), str(data), "--out", str(out)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    model = need.NeedModel.load(out)
+    provenance = model.data["provenance"]
+    held_out = provenance["scores"]["mmlu_held_out"]
+    assert summary["mmlu_held_out"] == held_out
+    assert held_out["prompts"] + provenance["trained_prompts"] == 36
+    assert provenance["scores"]["gsm8k"]["prompts"] == 12
+    assert 0.0 <= held_out["apgr"] <= 1.0
+    assert len(provenance["need_at_share"]) == 19
+    assert all(0 < model.need(row.text) < 1 for row in read_prompts(SAMPLE))
+
+
+def test_training_script_names_the_source_when_the_folder_is_wrong(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "train_router.py"), str(tmp_path)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "github.com/lm-sys/RouteLLM" in done.stderr
+
+
+def test_the_hook_sends_a_request_the_need_model_flags_past_the_small_model(
+    hook: ModuleType,
+) -> None:
+    handler = _handler(hook)
+    model = handler.need_model
+    threshold = handler.policy["need"]["thresholds"]["local_first"]["medium"]
+    rows = read_prompts(SAMPLE)
+    flagged = max(rows, key=lambda row: model.need(row.text))
+    calm = min(rows, key=lambda row: model.need(row.text))
+    assert model.need(flagged.text) >= threshold > model.need(calm.text)
+    high = _pre_call(handler, _request([_user(flagged.text)]))
+    low = _pre_call(handler, _request([_user(calm.text)]))
+    assert high["metadata"]["hybrid_route"] != "local" or high["model"] != "local"
+    assert "need" in high["metadata"]["hybrid_reason"]
+    assert low["model"] == "local" and low["metadata"]["hybrid_route"] == "local"
