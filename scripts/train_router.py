@@ -13,7 +13,10 @@ gpt-4-1106-preview (strong); files in the plain `prompt,weak,strong` form work t
 
 The model: logistic regression over hashed words and size signs (hybridctl/gateway/need.py),
 label (1 + strong - weak) / 2, trained on the MMLU prompts whose CRC-32 puts them in the
-training split (the rest is held out); GSM8K is never trained on, only measured. Writes the
+training split (the rest is held out), plus GSM8K's training problems (train.jsonl, which no
+model answered) labelled by their worked solution's length. GSM8K's labelled test prompts and
+MT-Bench (8 kinds: writing, roleplay, reasoning, math, coding, extraction, STEM, humanities;
+each turn scored 1-10 by GPT-4 for both models) are never trained on, only measured. Writes the
 weights with their provenance and held-out APGR to OUT (default: the shipped model file).
 
 Example: python scripts/train_router.py ~/src/RouteLLM --out hybridctl/gateway/need_model.json
@@ -22,6 +25,7 @@ Example: python scripts/train_router.py ~/src/RouteLLM --out hybridctl/gateway/n
 from __future__ import annotations
 
 import argparse
+import bisect
 import csv
 import datetime
 import json
@@ -39,12 +43,19 @@ from hybridctl.gateway import need, route_eval  # noqa: E402
 SOURCE = "https://github.com/lm-sys/RouteLLM"
 MMLU_GLOB = "routellm/evals/mmlu/responses/mmlu_*.csv"
 GSM8K_FILE = "routellm/evals/gsm8k/gsm8k_responses.csv"
+GSM8K_TRAIN = "routellm/evals/gsm8k/train.jsonl"  # GSM8K's training split: no model's answers
+MT_BENCH_QUESTIONS = "routellm/evals/mt_bench/question.jsonl"
+MT_BENCH_JUDGEMENTS = "routellm/evals/mt_bench/judgements.jsonl"
 WEAK_COLUMNS = ("mistralai/Mixtral-8x7B-Instruct-v0.1", "weak")
 STRONG_COLUMNS = ("gpt-4-1106-preview", "strong")
 DIMENSIONS = 2**15
 HELD_OUT_PER_10 = 3  # a prompt whose CRC-32 mod 10 is below this is held out
 EPOCHS = 3
 LEARNING_RATE = 0.03
+DENSE_RATE = 0.3  # the size signs are few and shared by every prompt: they learn faster
+# GSM8K's training problems carry a worked solution, not a model's answer: a longer solution is
+# a harder problem. Label = PROXY_LOW + PROXY_SPAN * (the solution length's quantile).
+PROXY_LOW, PROXY_SPAN = 0.2, 0.6
 L2 = 1e-5
 DECIMALS = 2  # weights are rounded to this many decimals (the shipped file stays small)
 
@@ -82,11 +93,52 @@ def target(prompt: route_eval.Prompt) -> float:
     return (1.0 + prompt.strong - prompt.weak) / 2
 
 
-def train(prompts: list[route_eval.Prompt], seed: int = 0) -> tuple[list[float], float]:
+def read_gsm8k_train(path: Path) -> list[tuple[str, float]]:
+    """GSM8K training problems, each labelled by its worked solution's length quantile."""
+    if not path.exists():
+        return []
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    lengths = sorted(len(row["answer"]) for row in rows)
+    return [
+        (
+            row["question"],
+            PROXY_LOW + PROXY_SPAN * bisect.bisect_left(lengths, len(row["answer"])) / len(rows),
+        )
+        for row in rows
+    ]
+
+
+def read_mt_bench(folder: Path) -> list[route_eval.Prompt]:
+    """MT-Bench turns (the conversation's user messages up to that turn, as the hook reads
+    them), each model's GPT-4 score / 10."""
+    questions_path, judgements_path = folder / MT_BENCH_QUESTIONS, folder / MT_BENCH_JUDGEMENTS
+    if not (questions_path.exists() and judgements_path.exists()):
+        return []
+    questions = [json.loads(line) for line in questions_path.read_text().splitlines() if line]
+    scores: dict[tuple[int, int, str], float] = {}
+    for line in judgements_path.read_text().splitlines():
+        row = json.loads(line)
+        turn = 2 if "multi-turn" in row["judge"][1] else 1
+        scores[(row["question_id"], turn, row["model"])] = row["score"] / 10
+    weak, strong = WEAK_COLUMNS[0], STRONG_COLUMNS[0]
+    return [
+        route_eval.Prompt(
+            # As the hook reads a conversation: the first user message's head, then the last.
+            need.request_text([{"role": "user", "content": t} for t in q["turns"][:turn]]),
+            scores[(q["question_id"], turn, weak)],
+            scores[(q["question_id"], turn, strong)],
+        )
+        for q in questions
+        for turn in (1, 2)
+        if (q["question_id"], turn, weak) in scores and (q["question_id"], turn, strong) in scores
+    ]
+
+
+def train(examples_in: list[tuple[str, float]], seed: int = 0) -> tuple[list, list, float]:
     """Logistic regression (AdaGrad, L2) of "the weak answer is wrong" on hashed features."""
     examples = [
-        (need.feature_ids(p.text, DIMENSIONS), need.dense_features(p.text), target(p))
-        for p in prompts
+        (need.feature_ids(text, DIMENSIONS), need.dense_features(text), label)
+        for text, label in examples_in
     ]
     weights = [0.0] * DIMENSIONS
     squares = [1e-8] * DIMENSIONS
@@ -105,9 +157,9 @@ def train(prompts: list[route_eval.Prompt], seed: int = 0) -> tuple[list[float],
                 weights[i] -= LEARNING_RATE * gradient / math.sqrt(squares[i])
             for j, x in enumerate(dense):
                 dense_squares[j] += (error * x) ** 2
-                dense_weights[j] -= LEARNING_RATE * error * x / math.sqrt(dense_squares[j])
+                dense_weights[j] -= DENSE_RATE * error * x / math.sqrt(dense_squares[j])
             bias_square += error * error
-            bias -= LEARNING_RATE * error / math.sqrt(bias_square)
+            bias -= DENSE_RATE * error / math.sqrt(bias_square)
     return weights, dense_weights, bias
 
 
@@ -147,30 +199,46 @@ def main(argv: list[str] | None = None) -> int:
     mmlu = [p for f in mmlu_files for p in read_results(f)]
     gsm8k_path = args.data / GSM8K_FILE
     gsm8k = read_results(gsm8k_path) if gsm8k_path.exists() else []
+    gsm8k_train = read_gsm8k_train(args.data / GSM8K_TRAIN)
+    mt_bench = read_mt_bench(args.data)
     training = [p for p in mmlu if not held_out(p)]
     test = [p for p in mmlu if held_out(p)]
-    weights, dense_weights, bias = train(training)
-    scores = {"mmlu_held_out": {}, "gsm8k": {}}
+    weights, dense_weights, bias = train([(p.text, target(p)) for p in training] + gsm8k_train)
+    scores: dict = {"mmlu_held_out": {}, "gsm8k": {}, "mt_bench": {}}
     provenance = {
-        "sources": [f"{SOURCE}/tree/main/{MMLU_GLOB}", f"{SOURCE}/blob/main/{GSM8K_FILE}"],
+        "sources": [
+            f"{SOURCE}/tree/main/{MMLU_GLOB}",
+            f"{SOURCE}/blob/main/{GSM8K_TRAIN}",
+            f"{SOURCE}/blob/main/{GSM8K_FILE}",
+            f"{SOURCE}/blob/main/{MT_BENCH_JUDGEMENTS}",
+        ],
         "weak_model": WEAK_COLUMNS[0],
         "strong_model": STRONG_COLUMNS[0],
         "source_commit": args.commit,
         "label": "(1 + strong - weak) / 2: 1 when only the strong model is right",
         "trained": datetime.date.today().isoformat(),
         "split": f"MMLU prompts with CRC-32(prompt) mod 10 >= {HELD_OUT_PER_10} trained on "
-        f"({len(training)} of {len(mmlu)}); the rest held out; GSM8K never trained on",
+        f"({len(training)} of {len(mmlu)}); the rest held out; GSM8K's {len(gsm8k_train)} "
+        "training problems (no model's answers) labelled by their worked solution's length; "
+        "GSM8K's labelled test prompts and MT-Bench never trained on",
         "trained_prompts": len(training),
+        "proxy_prompts": len(gsm8k_train),
         "scores": scores,
     }
     data = model_data(weights, dense_weights, bias, provenance)
     model = need.NeedModel(data)  # measured as shipped: with the rounded weights
-    for name, prompts in (("mmlu_held_out", test), ("gsm8k", gsm8k)):
+    for name, prompts in (("mmlu_held_out", test), ("gsm8k", gsm8k), ("mt_bench", mt_bench)):
         if prompts:
             result = evaluate(model, prompts)
             scores[name] = {"prompts": result["prompts"], "apgr": result["apgr"]}
             # The need at each strong-call share on held-out prompts: what policy thresholds use.
             if name == "mmlu_held_out":
+                curve = route_eval.gap_curve(prompts, result["scores"])
+                # The cost-quality curve the planner reads (tiers.yaml routing.need_curve).
+                provenance["gap_recovered_at_share"] = {
+                    f"{share / 100:.2f}": round(route_eval.at_share(curve, share / 100).pgr, 2)
+                    for share in range(5, 100, 5)
+                }
                 provenance["need_at_share"] = {
                     f"{share / 100:.2f}": round(
                         route_eval.threshold_for_share(result["scores"], share / 100), 4
@@ -178,7 +246,9 @@ def main(argv: list[str] | None = None) -> int:
                     for share in range(5, 100, 5)
                 }
     args.out.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n")
-    print(json.dumps({"out": str(args.out), "kept_weights": len(data["weights"]), **scores}))
+    summary = {"out": str(args.out), "kept_weights": len(data["weights"]), **scores}
+    summary["gap_recovered_at_share"] = provenance.get("gap_recovered_at_share")
+    print(json.dumps(summary))
     return 0
 
 

@@ -398,6 +398,21 @@ class TestTierOne:
         box.wait_healthy("llm")
         box.wait_local(SIMPLE, "tinyllama-1.1b-chat-q4_k_m")
 
+    def test_bench_deployment_times_its_own_server_beside_the_plan(self, box: Box) -> None:
+        # Figures only (a tiny model is far faster than the catalog's): the exit code may be 1.
+        args = ["--repetitions", "1", "--prompt-tokens", "8", "--gen-tokens", "4"]
+        done = box.cli("bench", "--deployment", box.name, *args, "--max-tokens", "4", "--json",
+                       check=False)  # fmt: skip
+        assert done.returncode in (0, 1), done.stderr
+        assert "Traceback" not in done.stderr and "download" not in done.stderr
+        result = json.loads(done.stdout)
+        assert result["kind"] == "box" and result["limits"]["threads"] >= 1
+        (row,) = result["models"]
+        assert row["predicted_tokens_per_s"] > 0 and row["measured_tokens_per_s"] > 0
+        serving = result["serving"]
+        assert serving["clients"] == serving["promised_concurrency"]
+        assert serving["predicted_p95_s"] > 0 and serving["measured_p95_s"] > 0
+
     def test_status_outputs_and_deployments_show_the_local_box(self, box: Box) -> None:
         status = box.cli("status", box.name).stdout
         assert "box-t1: deployed; tier 1 on local" in status
@@ -621,12 +636,23 @@ class TestUnderHostileTraffic:
         assert box.chat(SIMPLE).status == 200
 
     def test_the_gateways_memory_holds_under_large_requests(self, box: Box) -> None:
+        """Measured here: 332 MiB idle, 383 after the first 20 requests of 1.6 MB (tokenizers and
+        caches load once), then 388, 393, 397, 397, 396 after each next 20: it levels off."""
         filler = "lorem ipsum dolor sit amet " * 60_000  # 1.6 MB, under the proxy's limit
-        body = {"model": "local", "messages": [{"role": "user", "content": filler}]}
+        body = {
+            "model": "local",
+            "messages": [{"role": "user", "content": filler}],
+            "max_tokens": 4,
+        }
+
+        def twenty() -> None:
+            for _ in range(20):
+                answer = box.request("/v1/chat/completions", body)
+                assert answer.status in (200, 400), answer.body  # the local context is exceeded
+
+        twenty()
         before = _gateway_memory_mib(box)
-        for _ in range(20):
-            answer = box.request("/v1/chat/completions", {**body, "max_tokens": 4})
-            assert answer.status in (200, 400), answer.body  # the local context is exceeded
+        twenty()
         after = _gateway_memory_mib(box)
         assert after <= before * 1.10, (before, after)
 

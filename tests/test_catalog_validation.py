@@ -86,7 +86,7 @@ CASES = [
         lambda t: _replace(
             t,
             "      - model: tinyllama-1.1b-chat-q4_k_m\n        role: simple\n"
-            "        promised_tokens_per_s: 8",
+            "        promised_tokens_per_s: 24.5",
             "      - model: mistral-7b-instruct-v0.2-q4_k_m\n        role: simple\n"
             "        promised_tokens_per_s: 1",
         ),
@@ -102,7 +102,7 @@ CASES = [
     (
         "promise-above-roofline",
         lambda t: _replace(
-            t, "        promised_tokens_per_s: 8\n", "        promised_tokens_per_s: 80\n"
+            t, "        promised_tokens_per_s: 24.5\n", "        promised_tokens_per_s: 80\n"
         ),
         ("        promised_tokens_per_s: 80", 1),
         ["promised_tokens_per_s", "above the bandwidth roofline", "GB/s"],
@@ -128,10 +128,12 @@ CASES = [
     (
         "offer-too-small",
         lambda t: _replace(
-            t, "        vcpu: 2\n        ram_gib: 2\n", "        vcpu: 2\n        ram_gib: 1\n"
+            t,
+            "instance_type: cx23\n        region: fsn1\n        vcpu: 2\n        ram_gib: 4\n",
+            "instance_type: cx23\n        region: fsn1\n        vcpu: 2\n        ram_gib: 1\n",
         ),
         ("        ram_gib: 1", 1),
-        ["tiers[0].offers[0].ram_gib", "cpx11 has 1 GiB, the tier needs 2"],
+        ["tiers[0].offers[0].ram_gib", "cx23 has 1 GiB, the tier needs 2"],
     ),
     (
         "unknown-cloud-model",
@@ -143,8 +145,8 @@ CASES = [
         "undeployable-provider",
         lambda t: _replace(
             t,
-            "      - provider: hetzner\n        instance_type: cpx11",
-            "      - provider: hetzner-cloud\n        instance_type: cpx11",
+            "      - provider: hetzner\n        instance_type: cx23",
+            "      - provider: hetzner-cloud\n        instance_type: cx23",
         ),
         ("      - provider: hetzner-cloud", 1),
         ["tiers[0].offers[0].provider", "cannot deploy to 'hetzner-cloud'"],
@@ -176,7 +178,7 @@ CASES = [
     (
         "no-simple-model",
         lambda t: _replace(t, "        role: simple\n", "        role: complex\n"),
-        ("        role: complex\n        promised_tokens_per_s: 8", 1),
+        ("        role: complex\n        promised_tokens_per_s: 24.5", 1),
         ["tiers[0].models[0].role", "the tier has no simple model"],
     ),
     (

@@ -170,7 +170,7 @@ def test_cost_json_and_override() -> None:
     result = runner.invoke(app, ["cost", "--tier", "2", "--requests-per-month", "20000", "--json"])
     assert result.exit_code == 0
     (row,) = json.loads(result.output)
-    assert row["cloud_only_usd"] == pytest.approx(1320)
+    assert row["guide"]["cloud_only_usd"] == pytest.approx(1320)
     for bad in (
         ["--local-share", "2"],
         ["--requests-per-month", "-1"],

@@ -284,7 +284,9 @@ class TestDayTwo:
         result = json.loads(done.stdout)
         serving = result["serving"]
         assert serving["endpoint"] == "https://localhost:10443/v1/chat/completions"
-        assert serving["clients"] == 8  # tier 2's promised concurrency
+        # the concurrency the plan promises for this box, with its p95 beside the measured one
+        assert serving["clients"] == serving["promised_concurrency"] >= 1
+        assert serving["predicted_p95_s"] > 0 and serving["measured_p95_s"] > 0
         assert serving["errors"] == 0 and serving["requests_ok"] == serving["requests_sent"] > 0
         assert serving["latency_s"]["p95"] >= serving["latency_s"]["p50"] > 0
         assert serving["requests_per_minute"] > 0

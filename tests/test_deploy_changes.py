@@ -30,13 +30,13 @@ def _resolved(tier: str):
 def test_a_tier_change_warns_of_the_resize_downtime() -> None:
     existing = DeploymentRecord.model_construct(tier="2", instance_type="cx22")
     (warning,) = change_warnings(existing, _resolved("2.5"), [Step("update", "hybridctl-hetzner")])
-    assert "tier change 2 -> 2.5 resizes cx22 -> cx32 in place" in warning
+    assert "tier change 2 -> 2.5 resizes cx22 -> cx33 in place" in warning
     assert "powers the server off" in warning
     assert "hybridctl render --tier 2.5" in warning
 
 
 def test_replacements_and_deletions_are_named() -> None:
-    existing = DeploymentRecord.model_construct(tier="2.5", instance_type="cx32")
+    existing = DeploymentRecord.model_construct(tier="2.5", instance_type="cx33")
     steps = [Step("replace", "fw"), Step("delete", "old-volume"), Step("same", "server")]
     warnings = change_warnings(existing, _resolved("2.5"), steps)
     assert warnings == [

@@ -75,7 +75,7 @@ def test_plan_with_nodes_shows_load_balancer_and_cost_times_nodes(no_pulumi_on_p
     assert result.exit_code == 0, result.output
     assert "hcloud:index/loadBalancer:LoadBalancer" in result.output
     assert result.output.count("hcloud:index/server:Server") == 3
-    assert "Monthly cost: $144.00 = 3 x cx32 at $48.00" in result.output
+    assert "Monthly cost: $31.38 = 3 x cx33 at $10.46" in result.output
 
 
 def test_plan_json(no_pulumi_on_path) -> None:
@@ -233,7 +233,7 @@ def test_deploy_status_outputs_list_destroy(fake_pulumi: FakeBackend, isolated_e
         "deploy", "--tier", "2", "--provider", "hetzner", "--name", "web", "--plan"
     )
     assert update_plan.exit_code == 0, update_plan.output
-    assert "web exists (tier 1)" in update_plan.output and "cx22" in update_plan.output
+    assert "web exists (tier 1)" in update_plan.output and "cx23" in update_plan.output
     assert "203.0.113.7/32" in update_plan.output  # the recorded admin network, no placeholder
 
     typo = invoke("status", "wbe")

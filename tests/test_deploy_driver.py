@@ -85,7 +85,7 @@ def test_deploy_pins_host_key_configures_provider_and_records(catalog, cloud_env
     assert target.work_dir == records.workspace_dir("web")
 
     assert record.status == "deployed" and record.outputs["ip"] == "198.51.100.7"
-    assert record.instance_type == "cpx11" and record.monthly_usd == 5
+    assert record.instance_type == "cx23" and record.monthly_usd == 6.97
     saved = records.load_record("web")
     assert saved.outputs == record.outputs
     known_hosts = Path(saved.known_hosts).read_text()
@@ -137,13 +137,14 @@ def test_tier_change_is_an_update_with_downtime_warning_and_same_host_key(
     backend = FakeBackend()
     deployer, buffer, _ = _deployer(backend, cloud_env)
     first = deployer.deploy(catalog, _request(tier_id="1"), yes=True)
-    second = deployer.deploy(catalog, _request(tier_id="2", admin_cidr=None), yes=True)
-    assert second.tier == "2" and second.instance_type == "cx22"
+    # tier 2.5 (not 2: tiers 1 and 2 share Hetzner's cx23) resizes the server
+    second = deployer.deploy(catalog, _request(tier_id="2.5", admin_cidr=None), yes=True)
+    assert second.tier == "2.5" and second.instance_type == "cx33"
     assert second.host_key_public == first.host_key_public
     assert second.created == first.created
     assert second.admin_cidr == "203.0.113.7/32"
     warning = buffer.getvalue()
-    assert "cpx11 -> cx22" in warning and "powers the server off" in warning
+    assert "cx23 -> cx33" in warning and "powers the server off" in warning
 
 
 def test_default_name_makes_another_tier_an_update_keeping_the_node_count(
@@ -159,7 +160,7 @@ def test_default_name_makes_another_tier_an_update_keeping_the_node_count(
         yes=True,
     )
     assert updated.name == "hybridctl-hetzner" and updated.tier == "2.5"
-    assert updated.nodes == 3 and updated.monthly_usd == 3 * 48
+    assert updated.nodes == 3 and updated.monthly_usd == pytest.approx(3 * 10.46)
     assert [r.name for r in records.list_records()] == ["hybridctl-hetzner"]
     assert list(backend.stacks) == ["hybridctl-hetzner"]
 
@@ -342,4 +343,4 @@ def test_inline_program_builds_the_component_and_exports_its_outputs(
     [(pushed_record, archive, pushed_env)] = deployer.pushed  # type: ignore[attr-defined]
     assert pushed_record.outputs == record.outputs and pushed_env == values_env
     assert archive.startswith(b"\xfd7zXZ")  # the tar.xz the box unpacks
-    assert all(server["serverType"] == "cpx11" for server in servers)
+    assert all(server["serverType"] == "cx23" for server in servers)

@@ -87,6 +87,11 @@ def rig_for(isolated_env: Path):
     return lambda provider: Rig(provider, isolated_env)
 
 
+# The tier the upgrade tests move to: 2.5, not 2 (tiers 1 and 2 share Hetzner's cx23, so 1 -> 2
+# resizes nothing there).
+UP = "2.5"
+
+
 def _offer(tier: str, provider: str) -> str:
     tier_ = load_catalog().tier(tier)
     return next(o.instance_type for o in tier_.offers if o.provider == provider)
@@ -110,28 +115,28 @@ def test_upgrade_backs_up_resizes_pushes_and_verifies_in_that_order(rig_for, pro
     assert rig.calls == ["preview", "up", "push 1", "rotate", f"wait 1 {_models('1')}"]
     rig.calls.clear()
 
-    result = rig.upgrade("2")
+    result = rig.upgrade(UP)
 
     assert rig.calls == [
         "backup 1",
         "preview",
         "up",
-        "push 2",
+        f"push {UP}",
         "rotate",
-        f"wait 2 {_models('2')}",
-        "check 2",
+        f"wait {UP} {_models(UP)}",
+        f"check {UP}",
     ]
-    assert result.previous_tier == "1" and result.record.tier == "2"
+    assert result.previous_tier == "1" and result.record.tier == UP
     # The resize happened in the stack: the same server, the new offer's type.
     assert rig.server_type(0) == _offer("1", provider)
-    assert rig.server_type(1) == _offer("2", provider) != _offer("1", provider)
+    assert rig.server_type(1) == _offer(UP, provider) != _offer("1", provider)
     assert "resizes" in rig.buffer.getvalue()  # the downtime warning before the apply
     assert rig.box.backups == [result.backup] and result.backup.parent.name == "backups"
     # The pushed bundle is the new tier's: its models are the ones the router serves.
     models_ini = _archive_file(rig.archives[-1], "llm/models.ini")
-    assert all(f"[{e.model}]" in models_ini for e in load_catalog().tier("2").models)
+    assert all(f"[{e.model}]" in models_ini for e in load_catalog().tier(UP).models)
     saved = records.load_record("up-cloud")
-    assert saved.tier == "2" and saved.instance_type == _offer("2", provider)
+    assert saved.tier == UP and saved.instance_type == _offer(UP, provider)
 
 
 @pytest.mark.parametrize("provider", ["hetzner", "aws", "gcp"])
@@ -144,14 +149,14 @@ def test_a_failed_check_rolls_the_bundle_back_and_says_the_server_stays_resized(
     rig.box.problem = "status --check: models: qwen failed"
 
     with pytest.raises(CheckFailed) as caught:
-        rig.upgrade("2")
+        rig.upgrade(UP)
 
     assert caught.value.exit_code == 1
     assert "Rolled back to the previous bundle (tier 1): serving again" in caught.value.message
-    assert rig.calls[-2:] == ["check 2", f"rollback {_models('1')}"]
+    assert rig.calls[-2:] == [f"check {UP}", f"rollback {_models('1')}"]
     saved = records.load_record("up-cloud")
     assert saved.tier == "1" and saved.status == "deployed"
-    assert saved.last_error and f"stays resized to {_offer('2', provider)}" in saved.last_error
+    assert saved.last_error and f"stays resized to {_offer(UP, provider)}" in saved.last_error
 
 
 @pytest.mark.parametrize("provider", ["aws", "gcp"])

@@ -31,6 +31,7 @@ import pytest
 
 from hybridctl.catalog import load_catalog
 from hybridctl.catalog.roles import local_roles
+from hybridctl.gateway.route_record import parse_record
 from hybridctl.render.router import (
     build_router_context,
     point_redis_at,
@@ -328,6 +329,11 @@ def test_prometheus_metrics_count_the_routed_requests(gateway: Gateway) -> None:
         line.startswith("litellm_deployment_success_responses_total") and local_base in line
         for line in metrics.splitlines()
     )
+    # The hook's own record: requests per need band and route (counts, never content), in the
+    # form `hybridctl route refit` reads.
+    bands = parse_record(metrics)
+    assert sum(band.requests for band in bands) >= 1
+    assert {route for band in bands for route in band.routes} <= {"local", "medium", "large"}
 
 
 def test_no_secret_reaches_the_rendered_files_or_the_log(gateway: Gateway) -> None:

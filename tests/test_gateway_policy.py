@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from hybridctl.gateway.route_record import parse_record
 from tests.gateway_fixtures import (
     BUDGET_USD,
     LARGE_VENDORS,
@@ -269,6 +270,11 @@ def test_a_low_confidence_local_answer_is_escalated(box: Deployment) -> None:
     after = box.counts()
     assert after["local"] == before["local"] + 1
     assert after["groq"] == before["groq"] + 1
+    # The box learns: the escalation is counted in the request's need band (no content).
+    with urllib.request.urlopen(f"{box.gateways[0]}/metrics/", timeout=30) as response:
+        bands = parse_record(response.read().decode())
+    assert sum(band.escalated for band in bands) >= 1
+    assert sum(band.checked for band in bands) >= sum(band.escalated for band in bands)
 
 
 def test_the_task_type_header_routes_and_an_unknown_one_is_a_400(box: Deployment) -> None:

@@ -96,7 +96,7 @@ def test_render_local_publishes_on_loopback_and_every_service_is_hardened() -> N
         assert service["security_opt"] == ["no-new-privileges:true"], name
     # The gateway serves cloud routes even when the model server or its download fails.
     assert "llm" not in (compose["services"]["gateway"].get("depends_on") or {})
-    # tier 1's cheapest offer (Hetzner cpx11) has 2 vCPUs: the server gets both cores
+    # tier 1's cheapest offer (Hetzner cx23) has 2 vCPUs: the server gets both cores
     assert compose["services"]["llm"]["deploy"]["resources"]["limits"]["cpus"] == "2"
 
 

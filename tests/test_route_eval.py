@@ -12,9 +12,10 @@ from types import ModuleType
 import pytest
 from typer.testing import CliRunner
 
+from hybridctl.catalog import load_catalog
 from hybridctl.cli.app import app
 from hybridctl.gateway import need
-from hybridctl.gateway.policy import NEED_TARGET_SHARES, need_thresholds
+from hybridctl.gateway.policy import need_policy, need_thresholds
 from hybridctl.gateway.route_eval import Prompt, apgr, at_threshold, gap_curve, read_prompts
 from tests.router_fixtures import handler as _handler
 from tests.router_fixtures import pre_call as _pre_call
@@ -72,10 +73,22 @@ def test_the_shipped_model_is_small_and_states_its_provenance() -> None:
 
 def test_thresholds_follow_the_target_shares() -> None:
     at_share = {"0.05": 0.9, "0.20": 0.7, "0.30": 0.6, "0.50": 0.5}
-    thresholds = need_thresholds(at_share)
+    targets = {"local_first": {"medium": 0.3, "large": 0.05}, "cost_optimized": {"medium": 0.2}}
+    thresholds = need_thresholds(at_share, targets)
     assert thresholds["local_first"] == {"medium": 0.6, "large": 0.9}
-    assert thresholds["cost_optimized"] == {"medium": 0.7, "large": 0.9}
-    assert set(thresholds) == set(NEED_TARGET_SHARES)
+    assert thresholds["cost_optimized"] == {"medium": 0.7}
+
+
+def test_the_policy_takes_each_strategys_target_shares_from_the_catalog() -> None:
+    routing = load_catalog().routing
+    assert routing.need_shares, "tiers.yaml routing.need_shares"
+    changed = routing.model_copy(update={"need_shares": {"local_first": {"medium": 0.5}}})
+    policy = need_policy(changed)
+    assert policy["target_shares"] == {"local_first": {"medium": 0.5}}
+    at_share = need.NeedModel.load().data["provenance"]["need_at_share"]
+    assert policy["thresholds"] == {"local_first": {"medium": at_share["0.50"]}}
+    shipped = need_policy(routing)
+    assert set(shipped["thresholds"]) == {str(s) for s in routing.need_shares}
 
 
 def _cli(*args: str) -> tuple[int, str, str]:
@@ -151,6 +164,25 @@ def _routellm_folder(root: Path) -> Path:
             writer.writerow(header)
             for row in part:
                 writer.writerow([row["prompt"], row["weak"] == "1", row["strong"] == "1"])
+    # GSM8K's training problems: a worked solution, no model's answer (the proxy label).
+    train = [{"question": f"Tom has {n} apples and buys {n} more. How many?", "answer": "x" * n}
+             for n in range(2, 12)]  # fmt: skip
+    (gsm8k / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in train))
+    # MT-Bench: two questions of two turns, each turn of both models scored by a judge.
+    bench = root / "routellm/evals/mt_bench"
+    bench.mkdir(parents=True)
+    questions = [
+        {"question_id": 81, "category": "writing", "turns": ["Write a poem.", "Shorter."]},
+        {"question_id": 119, "category": "math", "turns": ["Solve 3x + 2 = 11.", "And 4x?"]},
+    ]
+    (bench / "question.jsonl").write_text("".join(json.dumps(q) + "\n" for q in questions))
+    judgements = [
+        {"question_id": q["question_id"], "model": model, "judge": ["gpt-4", judge], "score": score}
+        for q in questions
+        for judge in ("single-v1", "single-v1-multi-turn")
+        for model, score in ((header[1], 4 if q["category"] == "math" else 8), (header[2], 9))
+    ]
+    (bench / "judgements.jsonl").write_text("".join(json.dumps(j) + "\n" for j in judgements))
     return root
 
 
@@ -169,6 +201,10 @@ def test_training_script_writes_a_model_the_hook_can_load(tmp_path: Path) -> Non
     assert summary["mmlu_held_out"] == held_out
     assert held_out["prompts"] + provenance["trained_prompts"] == 36
     assert provenance["scores"]["gsm8k"]["prompts"] == 12
+    assert provenance["proxy_prompts"] == 10  # GSM8K's training problems, no model labels
+    assert provenance["scores"]["mt_bench"]["prompts"] == 4  # two questions x two turns
+    assert summary["mt_bench"] == provenance["scores"]["mt_bench"]
+    assert len(provenance["gap_recovered_at_share"]) == 19
     assert 0.0 <= held_out["apgr"] <= 1.0
     assert len(provenance["need_at_share"]) == 19
     assert all(0 < model.need(row.text) < 1 for row in read_prompts(SAMPLE))

@@ -106,7 +106,7 @@ def test_a_recorded_efficiency_derives_the_figure_for_its_family_only() -> None:
     assert prediction.source == "derived"
     roofline = tier.memory_bandwidth_gbs * 1e9 / (model.file_size_mb * 1e6)
     assert prediction.generation_tokens_per_s == pytest.approx(0.5 * roofline)
-    assert prediction.threads == 2  # tier 2's cheapest offer (cx22) has 2 vCPUs
+    assert prediction.threads == 2  # tier 2's cheapest offer (cx23) has 2 vCPUs
     assert prediction.prompt_tokens_per_s == pytest.approx(
         100 * 2 / model.architecture.parameters_b
     )

@@ -23,6 +23,9 @@ def verdict_lines(result: dict[str, Any]) -> list[str]:
         if headroom is not None:
             what += f", {headroom:.0f} MiB under its memory budget"
         lines.append(f"[green]holds[/] {row.get('name')}: {what}")
+    if result.get("kind") == "box":  # a local box: the plan against its own server
+        lines += [f"[green]holds[/] {note}" for note in result["verdict"].get("notes", [])]
+        lines += [f"[yellow]disturbed[/] {line}" for line in result.get("disturbed", [])]
     lines += [f"[red]SHORT[/] {gap}" for gap in result.get("verdict", {}).get("shortfalls", [])]
     for row in result.get("rows", []):
         if row.get("interference"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from hybridctl.catalog.loader import FieldPath, LineIndex, format_path
@@ -49,7 +50,31 @@ def cross_check(catalog: Catalog, path: Path, index: LineIndex) -> Findings:
     _check_memory_fit(catalog, findings)
     _check_speeds(catalog, findings)
     _check_pinning(catalog, findings)
+    _check_price_snapshot(catalog, findings)
     return findings
+
+
+PRICE_SNAPSHOT_MAX_AGE_DAYS = 90
+
+
+def price_snapshot_age(as_of: str | None, today: date) -> str | None:
+    """Why the offers' prices need a refresh (none recorded, or older than 90 days), or None."""
+    if as_of is None:
+        return "no price snapshot date recorded: the offers' prices are of unknown age"
+    age = (today - date.fromisoformat(as_of)).days
+    if age > PRICE_SNAPSHOT_MAX_AGE_DAYS:
+        return (
+            f"the offers' prices were recorded on {as_of}, {age} days ago (more than "
+            f"{PRICE_SNAPSHOT_MAX_AGE_DAYS}): check them against the providers' price lists"
+        )
+    return None
+
+
+def _check_price_snapshot(catalog: Catalog, findings: Findings) -> None:
+    snapshot = catalog.price_snapshot
+    stale = price_snapshot_age(snapshot.as_of if snapshot else None, date.today())
+    if stale:
+        findings.warning(("price_snapshot", "as_of") if snapshot else ("version",), stale)
 
 
 def _check_unique_tiers(catalog: Catalog, findings: Findings) -> None:

@@ -67,11 +67,35 @@ class Source(Strict):
         return text
 
 
+class PriceSnapshot(Strict):
+    """When the offers' prices were taken from the providers' price lists, and the exchange rate
+    that turned non-USD prices into USD."""
+
+    as_of: str = Field(description="YYYY-MM-DD: the day the offers' prices were recorded")
+    usd_per_eur: PositiveFloat
+    exchange_rate_source: Source
+    note: str | None = None
+
+    @field_validator("as_of", mode="before")
+    @classmethod
+    def _day(cls, value: object) -> object:
+        text = str(value)
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError("must be a day written YYYY-MM-DD")
+        return text
+
+
 class Gpu(Strict):
     model: str
     count: Integer = Field(ge=1)
     vram_gib: PositiveFloat
     memory_bandwidth_gbs: PositiveFloat
+    fp16_tflops: PositiveFloat | None = Field(
+        default=None, description="datasheet dense FP16 tensor TFLOP/s, per GPU"
+    )
+    usable_vram_mib: PositiveFloat | None = Field(
+        default=None, description="VRAM the driver reports (under the label), per GPU"
+    )
 
 
 class Band(Strict):
@@ -317,6 +341,14 @@ class UserTierPolicy(Strict):
     note: str
 
 
+class NeedCurve(Strict):
+    """The need model's held-out cost-quality curve: strong-call share -> share of the weak-to-
+    strong quality gap recovered (hybridctl/gateway/need_model.json's provenance)."""
+
+    gap_recovered: dict[Fraction, Fraction] = Field(min_length=2)
+    source: Source
+
+
 class Routing(Strict):
     default_strategy: Strategy
     strategies: dict[Strategy, str]
@@ -330,6 +362,10 @@ class Routing(Strict):
     over_budget: OverBudget = "cheapest_cloud"
     # Task type (x-hybrid-task-type header) -> the least capable route it needs.
     task_types: dict[str, RouteName] = {}
+    # Strategy -> route -> the share of requests the need model alone sends past the small local
+    # model (medium) and to the large route; the policy's need thresholds give these shares.
+    need_shares: dict[Strategy, dict[RouteName, Fraction]] = {}
+    need_curve: NeedCurve | None = None
     cache_ttl_s: Integer = Field(ge=0)
     # The largest request body the proxy passes to the gateway; None: sized from the longest
     # context the box serves (hybridctl.render.context.request_limit_mib).
@@ -369,6 +405,7 @@ class Catalog(Strict):
     routing: Routing
     cost_scenarios: list[CostScenario] = []
     speed_efficiencies: list[SpeedEfficiency] = []
+    price_snapshot: PriceSnapshot | None = None
 
     def tier(self, tier_id: str) -> Tier:
         for tier in self.tiers:

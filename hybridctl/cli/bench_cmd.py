@@ -256,7 +256,9 @@ def bench(
     """Measure load time, peak memory and tokens/s of a tier's models and judge its promises.
 
     Runs here (--local, the default) or on a box over SSH (--host, --deployment), host key
-    verified. Exit 0 when every promise holds, 1 when one falls short, 2 on bad input.
+    verified. A local --deployment is timed by its own model server, under its own CPU and
+    memory limits, beside the plan's prediction for this machine (no download).
+    Exit 0 when every promise holds, 1 when one falls short, 2 on bad input.
     With --serve URL it load-tests a running OpenAI-compatible server instead.
 
     Example: hybridctl bench --tier 1 --local --repetitions 3
@@ -280,7 +282,10 @@ def bench(
         tuned = bench_steps.tune(*picked, tune_budget_s, update_catalog, catalog, ssh, as_json)
         raise typer.Exit(0 if tuned else 1)  # 1: no setting ran (each one's error is shown)
     plan = bench_plan(*picked, repetitions, prompt_tokens, gen_tokens, threads, skip_bandwidth)
-    result = bench_steps.run_bench(plan, ssh, remote_python, install_deps, out, as_json)
+    if deployment and ssh is None and not model:  # a box on this machine: time its own server
+        result = bench_steps.box(deployment, *picked[:2], plan, update_catalog)
+    else:
+        result = bench_steps.run_bench(plan, ssh, remote_python, install_deps, out, as_json)
     if deployment and not skip_serving:  # and the serving stack, through proxy and gateway
         result = bench_steps.serving(result, deployment, catalog, clients, max_tokens)
     bench_steps.finish(result, out, as_json)

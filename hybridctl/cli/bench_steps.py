@@ -59,6 +59,24 @@ def serving(
     )
 
 
+def box(
+    deployment: str, cat: Any, tier: Any, plan: dict[str, Any], update_catalog: bool
+) -> dict[str, Any]:
+    """A local deployment's models, timed by its own model server, beside the plan's figures."""
+    from hybridctl.deploy.records import load_record
+    from hybridctl.ops.boxbench import bench_box
+
+    if update_catalog:
+        raise UsageError(
+            "--update-catalog records a standalone bench's figures, not a deployed box's",
+            hint="Bench the model files with --model ID=PATH --update-catalog instead.",
+        )
+    return bench_box(
+        load_record(deployment), cat, tier, repetitions=plan["repetitions"],
+        prompt_tokens=plan["prompt_tokens"], gen_tokens=plan["gen_tokens"], progress=progress,
+    )  # fmt: skip
+
+
 def finish(result: dict[str, Any], out: Path | None, as_json: bool) -> None:
     """Write the result to --out, when given, and show it."""
     from hybridctl.bench_host.load import write_out
@@ -102,7 +120,12 @@ def show(result: dict[str, Any], as_json: bool, *, partial: bool = False) -> Non
     from hybridctl.bench_host.verdicts import verdict_lines
     from hybridctl.cli.views.bench import result_table
 
-    console.print(result_table(result))
+    if result.get("kind") == "box":
+        from hybridctl.cli.views.bench import box_table
+
+        console.print(box_table(result))
+    else:
+        console.print(result_table(result))
     if partial:
         console.print("[yellow]partial result: no verdict on the tier (see the error below)[/]")
         return

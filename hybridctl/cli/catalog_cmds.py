@@ -11,7 +11,7 @@ from hybridctl.catalog import load_catalog, validate_catalog
 from hybridctl.cli.options import CatalogOption, JsonOption
 from hybridctl.cli.output import print_json
 from hybridctl.paths import catalog_to_validate
-from hybridctl.planning.speed import promise_checks
+from hybridctl.planning.promise import promise_checks
 
 
 def tiers(catalog: CatalogOption = None, as_json: JsonOption = False) -> None:

@@ -1,4 +1,4 @@
-"""`hybridctl cost`: the tier guide's hybrid-versus-cloud-only table for a scenario."""
+"""`hybridctl cost`: the plan's bill and verdict for a guide scenario, beside the guide's own."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from hybridctl.catalog import load_catalog
 from hybridctl.cli.options import CatalogOption, JsonOption, bounded
 from hybridctl.cli.output import print_json
 from hybridctl.errors import UsageError
-from hybridctl.planning.cost import scenario_result
 from hybridctl.planning.workload import DAYS_PER_MONTH, MAX_BUDGET_USD, MAX_REQUESTS_PER_DAY
 from hybridctl.suggest import close_matches
 
@@ -50,16 +49,22 @@ def cost(
             low=0,
             high=MAX_BUDGET_USD,
             metavar="USD",
-            help="Override the server's monthly price.",
+            help="Override the server's monthly price in the guide's column (the plan "
+            "prices the catalog's offers).",
         ),
     ] = None,
     catalog: CatalogOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Hybrid against cloud-only for the tier guide's Cost-Benefit scenarios.
+    """Hybrid against cloud-only for the tier guide's Cost-Benefit scenarios, priced as
+    `recommend` prices them.
 
-    Reproduces the guide's four tables from the catalog (e.g. Tier 2 at 10,000 requests a
-    month: cloud-only $660, hybrid $502, savings 24%); override any input to see your own.
+    For each scenario's traffic (requests a month; the requests the guide does not serve
+    locally count as complex) it prints the verdict `recommend` gives for the same traffic, the
+    bill of the scenario's tier on its cheapest offer (the provider's price, the route mix and
+    token prices of the cloud routes, the box's capacity), and beside it the guide's own figure
+    (e.g. Tier 2 at 10,000 requests a month: cloud-only $660, hybrid $502) with why the two
+    differ. Override any input to see your own.
 
     Example: hybridctl cost --tier 2 --requests-per-month 25000
     """
@@ -77,15 +82,21 @@ def cost(
             )
     if requests_per_month is not None and requests_per_month <= 0:
         raise UsageError("--requests-per-month must be greater than 0")
+    from hybridctl.planning.one_verdict import scenario_verdict
+
     results = [
-        scenario_result(
-            s, requests_per_month=requests_per_month, local_share=local_share, server_usd=server
+        scenario_verdict(
+            cat,
+            s,
+            requests_per_month=requests_per_month,
+            local_share=local_share,
+            server_usd=server,
         )
         for s in scenarios
     ]
     if as_json:
-        print_json([r.__dict__ for r in results])
+        print_json([r.as_dict() for r in results])
         return
     from hybridctl.cli.views.cost import print_scenarios
 
-    print_scenarios(scenarios, results)
+    print_scenarios(results)

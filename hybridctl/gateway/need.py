@@ -22,6 +22,30 @@ HEAD_CHARS = 2048
 TAIL_CHARS = 1024
 _TOKEN = re.compile(r"[a-z]+|\d+|[^\sa-z\d]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_WORD = re.compile(r"[a-z]+")
+# A text with this many numbers is a quantity problem: its words get their own weights (the same
+# word says something else in a math word problem than in an essay question).
+NUMERIC_MIN = 2
+# Quantities written as words count as numbers ("three apples", "half as many", "a dozen").
+_NUMBER_WORD_LIST = (
+    "one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty "
+    "fifty hundred thousand million dozen half twice double triple"
+)
+_NUMBER_WORDS = frozenset(_NUMBER_WORD_LIST.split())
+# Words that chain one quantity to the next: the steps of a multi-step problem.
+_STEP_WORDS = re.compile(
+    r"\b(?:half|twice|third|quarter|fourth|fifth|percent|times|each|per|every|remaining|rest"
+    r"|more|less|fewer|total|left)\b"
+)
+
+
+BUCKETS = 20  # the gateway counts requests per need band of this width: 0.00, 0.05, ... 0.95
+
+
+def need_bucket(need: float) -> str:
+    """The need band a score falls in, by its lower bound ("0.55" holds 0.55 <= need < 0.60)."""
+    band = min(BUCKETS - 1, max(0, int(need * BUCKETS)))
+    return f"{band / BUCKETS:.2f}"
 
 
 def bounded(text: str) -> str:
@@ -32,19 +56,30 @@ def bounded(text: str) -> str:
 
 
 def feature_names(text: str) -> list[str]:
-    """The words of a text (its bounded share), every number as "0"."""
+    """The words of a text (its bounded share), every number as "0"; "m:" in a quantity problem."""
     words = _TOKEN.findall(bounded(text).lower())
+    numbers = sum(1 for w in words if w[0].isdigit() or w in _NUMBER_WORDS)
     words = ["0" if w[0].isdigit() else w for w in words]
-    return ["w:" + w for w in words]
+    prefix = "m:" if numbers >= NUMERIC_MIN else "w:"
+    return [prefix + w for w in words]
 
 
 def dense_features(text: str) -> list[float]:
-    """Size signs every request has, on a log scale: characters, numbers, lines."""
+    """Size signs on a log scale (characters, numbers, lines), and a quantity problem's size."""
     head = bounded(text)
+    lower = head.lower()
+    size = math.log2(len(text) + 1) / 10
+    numbers = len(_NUMBER.findall(head))
+    quantities = numbers + sum(1 for w in _WORD.findall(lower) if w in _NUMBER_WORDS)
+    numeric = 1.0 if quantities >= NUMERIC_MIN else 0.0
+    steps = len(_STEP_WORDS.findall(lower)) if numeric else 0
     return [
-        math.log2(len(text) + 1) / 10,
-        math.log2(len(_NUMBER.findall(head)) + 1) / 4,
+        size,
+        math.log2(numbers + 1) / 4,
         math.log2(head.count("\n") + 1) / 4,
+        numeric,
+        numeric * size,
+        math.log2(steps + 1) / 4,
     ]
 
 
@@ -108,9 +143,22 @@ def _text(content: Any) -> str:
     return ""
 
 
-def request_text(messages: list[dict[str, Any]]) -> str:
-    """The last user message's text: the request the answer has to meet."""
-    for message in reversed(messages):
+def _user_message(messages: list[dict[str, Any]], order: Any) -> int | None:
+    for index in order:
+        message = messages[index]
         if isinstance(message, dict) and message.get("role") == "user":
-            return _text(message.get("content"))
-    return ""
+            return index
+    return None
+
+
+def request_text(messages: list[dict[str, Any]]) -> str:
+    """The request the answer has to meet: the last user message, after the head of the first
+    when there are several (a follow-up such as "Now shorter." keeps the conversation's task)."""
+    last = _user_message(messages, range(len(messages) - 1, -1, -1))
+    if last is None:
+        return ""
+    first = _user_message(messages, range(last))
+    text = _text(messages[last].get("content"))
+    if first is None:
+        return text
+    return _text(messages[first].get("content"))[:HEAD_CHARS] + "\n" + text

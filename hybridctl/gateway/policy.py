@@ -26,17 +26,10 @@ KEY_FORMATS = (
 )
 KEY_PREFIX = "hybridctl:"  # every Redis key the hook writes starts with this
 NEED_MODEL_NAME = "hybrid_need_model.json"  # the need model's weights in the router folder
-# The share of requests each strategy sends past the small local model (to the complex local
-# model first where the tier has one, else to the medium route), and to the large route, by the
-# need model alone; the thresholds that give these shares on held-out prompts go in the policy.
-NEED_TARGET_SHARES = {
-    "local_first": {"medium": 0.30, "large": 0.05},
-    "cost_optimized": {"medium": 0.20, "large": 0.05},
-}
 
 
 def need_thresholds(
-    need_at_share: dict[str, float], targets: dict[str, dict[str, float]] = NEED_TARGET_SHARES
+    need_at_share: dict[str, float], targets: dict[str, dict[str, float]]
 ) -> dict[str, dict[str, float]]:
     """Each strategy's need thresholds: the held-out need at the target share of each route."""
     shares = sorted((float(share), value) for share, value in need_at_share.items())
@@ -50,14 +43,18 @@ def need_thresholds(
     }
 
 
-def need_policy(model: NeedModel | None = None) -> dict[str, Any]:
+def need_policy(routing: Routing, model: NeedModel | None = None) -> dict[str, Any]:
     """The need model's part of the policy: its file, thresholds per strategy, their source."""
     model = model or NeedModel.load(MODEL_FILE)
     provenance = model.data["provenance"]
+    targets = {
+        str(strategy): {str(route): float(share) for route, share in routes.items()}
+        for strategy, routes in routing.need_shares.items()
+    }
     return {
         "model_file": NEED_MODEL_NAME,
-        "target_shares": NEED_TARGET_SHARES,
-        "thresholds": need_thresholds(provenance["need_at_share"]),
+        "target_shares": targets,
+        "thresholds": need_thresholds(provenance["need_at_share"], targets),
         "source": f"trained {provenance['trained']} on {', '.join(provenance['sources'])}",
     }
 
@@ -122,7 +119,7 @@ def build_policy(
             "local_below": routing.complexity.local_below,
             "medium_below": routing.complexity.medium_below,
         },
-        "need": need_policy(),
+        "need": need_policy(routing),
         "task_types": dict(sorted(routing.task_types.items())),
         "user_tiers": tiers,
         "default_user_tier": "paid" if "paid" in tiers else sorted(tiers)[0],

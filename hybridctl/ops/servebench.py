@@ -1,9 +1,9 @@
 """`bench --deployment`'s serving part: a load test through the box's proxy and gateway.
 
 Runs from this machine against the deployment's public endpoint, TLS verified with the
-deployment's own CA, at the tier's promised concurrency, and judges requests per minute,
-p95 latency and errors against the tier's promises. The result joins the llama-cpp-python
-figures in one report.
+deployment's own CA, at the concurrency the plan promises for the box, and judges p95
+latency and errors against the promise, with the plan's p95 beside the measured one. The
+result joins the model figures in one report.
 """
 
 from __future__ import annotations
@@ -48,14 +48,23 @@ def serving_load(
     clients: int | None = None,
     requests: int | None = None,
     max_tokens: int = defaults.LOAD_MAX_TOKENS,
+    bandwidth_gbs: float | None = None,
     runner: BoxRunner | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
-    """Load-test the deployment through its proxy; the result carries its own verdict."""
+    """Load-test the deployment through its proxy at the plan's promised concurrency; the
+    result carries the plan's p95 beside the measured one, and its own verdict.
+
+    bandwidth_gbs: the machine's measured bandwidth (a local box), for the plan's figures.
+    """
     from hybridctl.bench import loadreport, loadtest
+    from hybridctl.planning.promise import p95_at, serving_promise
 
     tier = catalog.tier(record.tier)
-    promises = tier.promises
+    cpus = _host_cpus(record)
+    promise = serving_promise(
+        catalog, tier, response_tokens=max_tokens, host_cpus=cpus, bandwidth_gbs=bandwidth_gbs
+    )
     base_url = endpoint_of(record)
     if not base_url:
         raise InputError(
@@ -68,7 +77,7 @@ def serving_load(
     if ca_file is None and not public:
         raise InputError(f"the proxy's CA certificate of {record.name} could not be read")
     trust = "the system's trust store" if public else str(ca_file)
-    clients = clients or promises.max_concurrent
+    clients = clients or promise.concurrency
     settings = loadtest.LoadSettings(
         url=base_url,
         clients=clients,
@@ -81,23 +90,43 @@ def serving_load(
         extra_body={"cache": {"no-cache": True}},
     )
     progress(
-        f"serving: {settings.clients} clients, {settings.requests} requests through "
-        f"{base_url} (TLS verified with {trust})"
+        f"serving: {settings.clients} clients (the plan promises {promise.concurrency} within "
+        f"{promise.ceiling_s:g} s), {settings.requests} requests through {base_url} (TLS "
+        f"verified with {trust})"
     )
     warm = loadtest.one_request(-1, settings, loadtest.chat_completions_url(base_url))
     progress(f"serving: warm-up request {'ok' if warm.ok else 'failed: ' + str(warm.error)}")
     result = loadtest.run_load(settings, progress)
-    ceiling = promises.typical_latency_s[1]
     result["verdict"] = loadreport.verdict(
         result,
-        promised_concurrency=promises.max_concurrent,
+        promised_concurrency=promise.concurrency,
         target_rpm=None,
-        max_p95_latency_s=ceiling,
+        max_p95_latency_s=promise.ceiling_s,
     )
+    # The plan's p95 for the answers the box gave (a random-weight model may stop early).
+    answered = result["generated_tokens"] / max(1, result["requests_ok"]) or max_tokens
+    predicted = p95_at(
+        catalog, tier, clients, response_tokens=round(answered), host_cpus=cpus,
+        bandwidth_gbs=bandwidth_gbs,
+    )  # fmt: skip
+    result["promised_concurrency"] = promise.concurrency
+    result["claimed_concurrency"] = promise.claimed_concurrency
+    result["latency_ceiling_s"] = promise.ceiling_s
+    result["predicted_p95_s"] = round(predicted, 2)
+    result["measured_p95_s"] = result["latency_s"]["p95"]
+    result["prediction"] = promise.detail
     _judge_volume(result, tier.requests_per_day.max)
     result["tier"] = tier.id
     result["ca_file"] = str(Path(ca_file)) if ca_file else None
     return result
+
+
+def _host_cpus(record: DeploymentRecord) -> int | None:
+    """The CPUs of the machine a local box runs on (its limits cannot exceed them)."""
+    from hybridctl.deploy.localfit import host_cpus
+    from hybridctl.providers.registry import is_local
+
+    return host_cpus() if is_local(record.provider) else None
 
 
 def _judge_volume(result: dict[str, Any], per_day: float | None) -> None:
@@ -145,9 +174,10 @@ def with_serving(
     from hybridctl.deploy.records import load_record
 
     record = load_record(name)
+    bandwidth = (bench_result.get("machine") or {}).get("bandwidth_gbs")
     serving = serving_load(
         record, load_catalog(catalog_path), clients=clients, max_tokens=max_tokens,
-        progress=progress,
+        bandwidth_gbs=bandwidth, progress=progress,
     )  # fmt: skip
     progress(summary_text(serving))
     return merge(bench_result, serving)

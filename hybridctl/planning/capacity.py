@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 
 from hybridctl.catalog.roles import local_roles
 from hybridctl.catalog.schema import Catalog, Tier
+from hybridctl.planning.batching import BatchCurve, batch_curve
+from hybridctl.planning.router_share import local_cap
 from hybridctl.planning.speed import predict, slot_gain
 from hybridctl.planning.workload import QUALITY_MIN_PARAMETERS_B, Workload
 
@@ -40,23 +42,54 @@ class ModelSpeed:
     detail: str
     threads: int = 1
     bound: str = "bandwidth"
+    curve: BatchCurve | None = None  # a GPU's continuous-batching curve (planning.batching)
 
     @property
     def gain_source(self) -> str:
+        if self.curve is not None:
+            return "published"
         return "measured" if self.measured_gain else "assumed"
 
     def gain(self, sequences: int) -> float:
         if sequences <= 1:
             return 1.0
+        if self.curve is not None:
+            return self.curve.gain(min(sequences, self.slots))
         if self.measured_gain:
             return slot_gain(self.full_gain, self.slots, sequences)
         return parallel_gain(sequences, self.gpu)
 
 
-def model_speed(catalog: Catalog, tier: Tier, model_id: str) -> ModelSpeed:
-    p = predict(catalog, tier.id, model_id)
+def model_speed(
+    catalog: Catalog,
+    tier: Tier,
+    model_id: str,
+    *,
+    host_cpus: int | None = None,
+    bandwidth_gbs: float | None = None,
+) -> ModelSpeed:
+    """One model's speeds on the tier's box; host_cpus and bandwidth_gbs: a machine's own (the
+    box `bench --deployment` measures), in place of the tier's."""
+    p = predict(catalog, tier.id, model_id, host_cpus=host_cpus, bandwidth_gbs=bandwidth_gbs)
     measured_gain = p.gain_source == "measured" and p.parallel_slots > 1
     gpu = tier.gpu is not None
+    if gpu and p.source != "measured":  # no GPU measurement: the batching physics
+        curve = batch_curve(catalog, tier, catalog.models[model_id], model_id)
+        slots = min(p.parallel_slots, curve.slots)
+        return ModelSpeed(
+            model=model_id,
+            generation_tokens_per_s=curve.single_tokens_per_s,
+            prompt_tokens_per_s=curve.prompt_tokens_per_s,
+            slots=slots,
+            full_gain=curve.gain(slots),
+            measured_gain=False,
+            gpu=True,
+            source="published",
+            detail=curve.detail,
+            threads=p.threads,
+            bound="compute" if curve.compute_bound_from else "bandwidth",
+            curve=curve,
+        )
     return ModelSpeed(
         model=model_id,
         generation_tokens_per_s=p.generation_tokens_per_s,
@@ -164,7 +197,7 @@ def tier_load(
             )
         simple_local, complex_local = simple_share, workload.complex_share
     else:
-        cap = tier.promises.local_share
+        cap = local_cap(catalog, tier, complex_model is not None)  # the router's share
         simple_local = min(simple_share, cap)
         wanted_complex = workload.complex_share if complex_model else 0.0
         complex_local = min(wanted_complex, max(0.0, cap - simple_local))

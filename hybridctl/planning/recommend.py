@@ -15,6 +15,7 @@ from hybridctl.planning.results import (
     NoFeasiblePlan,
     Recommendation,
 )
+from hybridctl.planning.router_share import router_share
 from hybridctl.planning.verdict import verdict
 from hybridctl.planning.workload import MAX_REQUESTS_PER_DAY, Workload
 
@@ -59,6 +60,7 @@ def recommend(catalog: Catalog, workload: Workload) -> Recommendation:
         guide_tier=guide_tier,
         guide_note=guide_note(guide_tier, guide_reason, chosen_tier, considered, cloud.monthly_usd),
         considered=considered,
+        prices_as_of=catalog.price_snapshot.as_of if catalog.price_snapshot else None,
     )
     result = result.model_copy(update={"next_step": next_step(result)})
     budget = workload.monthly_budget_usd
@@ -133,6 +135,7 @@ def _hybrid_plan(catalog: Catalog, workload: Workload, option: Option) -> Hybrid
         savings_usd=bill.savings_usd,
         savings_fraction=bill.savings_fraction,
         break_even_requests_per_day=_carried_break_even(catalog, workload, option),
+        router=router_share(catalog, tier, load.serves_complex),
     )
 
 

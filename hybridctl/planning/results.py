@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 from hybridctl.catalog.route_mix import RouteMix
 from hybridctl.planning.cost import CloudSpend
+from hybridctl.planning.router_share import RouterShare
 from hybridctl.planning.workload import Workload
 
 
@@ -126,6 +127,7 @@ class HybridPlan(Result):
     savings_usd: float
     savings_fraction: float
     break_even_requests_per_day: float | None
+    router: RouterShare | None = None  # where the local share comes from; what quality costs
 
 
 class Verdict(Result):
@@ -149,6 +151,7 @@ class Recommendation(Result):
     guide_note: str
     considered: list[Candidate]
     next_step: str = ""  # the command to run next, or how to stay on the cloud
+    prices_as_of: str | None = None  # the day the offers' prices were taken from the providers
 
 
 class NoFeasiblePlan(Exception):

@@ -50,6 +50,48 @@ def result_table(result: dict[str, Any]) -> Any:
     return table
 
 
+def box_table(result: dict[str, Any]) -> Any:
+    """A rich Table of a local box's bench: per model the plan's prediction beside the
+    measurement, then the serving part's p95 at the promised concurrency."""
+    from rich.table import Table
+
+    limits, machine, settings = result["limits"], result["machine"], result["settings"]
+    title = (
+        f"bench --deployment {result['deployment']} (tier {result['tier']}): its model server, "
+        f"cpus {limits.get('cpus')}, memory {limits.get('memory')}, {limits.get('threads')} "
+        f"threads; {machine['bandwidth_gbs']:g} GB/s measured here; "
+        f"{settings['repetitions']} reps, pp {settings['prompt_tokens']} / tg "
+        f"{settings['gen_tokens']} tokens"
+    )
+    table = Table(title=title, title_justify="left")
+    table.add_column("model", overflow="fold")
+    for column in ("predicted tok/s", "measured tok/s", "x", "pp predicted", "pp measured"):
+        table.add_column(column, justify="right")
+    table.add_column("bound")
+    table.add_column("verdict", min_width=5)
+    for row in result["models"]:
+        table.add_row(
+            row["name"],
+            f"{row['predicted_tokens_per_s']:.1f}",
+            f"{row['measured_tokens_per_s']:.2f} ± {row['measured_stddev']:.2f}",
+            f"{row['ratio']:.2f}",
+            f"{row['predicted_prompt_tokens_per_s']:.0f}",
+            f"{row['measured_prompt_tokens_per_s']:.0f}",
+            row["bound"],
+            "[green]holds[/]" if row["within_band"] else "[red]off[/]",
+        )
+    serving = result.get("serving")
+    if serving and serving.get("predicted_p95_s") is not None:
+        measured = serving.get("measured_p95_s")
+        table.caption = (
+            f"serving: {serving['clients']} clients (promised {serving['promised_concurrency']} "
+            f"within {serving['latency_ceiling_s']:g} s): p95 predicted "
+            f"{serving['predicted_p95_s']:.1f} s, measured "
+            + ("-" if measured is None else f"{measured:.1f} s")
+        )
+    return table
+
+
 def _model_estimate(memory: dict[str, Any]) -> float | None:
     """The estimate of the model's own memory (without the bench process), beside model MiB."""
     estimate = memory.get("estimate_mib") or {}

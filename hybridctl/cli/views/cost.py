@@ -1,50 +1,72 @@
-"""Draws `hybridctl cost`: one hybrid-versus-cloud-only table per scenario."""
+"""Draws `hybridctl cost`: per scenario, the plan's bill and verdict beside the guide's figure."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.markup import escape
 from rich.table import Table
 
-from hybridctl.catalog.schema import CostScenario
 from hybridctl.cli.output import console
-from hybridctl.planning.cost import ScenarioResult
+from hybridctl.planning.one_verdict import ScenarioVerdict
 
 
-def print_scenarios(scenarios: Sequence[CostScenario], results: Sequence[ScenarioResult]) -> None:
-    """Each scenario's table, in the catalog's order (results match scenarios one to one)."""
-    for scenario, result in zip(scenarios, results, strict=True):
-        console.print(_table(scenario, result))
+def print_scenarios(results: Sequence[ScenarioVerdict]) -> None:
+    """Each scenario's table, its verdict (recommend's) and why the guide's figures differ."""
+    for r in results:
+        console.print(_table(r))
+        console.print(f"[bold]Verdict:[/] {escape(r.plan.verdict.headline)}")
+        console.print(f"  the same traffic as `{r.equivalent_command}`")
+        console.print("  Why the guide's figures differ:")
+        for line in r.differences:
+            console.print(f"  - {escape(line)}")
+        console.print()
 
 
-def _table(scenario: CostScenario, r: ScenarioResult) -> Table:
-    local_pct = 100 * r.local_requests / r.requests_per_month if r.requests_per_month else 0
+def _table(r: ScenarioVerdict) -> Table:
+    g, option = r.guide, r.tier_option
+    local_pct = 100 * g.local_requests / g.requests_per_month if g.requests_per_month else 0
     title = (
-        f"{r.name}: {r.requests_per_month:,.0f} requests/month, {local_pct:.0f}% local "
-        f"({scenario.source.ref})"
+        f"{g.name}: {g.requests_per_month:,.0f} requests/month, {local_pct:.0f}% local in the "
+        "guide (VPS tier selection guide, Cost-Benefit Analysis)"
     )
-    table = Table(title=title, title_justify="left")
-    for column in ("cost category", "cloud-only", f"tier {r.tier} hybrid", "savings"):
-        table.add_column(column, justify="right")
-    table.add_row("VPS", "$0", _usd(r.server_usd), _usd(-r.server_usd))
+    table = Table(title=escape(title), title_justify="left")
+    table.add_column("")
+    table.add_column(f"this plan (tier {g.tier})", justify="right")
+    table.add_column("the guide's figure", justify="right")
+    cloud = r.plan.verdict.cloud_only_usd
+    if option is None or option.hybrid_usd is None:
+        table.add_row("server", "no offer", _usd(g.server_usd))
+        table.add_row("cloud only", _usd(cloud), _usd(g.cloud_only_usd))
+        return table
+    when = f", price as of {r.tier_price_as_of}" if r.tier_price_as_of else ""
     table.add_row(
-        f"API ({r.cloud_requests:,.0f} complex)",
-        _usd(r.complex_api_usd),
-        _usd(r.complex_api_usd),
-        "$0",
+        "server",
+        f"{_usd(option.server_usd)} ({escape(option.provider)} "
+        f"{escape(option.instance_type)}{' x ' + str(option.nodes) if option.nodes > 1 else ''}"
+        f"{when})",
+        _usd(g.server_usd),
     )
     table.add_row(
-        f"API ({r.local_requests:,.0f} simple, served locally)",
-        _usd(r.simple_api_usd),
-        "$0",
-        _usd(r.simple_api_usd),
+        "served locally",
+        f"{option.local_share:.0%}" if option.local_share is not None else "-",
+        f"{g.local_requests:,.0f} ({local_pct:.0f}%)",
     )
-    verdict = "worth it" if r.savings_usd > 0 else "not cost-effective"
     table.add_row(
-        "[bold]total[/]",
-        f"[bold]{_usd(r.cloud_only_usd)}[/]",
-        f"[bold]{_usd(r.hybrid_usd)}[/]",
-        f"[bold]{_usd(r.savings_usd)}[/] ({r.savings_pct:.0f}%, {r.roi_x:.1f}x VPS) {verdict}",
+        "cloud API with the box",
+        _usd(option.hybrid_usd - option.server_usd),
+        _usd(g.complex_api_usd),
+    )
+    table.add_row("cloud only", _usd(cloud), _usd(g.cloud_only_usd))
+    table.add_row("hybrid total", _usd(option.hybrid_usd), _usd(g.hybrid_usd))
+    saved = cloud - option.hybrid_usd
+    guide_verdict = "worth it" if g.savings_usd > 0 else "not cost-effective"
+    carries = "" if option.feasible else f" (does not carry it: {escape(option.reason)})"
+    table.add_row(
+        "[bold]savings[/]",
+        f"[bold]{_usd(saved)}[/]{carries}",
+        f"[bold]{_usd(g.savings_usd)}[/] ({g.savings_pct:.0f}%, {g.roi_x:.1f}x VPS) "
+        f"{guide_verdict}",
     )
     return table
 

@@ -7,6 +7,7 @@ from rich.table import Table
 
 from hybridctl.cli.output import console
 from hybridctl.planning.results import Candidate, CloudPlan, HybridPlan, Recommendation, RoutePlan
+from hybridctl.planning.router_share import RouterShare
 
 
 def _money(value: float | None) -> str:
@@ -61,6 +62,18 @@ def _cloud(plan: CloudPlan, title: str) -> None:
             console.print(f"    {_route_line(route)}", soft_wrap=True)
 
 
+def _router_line(router: RouterShare) -> str:
+    """The local share's source and the cloud share that quality costs."""
+    line = f"local share: at most {router.local_share:.0%}, {escape(router.source)}"
+    if router.gap_recovered is not None and router.cloud_for_quality is not None:
+        line += (
+            f"; those cloud calls recover {router.gap_recovered:.0%} of the local-to-cloud "
+            f"quality gap; recovering {router.quality_target:.0%} of it takes "
+            f"{router.cloud_for_quality:.0%} of requests on the cloud"
+        )
+    return line
+
+
 def _hybrid(r: Recommendation, h: HybridPlan) -> None:
     w = r.workload
     nodes = f" x {h.nodes:,} behind a load balancer" if h.nodes > 1 else ""
@@ -78,6 +91,8 @@ def _hybrid(r: Recommendation, h: HybridPlan) -> None:
             f"(first token {_seconds(m.first_token_p95_s)}) at peak",
             soft_wrap=True,
         )
+    if h.router is not None:
+        console.print(f"  {_router_line(h.router)}", soft_wrap=True)
     console.print(
         f"  capacity: {h.utilization:.0%} busy at peak, headroom {h.headroom:.0%}; p95 latency "
         f"{_seconds(h.p95_latency_s)} (target {w.p95_latency_s:g} s)"
@@ -86,6 +101,7 @@ def _hybrid(r: Recommendation, h: HybridPlan) -> None:
     console.print(
         f"  monthly: server {_money(h.server_usd)} + cloud spill {_money(h.spill.monthly_usd)} = "
         f"[bold]{_money(h.hybrid_usd)}[/] vs cloud-only {_money(r.cloud_only.monthly_usd)}"
+        f" (server prices as of {r.prices_as_of or 'an unrecorded date'})"
     )
     if h.savings_usd >= 0:
         console.print(f"  savings: {_money(h.savings_usd)}/month ({h.savings_fraction:.0%})")

@@ -1,4 +1,4 @@
-"""How `hybridctl route eval` draws: APGR, the cost-quality curve, the operating point."""
+"""How `hybridctl route` draws: APGR, the cost-quality curve, the operating point, a re-fit."""
 
 from __future__ import annotations
 
@@ -34,4 +34,34 @@ def print_route_eval(path: Path, tier: str, result: dict[str, Any]) -> None:
     console.print(
         f"for {suggested['strong_share']:.0%} strong calls on these prompts: "
         f"need threshold {suggested['threshold']:.4f}"
+    )
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def print_route_refit(path: Path, tier: str, result: dict[str, Any]) -> None:
+    """The box's record per need band and the need threshold re-fit from it."""
+    console.print(f"{escape(str(path))}: {result['requests']:.0f} requests recorded")
+    table = Table(
+        "need band", "requests", "by route", "local checked", "escalated", "rate", title="record"
+    )
+    for band in result["bands"]:
+        routes = ", ".join(f"{r} {n:.0f}" for r, n in band["routes"].items()) or "-"
+        table.add_row(
+            f"{band['bucket']:.2f}",
+            f"{band['requests']:.0f}",
+            escape(routes),
+            f"{band['checked']:.0f}",
+            f"{band['escalated']:.0f}",
+            _rate(band["escalation_rate"]),
+        )
+    console.print(table)
+    verdict = "re-fit" if result["changed"] else "kept (no band escalates that often)"
+    console.print(
+        f"tier {escape(tier)}, strategy {result['strategy']}: need threshold "
+        f"{result['current_threshold']:.4f} -> {result['threshold']:.4f}, {verdict}; "
+        f"bands escalating >= {result['max_escalation']:.0%} of local answers go to the cloud "
+        f"at once ({result['cloud_share']:.0%} of the recorded requests)"
     )
