@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from hybridctl.bench import loadtest
 from hybridctl.cli.app import app
-from hybridctl.deploy.records import DeploymentRecord, save_record
+from tests.record_fixtures import LOCAL_RECORD, save_test_record
 from tests.ssh_fixtures import SshServer
 
 runner = CliRunner()
@@ -203,27 +203,8 @@ def test_cacert_needs_an_https_serve_url(tmp_path: Path) -> None:
 
 
 def _local_deployment(name: str, ca: Path) -> None:
-    save_record(
-        DeploymentRecord(
-            name=name,
-            provider="local",
-            tier="1",
-            region="local",
-            instance_type="docker-compose",
-            nodes=1,
-            admin_cidr="127.0.0.1/32",
-            ssh_public_key="",
-            host_key_public="",
-            host_key_fingerprint="",
-            known_hosts="",
-            backend_url="",
-            monthly_usd=0.0,
-            status="deployed",
-            created="2026-01-01T00:00:00+00:00",
-            updated="2026-01-01T00:00:00+00:00",
-            outputs={"endpoint": "https://localhost", "ca_cert": str(ca)},
-        )
-    )
+    outputs = {"endpoint": "https://localhost", "ca_cert": str(ca)}
+    save_test_record(name, LOCAL_RECORD, outputs=outputs)
 
 
 def test_serve_with_a_deployment_trusts_its_ca(tls_server: TlsServer) -> None:

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from hybridctl.cli.app import app
 from hybridctl.cli.command import REGISTRY, Lazy
-from hybridctl.deploy.records import DeploymentRecord, save_record
+from tests.record_fixtures import save_test_record
 
 runner = CliRunner()
 HYBRIDCTL = Path(sys.executable).with_name("hybridctl")
@@ -202,26 +202,7 @@ def test_did_you_mean(args: list[str], suggestion: str) -> None:
 
 
 def test_did_you_mean_a_deployment_name() -> None:
-    save_record(
-        DeploymentRecord(
-            name="llm-prod",
-            provider="hetzner",
-            tier="1",
-            region="fsn1",
-            instance_type="cx32",
-            nodes=1,
-            admin_cidr="203.0.113.7/32",
-            ssh_public_key="ssh-ed25519 AAAA admin",
-            host_key_public="ssh-ed25519 AAAA host",
-            host_key_fingerprint="SHA256:x",
-            known_hosts="known_hosts",
-            backend_url="file://state",
-            monthly_usd=10.0,
-            status="deployed",
-            created="2026-01-01T00:00:00+00:00",
-            updated="2026-01-01T00:00:00+00:00",
-        )
-    )
+    save_test_record("llm-prod", instance_type="cx33")
     for args in (["outputs"], ["status"], ["logs"], ["destroy", "--yes"], ["bench", "-d"]):
         result = _invoke(*args, "llm-prd")
         assert result.exit_code == 2, args

@@ -157,29 +157,9 @@ def test_the_printed_install_command_resolves(
 
 def _record(name: str, provider: str) -> None:
     """A deployment record, in the state dir the fresh venv's hybridctl reads."""
-    from hybridctl.deploy.records import DeploymentRecord, save_record
+    from tests.record_fixtures import save_test_record
 
-    save_record(
-        DeploymentRecord(
-            name=name,
-            provider=provider,
-            tier="1",
-            region="fsn1",
-            instance_type="cx22",
-            nodes=1,
-            admin_cidr="203.0.113.7/32",
-            ssh_public_key="ssh-ed25519 AAAA admin",
-            host_key_public="ssh-ed25519 AAAA host",
-            host_key_fingerprint="SHA256:x",
-            known_hosts="known_hosts",
-            backend_url="file://state",
-            monthly_usd=10.0,
-            status="deployed",
-            created="2026-01-01T00:00:00+00:00",
-            updated="2026-01-01T00:00:00+00:00",
-            outputs={"ip": "192.0.2.10", "ssh_user": "hybrid"},
-        )
-    )
+    save_test_record(name, provider=provider, outputs={"ip": "192.0.2.10", "ssh_user": "hybrid"})
 
 
 EXTRA_COMMANDS = [
