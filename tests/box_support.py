@@ -53,6 +53,19 @@ def run_cli(
     return done
 
 
+def box_env(root: Path, keys: dict[str, str]) -> dict[str, str]:
+    """The CLI's environment for box tests under `root`: its own home and state, the stand-in
+    images, and `keys` as the only API keys (none of the caller's)."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")},
+        **keys,
+        "HOME": str(root / "home"),
+        "HYBRIDCTL_STATE_DIR": str(root / "state"),
+        "HYBRIDCTL_IMAGES": os.environ[IMAGES_ENV],
+        "COLUMNS": "200",
+    }
+
+
 def master_key(bundle: Path) -> str:
     """The gateway's master key from a bundle's .env."""
     for line in (bundle / ".env").read_text().splitlines():

@@ -20,7 +20,7 @@ import yaml
 
 from hybridctl.catalog import load_catalog
 from hybridctl.paths import default_catalog_path
-from tests.box_support import IMAGES_ENV, run_cli, skip_unless_box_runs
+from tests.box_support import IMAGES_ENV, box_env, run_cli, skip_unless_box_runs
 
 pytestmark = pytest.mark.box
 
@@ -40,14 +40,7 @@ class Site:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")},
-            **FAKE_KEYS,
-            "HOME": str(root / "home"),
-            "HYBRIDCTL_STATE_DIR": str(root / "state"),
-            "HYBRIDCTL_IMAGES": os.environ[IMAGES_ENV],
-            "COLUMNS": "200",
-        }
+        self.env = box_env(root, FAKE_KEYS)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return run_cli(self.env, *args, check=False)

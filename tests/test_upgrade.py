@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from hybridctl.catalog import load_catalog
-from tests.box_support import IMAGES_ENV, skip_unless_box_runs
+from tests.box_support import box_env, skip_unless_box_runs
 
 pytestmark = pytest.mark.box
 
@@ -48,14 +48,7 @@ class Box:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")},
-            **FAKE_KEYS,
-            "HOME": str(root / "home"),
-            "HYBRIDCTL_STATE_DIR": str(root / "state"),
-            "HYBRIDCTL_IMAGES": os.environ[IMAGES_ENV],
-            "COLUMNS": "200",
-        }
+        self.env = box_env(root, FAKE_KEYS)
         self.outputs: dict[str, str] = {}
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
