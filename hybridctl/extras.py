@@ -1,4 +1,4 @@
-"""The optional extras ([deploy], [bench]): their packages, and the error when it is missing."""
+"""The optional extras ([deploy], [bench], [prices]): their packages, and the error when missing."""
 
 from __future__ import annotations
 
@@ -31,6 +31,12 @@ EXTRAS: dict[str, Extra] = {
         ("llama_cpp", "psutil"),
         "`bench` on this machine (`--tune` included; `--host`/`--deployment` run it on the box, "
         "`--serve` needs neither)",
+    ),
+    "prices": Extra(
+        "prices",
+        ("boto3",),
+        "`prices refresh --provider aws` (AWS's Price List API; Hetzner's and GCP's prices need "
+        "no extra)",
     ),
 }
 

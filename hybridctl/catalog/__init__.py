@@ -39,7 +39,8 @@ _cache: dict[tuple[Path, float], Catalog] = {}
 
 
 def load_catalog(path: Path | None = None) -> Catalog:
-    """The validated catalog at path (default: $HYBRIDCTL_CATALOG or the shipped tiers.yaml)."""
+    """The validated catalog at path (default: $HYBRIDCTL_CATALOG or the shipped tiers.yaml),
+    with the user's price snapshot (`hybridctl prices refresh`) read over its offers."""
     path = (path or default_catalog_path()).resolve()
     try:
         key = (path, path.stat().st_mtime)
@@ -49,7 +50,10 @@ def load_catalog(path: Path | None = None) -> Catalog:
         from hybridctl.catalog.cache import load_cached
 
         _cache[key] = load_cached(path, lambda p: validate_catalog(p).catalog)
-    return _cache[key]
+    from hybridctl.catalog.price_snapshot import with_snapshot
+
+    # After the cache: the snapshot is its own file, read (and checked) when it changes.
+    return with_snapshot(_cache[key])
 
 
 def find_tier(catalog: Catalog, tier_id: str) -> Tier:

@@ -114,6 +114,7 @@ def _register() -> None:
     command("restore", "hybridctl.cli.ops_cmds:restore")
     command("keys", "hybridctl.cli.keys_cmd:keys")
     command("route", "hybridctl.cli.route_cmd:route")
+    command("prices", "hybridctl.cli.prices_cmd:prices")
 
 
 _register()
