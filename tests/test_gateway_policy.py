@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -32,7 +34,14 @@ from tests.gateway_fixtures import (
     spend_key,
     unique,
 )
-from tests.router_fixtures import start_redis
+from tests.router_fixtures import (
+    free_port,
+    litellm_executable,
+    start_proxy,
+    start_redis,
+    stop,
+    wait_http,
+)
 
 QUALITY = {"x-hybrid-strategy": "quality"}
 
@@ -310,3 +319,40 @@ def test_the_keys_commands_core_adds_lists_and_revokes_in_the_gateway(box: Deplo
     assert chat(box.gateways[1], added["key"], faq())[0] == 401
     with pytest.raises(InputError, match="test: no key named"):
         run_keys("test", check_request("revoke", name, None, None), runner)
+
+
+def test_personal_data_kept_local_is_served_locally_and_reaches_no_vendor(
+    box: Deployment, tmp_path: Path
+) -> None:
+    """routing.personal_data: local, on a third gateway over the same box: a large-route
+    request with personal data is answered by the local server, and no vendor sees it."""
+    litellm = litellm_executable()
+    assert litellm is not None
+    router = tmp_path / "router"
+    shutil.copytree(box.router_dir, router)
+    policy_file = router / "hybrid_policy.json"
+    policy_file.write_text(
+        json.dumps({**json.loads(policy_file.read_text()), "personal_data": "local"})
+    )
+    env = {
+        "LITELLM_MASTER_KEY": box.master_key,
+        "REDIS_PASSWORD": box.redis_password,
+        **{name: "unused" for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GROQ_API_KEY")},
+    }
+    log = tmp_path / "gateway.log"
+    port = free_port()
+    process = start_proxy(litellm, router, port, log, env)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_http(f"{url}/health/liveliness", process, log)
+        seen = {name: len(vendor.received_keys()) for name, vendor in box.vendors.items()}
+        status, headers, _ = chat(url, box.master_key, hard(), headers=QUALITY)
+        assert status == 200
+        assert headers["x-hybrid-route"] == "local"
+        assert headers["x-litellm-model-api-base"].startswith(box.local.api_base)
+        assert {name: len(v.received_keys()) for name, v in box.vendors.items()} == seen
+        # Without personal data the same gateway still takes the quality strategy's large route.
+        status, headers, _ = chat(url, box.master_key, faq(), headers=QUALITY)
+        assert headers["x-hybrid-route"] == "large"
+    finally:
+        stop(process)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
@@ -11,6 +12,7 @@ import yaml
 from pydantic import BaseModel
 
 from hybridctl.paths import templates_dir
+from tests.router_fixtures import COMPLEX_2, SIMPLE_2
 from tests.router_fixtures import handler as _handler
 from tests.router_fixtures import pre_call as _pre_call
 from tests.router_fixtures import request as _request
@@ -294,3 +296,107 @@ def test_keys_command_bad_input_is_exit_2_without_a_traceback(
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
+
+
+# --- personal data stays local when the operator says so ---------------------------------------
+
+PERSONAL = "My salary is 4,200 a month; mail me at jane.doe@example.com."
+HARD_PERSONAL = [
+    _user("Analyse our churn for me. " * 30 + PERSONAL),
+    {"role": "assistant", "content": "Sure."},
+    _user("Now compare the cohorts in depth and explain the trade-offs."),
+]
+QUALITY_HEADERS = {"x-hybrid-strategy": "quality"}
+
+
+def _status(error: BaseException) -> int | None:
+    return getattr(error, "status", getattr(error, "status_code", None))
+
+
+def _message(error: BaseException) -> str:
+    return str(getattr(error, "message", getattr(error, "detail", error)))
+
+
+def test_by_default_personal_data_is_one_complexity_factor(hook: ModuleType) -> None:
+    handler = _handler(hook)
+    assert handler.policy["personal_data"] == "score"  # the catalog's default: today's rule
+    data = _pre_call(handler, _request([_user(PERSONAL)], headers=QUALITY_HEADERS))
+    assert data["model"] == "large"
+
+
+@pytest.mark.parametrize(
+    ("messages", "model", "headers"),
+    [
+        ([_user(PERSONAL)], "hybrid", QUALITY_HEADERS),  # the quality strategy: large otherwise
+        ([_user(PERSONAL)], "large", QUALITY_HEADERS),  # a cloud route asked for by name
+        ([_user(PERSONAL)], "gpt-4o", QUALITY_HEADERS),  # a cloud model asked for by name
+        ([_user(PERSONAL)], "hybrid", {"x-hybrid-task-type": "planning"}),  # a large task
+        (HARD_PERSONAL, "hybrid", None),  # complexity 7 and more: large otherwise
+    ],
+)
+def test_personal_data_never_leaves_the_box_when_the_operator_keeps_it_local(
+    hook: ModuleType, messages: list, model: str, headers: dict | None
+) -> None:
+    handler = _handler(hook, personal_data="local")
+    data = _pre_call(handler, _request(messages, model=model, headers=headers))
+    meta = data["metadata"]
+    assert meta["hybrid_route"] == "local"
+    assert data["model"] in ("local", COMPLEX_2, SIMPLE_2)
+    assert data["fallbacks"] == data["context_window_fallbacks"] == []  # no cloud on failure
+    assert meta["hybrid_escalate_to"] is None  # nor on a low-confidence answer
+    assert "personal data stays local" in meta["hybrid_reason"]
+
+
+def test_a_hard_request_with_personal_data_takes_the_complex_local_model(
+    hook: ModuleType,
+) -> None:
+    data = _pre_call(_handler(hook, personal_data="local"), _request(HARD_PERSONAL))
+    assert data["model"] == COMPLEX_2 and data["fallbacks"] == []
+
+
+def test_requests_without_personal_data_are_routed_as_before(hook: ModuleType) -> None:
+    handler = _handler(hook, personal_data="local")
+    data = _pre_call(handler, _request([_user("Write a poem")], headers=QUALITY_HEADERS))
+    assert data["model"] == "large"
+
+
+def test_free_tier_personal_data_is_served_locally(hook: ModuleType) -> None:
+    handler = _handler(hook, personal_data="local")
+    key = {"hybrid_user_tier": "free"}
+    data = _pre_call(handler, _request(HARD_PERSONAL, headers=QUALITY_HEADERS), key)
+    assert data["metadata"]["hybrid_route"] == "local" and data["fallbacks"] == []
+
+
+def test_personal_data_from_a_tier_without_a_local_route_is_a_403(hook: ModuleType) -> None:
+    handler = _handler(hook, personal_data="local")
+    own = _request([_user(PERSONAL)], headers={"x-hybrid-user-tier": "own_key"}, api_key="sk-x")
+    with pytest.raises(Exception) as raised:
+        _pre_call(handler, own)
+    assert _status(raised.value) == 403
+    assert "personal data" in _message(raised.value)
+    assert "jane.doe" not in _message(raised.value)  # the refusal repeats nothing it was sent
+    cloud_only = {
+        **handler.policy["user_tiers"],
+        "paid": {**handler.policy["user_tiers"]["paid"], "routes": ["medium", "large"]},
+    }
+    handler = _handler(hook, personal_data="local", user_tiers=cloud_only)
+    with pytest.raises(Exception) as raised:
+        _pre_call(handler, _request([_user(PERSONAL)]))
+    assert _status(raised.value) == 403
+    # An own key without personal data still reaches its provider.
+    plain = _request([_user("Write a poem")], headers={"x-hybrid-user-tier": "own_key"})
+    plain["api_key"] = "sk-x"
+    assert _pre_call(_handler(hook, personal_data="local"), plain)["model"] != "local"
+
+
+def test_personal_data_with_the_local_server_down_is_a_503_not_a_cloud_call(
+    hook: ModuleType,
+) -> None:
+    with socket.socket() as sock:  # a port nothing listens on: the health check fails at once
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}/health"
+    handler = _handler(hook, personal_data="local", local_health={"local": closed})
+    with pytest.raises(Exception) as raised:
+        _pre_call(handler, _request([_user(PERSONAL)], headers=QUALITY_HEADERS))
+    assert _status(raised.value) == 503
+    assert "personal data stays on the box" in _message(raised.value)

@@ -61,6 +61,22 @@ def test_quantity_problems_get_their_own_word_weights() -> None:
     assert math_dense[5] > 0  # "times", "half": steps of a multi-step problem
 
 
+def test_an_open_quantity_problem_shows_its_fractions_relations_and_size() -> None:
+    prior = need.PRIOR_FEATURES
+    fractions, relations, size = need.dense_features(MATH)[-prior:]
+    assert fractions > 0 and relations > 0  # "half"; "3 times as many"
+    assert size == pytest.approx(need.dense_features(MATH)[0] - need.OPEN_SIZE_CENTER)
+    choices = MATH + "\nA. 18\nB. 24\nC. 30\nD. 36\nAnswer:"
+    assert need.dense_features(choices)[-prior:] == [0.0, 0.0, 0.0]  # multiple choice: none
+    essay = "Write half a page on why rivers are longer than roads."
+    assert need.dense_features(essay)[-prior:] == [0.0, 0.0, 0.0]  # not a quantity problem
+    model = need.NeedModel.load()
+    assert len(model.dense_weights) == len(need.dense_features(MATH))
+    harder = "Ann is 3 times as old as Bo, who is 4 years younger than Cy, aged 12. Ann's age?"
+    plain = "Ann has 12 apples and Bo has 4 apples. How many apples do they have together?"
+    assert model.need(harder) > model.need(plain)
+
+
 def _hook_with_recorder(hook: ModuleType) -> tuple[Any, Recorder]:
     handler = _handler(hook)
     recorder = Recorder()

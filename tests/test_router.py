@@ -383,3 +383,24 @@ def test_the_bundle_carries_every_router_file_the_hook_imports() -> None:
         path.removeprefix("router/") for path in rendered.files if path.startswith("router/")
     }
     assert in_bundle == set(ROUTER_FILES)
+
+
+def test_the_personal_data_switch_reaches_the_rendered_policy() -> None:
+    catalog = load_catalog()
+    assert catalog.routing.personal_data == "score"  # today's rule unless the operator says so
+    assert build_router_context(catalog, "2", "hetzner").policy["personal_data"] == "score"
+    local = catalog.model_copy(
+        update={"routing": catalog.routing.model_copy(update={"personal_data": "local"})}
+    )
+    files = render_router(build_router_context(local, "2", "hetzner"))
+    assert json.loads(files["hybrid_policy.json"])["personal_data"] == "local"
+
+
+def test_an_unknown_personal_data_rule_is_refused_by_the_catalog() -> None:
+    from pydantic import ValidationError
+
+    from hybridctl.catalog.schema import Routing
+
+    data = load_catalog().routing.model_dump()
+    with pytest.raises(ValidationError, match="personal_data"):
+        Routing.model_validate({**data, "personal_data": "cloud"})

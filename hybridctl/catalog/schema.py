@@ -360,6 +360,10 @@ class Routing(Strict):
     # When the day's cloud spend reaches the budget: alert, then only the cheapest cloud route
     # (the hybrid routing strategy's rule), or local only, or refuse cloud requests.
     over_budget: OverBudget = "cheapest_cloud"
+    # A request with personal data (an e-mail address, a phone number, ...): "score" counts it as
+    # one complexity factor among others; "local" serves it only on the box (a 403 for a user
+    # tier without the local route), never on a cloud route, fallback or escalation.
+    personal_data: Literal["score", "local"] = "score"
     # Task type (x-hybrid-task-type header) -> the least capable route it needs.
     task_types: dict[str, RouteName] = {}
     # Strategy -> route -> the share of requests the need model alone sends past the small local

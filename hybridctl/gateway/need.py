@@ -37,6 +37,22 @@ _STEP_WORDS = re.compile(
     r"\b(?:half|twice|third|quarter|fourth|fifth|percent|times|each|per|every|remaining|rest"
     r"|more|less|fewer|total|left)\b"
 )
+# A multiple-choice question lists its options, one a line ("A. 9", "(B) 11").
+_CHOICE = re.compile(r"(?m)^\(?[A-E][.)]\s")
+# What makes a quantity problem hard for a small model, beyond its size: fractions and
+# relations between quantities ("3 more than twice as many", "half as old as").
+_FRACTION = re.compile(r"\d+/\d+|\b(?:half|halves|third|thirds|quarter|quarters|fraction)\b")
+_RELATION = re.compile(
+    r"\b(?:more|less|fewer|older|younger|longer|shorter|taller|faster|slower|cheaper)\s+than\b"
+    r"|\btimes\s+(?:as|more|less)\b|\bas\s+(?:many|much|long|old)\b"
+)
+# The open quantity problem's signs (the last three dense features) have fixed weights in the
+# model file: no labelled open problem may be trained on (see scripts/train_router.py).
+PRIOR_FEATURES = 3
+# An open problem's size is read against a typical grade-school word problem's (the median of
+# log2(characters + 1) / 10 over GSM8K's 7,473 training problems, text only): the sign ranks
+# word problems among themselves without lifting every one of them past the policy's thresholds.
+OPEN_SIZE_CENTER = 0.78
 
 
 BUCKETS = 20  # the gateway counts requests per need band of this width: 0.00, 0.05, ... 0.95
@@ -65,7 +81,8 @@ def feature_names(text: str) -> list[str]:
 
 
 def dense_features(text: str) -> list[float]:
-    """Size signs on a log scale (characters, numbers, lines), and a quantity problem's size."""
+    """Size signs on a log scale (characters, numbers, lines), a quantity problem's size; then
+    an open (not multiple-choice) quantity problem's fractions, relations and size."""
     head = bounded(text)
     lower = head.lower()
     size = math.log2(len(text) + 1) / 10
@@ -73,6 +90,9 @@ def dense_features(text: str) -> list[float]:
     quantities = numbers + sum(1 for w in _WORD.findall(lower) if w in _NUMBER_WORDS)
     numeric = 1.0 if quantities >= NUMERIC_MIN else 0.0
     steps = len(_STEP_WORDS.findall(lower)) if numeric else 0
+    open_problem = numeric if len(_CHOICE.findall(head)) < 2 else 0.0
+    fractions = len(_FRACTION.findall(lower)) if open_problem else 0
+    relations = len(_RELATION.findall(lower)) if open_problem else 0
     return [
         size,
         math.log2(numbers + 1) / 4,
@@ -80,6 +100,9 @@ def dense_features(text: str) -> list[float]:
         numeric,
         numeric * size,
         math.log2(steps + 1) / 4,
+        math.log2(fractions + 1),
+        math.log2(relations + 1),
+        open_problem * (size - OPEN_SIZE_CENTER),
     ]
 
 

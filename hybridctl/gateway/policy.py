@@ -125,6 +125,7 @@ def build_policy(
         "default_user_tier": "paid" if "paid" in tiers else sorted(tiers)[0],
         "daily_cloud_budget_usd": routing.daily_cloud_budget_usd,
         "over_budget": routing.over_budget,
+        "personal_data": routing.personal_data,
         "route_prices": route_prices,
         "headers": dict(HEADERS),
         "key_formats": [list(pair) for pair in KEY_FORMATS],

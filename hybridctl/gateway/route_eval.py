@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import itertools
 import math
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,40 @@ def apgr(points: list[CurvePoint]) -> float:
     for before, after in itertools.pairwise(points):
         area += (after.strong_share - before.strong_share) * (before.pgr + after.pgr) / 2
     return area
+
+
+def bootstrap_interval(
+    prompts: list[Prompt],
+    scores: list[float],
+    groups: list[Any] | None = None,
+    *,
+    rounds: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """A percentile bootstrap interval of APGR: prompts (or whole groups of them, such as the
+    turns of one conversation) drawn with replacement, `rounds` times; rounds whose resample
+    has no gap between the models are left out."""
+    keys = groups if groups is not None else list(range(len(prompts)))
+    members: dict[Any, list[int]] = {}
+    for index, key in enumerate(keys):
+        members.setdefault(key, []).append(index)
+    clusters = list(members.values())
+    rng = random.Random(seed)
+    values = []
+    for _ in range(rounds):
+        drawn = [i for _ in clusters for i in rng.choice(clusters)]
+        sample = [prompts[i] for i in drawn]
+        if sum(p.strong - p.weak for p in sample) <= 0:
+            continue
+        values.append(apgr(gap_curve(sample, [scores[i] for i in drawn])))
+    if not values:
+        return (math.nan, math.nan)
+    values.sort()
+    tail = (1 - level) / 2
+    low = values[min(len(values) - 1, int(tail * len(values)))]
+    high = values[min(len(values) - 1, int((1 - tail) * len(values)))]
+    return (low, high)
 
 
 def at_share(points: list[CurvePoint], share: float) -> CurvePoint:
