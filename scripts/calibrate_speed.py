@@ -39,10 +39,12 @@ def log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def ensure_models(models_dir: Path) -> list[tuple[str, Path, str]]:
+def ensure_models(models_dir: Path, names: list[str] | None = None) -> list[tuple[str, Path, str]]:
     """The generated files, written (random weights, real shapes) when missing."""
     found = []
     for name, shape, quant in MODELS:
+        if names and name not in names:
+            continue
         path = models_dir / f"{name}.gguf"
         if not path.exists():
             log(f"writing {path} ({shape} as {quant}); a 7B file takes a few minutes")
@@ -178,6 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gen-tokens", type=int, default=16)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--slots", type=int, default=2, help="parallel slots (the tiers' 2)")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        choices=[name for name, _, _ in MODELS],
+        help="bench only these (default: all three; a 7B file at one thread takes minutes)",
+    )
     parser.add_argument("--json", type=Path, help="write every figure here")
     parser.add_argument(
         "--statistic",
@@ -204,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{settings['repetitions']} --prompt-tokens {settings['prompt_tokens']} --gen-tokens "
         f"{settings['gen_tokens']} --slots {settings['parallel_slots']} "
         f"--statistic {args.statistic}"
+        + (f" --models {' '.join(args.models)}" if args.models else "")
     )
     fitted, skipped = fit_efficiencies(pick(first), machine=machine_label(first), command=command)
     for reason in skipped:
@@ -235,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def bench_runs(args: argparse.Namespace) -> tuple[dict, dict, dict]:
-    models = ensure_models(args.models_dir)
+    models = ensure_models(args.models_dir, args.models)
     log("run 1 (calibration)")
     first = run_local_bench(plan(models, args), log)
     log("run 2 (validation)")

@@ -86,7 +86,7 @@ CASES = [
         lambda t: _replace(
             t,
             "      - model: tinyllama-1.1b-chat-q4_k_m\n        role: simple\n"
-            "        promised_tokens_per_s: 24.5",
+            "        promised_tokens_per_s: 19.1",
             "      - model: mistral-7b-instruct-v0.2-q4_k_m\n        role: simple\n"
             "        promised_tokens_per_s: 1",
         ),
@@ -102,7 +102,7 @@ CASES = [
     (
         "promise-above-roofline",
         lambda t: _replace(
-            t, "        promised_tokens_per_s: 24.5\n", "        promised_tokens_per_s: 80\n"
+            t, "        promised_tokens_per_s: 19.1\n", "        promised_tokens_per_s: 80\n"
         ),
         ("        promised_tokens_per_s: 80", 1),
         ["promised_tokens_per_s", "above the bandwidth roofline", "GB/s"],
@@ -178,7 +178,7 @@ CASES = [
     (
         "no-simple-model",
         lambda t: _replace(t, "        role: simple\n", "        role: complex\n"),
-        ("        role: complex\n        promised_tokens_per_s: 24.5", 1),
+        ("        role: complex\n        promised_tokens_per_s: 19.1", 1),
         ["tiers[0].models[0].role", "the tier has no simple model"],
     ),
     (

@@ -396,7 +396,7 @@ def test_when_a_box_pays_it_says_so_first() -> None:
     assert h.savings_usd == pytest.approx(result.cloud_only.monthly_usd - h.hybrid_usd)
 
 
-def test_seed_003_scale_gets_a_priced_answer_and_the_ceiling_hint_is_true() -> None:
+def test_thousand_a_minute_gets_a_priced_answer_and_the_ceiling_hint_is_true() -> None:
     """1,000 requests a minute: the cheapest configuration, or the cloud with its bill."""
     per_minute = Workload(requests_per_day=1000 * 1440)
     capped = recommend(CATALOG, per_minute)
@@ -412,7 +412,7 @@ def test_seed_003_scale_gets_a_priced_answer_and_the_ceiling_hint_is_true() -> N
     assert f"x {nodes}" in hint and lifted.hybrid.tier in hint
 
 
-def test_seed_003_cloud_estimate_matches_ours_on_the_cheap_routes() -> None:
+def test_hardware_guide_cloud_estimate_matches_ours_on_the_cheap_routes() -> None:
     """Seed 003 prices the cloud API at $1,500-6,000 a month for 1,000 requests a minute on
     the cheap models (Gemini, GPT-4-turbo at $0.01/1K): with no large-route requests our medium
     mix lands inside that range."""

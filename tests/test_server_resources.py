@@ -13,6 +13,7 @@ from hybridctl.bench.footprint import compute_buffer_bytes
 from hybridctl.catalog import load_catalog
 from hybridctl.catalog import resources as resources_module
 from hybridctl.catalog.resources import deployed_offer, server_cores, server_resources
+from hybridctl.catalog.schema import Source
 from hybridctl.catalog.sizing import MIB, compute_buffer_mib, tier_memory_budget
 from hybridctl.cli.app import app
 from hybridctl.paths import default_catalog_path
@@ -99,18 +100,36 @@ def test_a_one_vcpu_prediction_is_compute_bound() -> None:
     one = predict(catalog, "1", TINY, provider="digitalocean")
     assert one.threads == 1
     assert one.bound == "compute" and "compute-bound" in one.detail
-    eff = efficiency_for(catalog, "Q4_K_M", "cpu")
-    assert eff is not None and eff.per_core_gbs is not None
+    # the shipped 1-thread record (made with the box's settings) is the per-core rate
+    (single,) = [
+        e for e in catalog.speed_efficiencies if e.quant_family == "Q4_K" and e.threads == 1
+    ]
     model = catalog.models[TINY]
-    per_core = eff.per_core_gbs * 1e9 / (model.file_size_mb * 1e6) * eff.generation
+    per_core = single.generation * single.bandwidth_gbs * 1e9 / (model.file_size_mb * 1e6)
     assert one.generation_tokens_per_s == pytest.approx(per_core)
+    eff = efficiency_for(catalog, "Q4_K_M", "cpu")
+    assert eff is not None and eff.threads > 1  # the efficiency stays the all-threads record
     assert one.generation_tokens_per_s < one.roofline_tokens_per_s * eff.generation
-    # the per-core rate has no 1-thread record behind it: the plan says where it came from
-    assert "per-core rate derived" in one.detail
+    assert "per-core rate measured" in one.detail
     # two cores double the compute ceiling
     two = predict(catalog, "1", TINY, provider="hetzner")
     assert two.threads == 2
     assert two.generation_tokens_per_s == pytest.approx(2 * one.generation_tokens_per_s)
+
+
+def test_without_a_one_thread_record_the_per_core_rate_is_derived_and_says_so() -> None:
+    catalog = load_catalog()
+    eff = efficiency_for(catalog, "Q4_K_M", "cpu")
+    assert eff is not None
+    source = Source(ref="derived: a figure for the test", as_of="2026-12-05")
+    derived = eff.model_copy(update={"per_core_gbs": 5.0, "per_core_source": source})
+    only = catalog.model_copy(update={"speed_efficiencies": [derived]})
+    one = predict(only, "1", TINY, provider="digitalocean")
+    model = catalog.models[TINY]
+    assert one.bound == "compute" and "per-core rate derived" in one.detail
+    assert one.generation_tokens_per_s == pytest.approx(
+        5e9 / (model.file_size_mb * 1e6) * eff.generation
+    )
 
 
 def test_a_one_thread_record_makes_the_per_core_rate_measured() -> None:

@@ -143,7 +143,7 @@ ModelFileOption = Annotated[
     typer.Option(
         "--model-file",
         metavar="CATALOG_ID=PATH",
-        help="local: seed a model from this file instead of downloading it (checked "
+        help="local: copy a model from this file instead of downloading it (checked "
         "against the catalog's sha256; repeatable).",
         show_default=False,
     ),

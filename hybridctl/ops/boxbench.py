@@ -192,7 +192,9 @@ def bench_box(
             "runs": found["runs"],
             "load_average": [round(before, 2), round(os.getloadavg()[0], 2)],
         }
-        if max(row["load_average"]) > cpus:  # more runnable work than cores: others competed
+        # The server's own threads keep the load at about the core count while it decodes;
+        # half a core more than that is other work (the bench's own calls stay under it)
+        if max(row["load_average"]) > cpus + 0.5:
             disturbed.append(
                 f"{entry.model}: the machine's load average was {max(row['load_average']):.1f} "
                 f"on {cpus} CPUs during its runs: other work competed, run again on a quiet one"

@@ -145,21 +145,23 @@ def derive(
     threads: int,
     slots: int,
     per_core_gbs: float | None = None,
+    gain_record: SpeedEfficiency | None = None,
 ) -> Derived:
     """min(roofline, threads x per-core rate) x efficiency (generation), per-thread compute
     (prompt), slot model (aggregate).
 
     A parallel gain applies only at the thread count it was measured with: batching on one
     thread says little about batching on sixteen (without one, the aggregate is one stream and
-    the gain is "assumed").
+    the gain is "assumed"). gain_record: the family's record at `threads`, where it is not `eff`.
     """
     roofline = bandwidth_gbs * 1e9 / bytes_per_token
     compute = threads * per_core_gbs * 1e9 / bytes_per_token if per_core_gbs else math.inf
     bound: Bound = "compute" if compute < roofline else "bandwidth"
     generation = min(roofline, compute) * eff.generation
     prompt = eff.prompt_per_thread_b * threads / parameters_b if eff.prompt_per_thread_b else None
-    measured = bool(eff.parallel_gain and eff.at_slots and eff.threads == threads)
-    gain = slot_gain(eff.parallel_gain or 1.0, eff.at_slots or 2, slots) if measured else 1.0
+    at = gain_record or eff
+    measured = bool(at.parallel_gain and at.at_slots and at.threads == threads)
+    gain = slot_gain(at.parallel_gain or 1.0, at.at_slots or 2, slots) if measured else 1.0
     return Derived(
         generation,
         prompt,
@@ -207,6 +209,7 @@ def predict(
     backend = backend_of(tier)
     eff = efficiency_for(catalog, model.quantization, backend)
     rate = core_rate(catalog, model.quantization, backend, eff) if eff else None
+    at_threads = [e for e in _records(catalog, model.quantization, backend) if e.threads == threads]
     derived = (
         derive(
             eff,
@@ -216,6 +219,7 @@ def predict(
             threads=threads,
             slots=slots,
             per_core_gbs=rate.gbs if rate else None,
+            gain_record=at_threads[-1] if at_threads else None,
         )
         if eff
         else None
