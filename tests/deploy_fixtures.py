@@ -176,13 +176,13 @@ class FakeBox:
         self.calls.append("rotate")
         if self.rotate_to is None:
             return record
-        from hybridctl.deploy import records
+        from hybridctl.catalog import deployments
         from hybridctl.deploy.topology import node_ips
 
         keys = {ip: self.rotate_to for ip in node_ips(record.outputs)}
         record = record.model_copy(update={"rotated_host_keys": keys})
         self.pin(record)
-        records.save_record(record)
+        deployments.save_record(record)
         return record
 
     def wait_serving(self, record: Any, models: Any, *, timeout_s: float, say: Any) -> Any:

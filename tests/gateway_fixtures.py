@@ -222,7 +222,7 @@ class ScriptRunner:
         self.box = box
 
     def compose(self, *args: str, stdin: bytes | None = None, timeout: float = 300) -> Any:
-        from hybridctl.gateway.keys import KEYS_SCRIPT
+        from hybridctl.ops.keys import KEYS_SCRIPT
 
         assert args[:5] == ("exec", "-T", "gateway", "python", KEYS_SCRIPT), args
         return subprocess.run(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hybridctl.deploy.records import DeploymentRecord, save_record
+from hybridctl.catalog.deployments import DeploymentRecord, save_record
 
 CLOUD_RECORD: dict[str, Any] = {
     "provider": "hetzner",

@@ -298,8 +298,8 @@ def test_serve_load_test_local_and_on_the_box(
 
 def save_deployment(name: str, server: SshServer, host_public_key: str) -> None:
     """A deployment record as `hybridctl deploy` leaves it, pinning host_public_key."""
+    from hybridctl.catalog.deployments import DeploymentRecord, known_hosts_path, now, save_record
     from hybridctl.deploy.hostkeys import write_known_hosts
-    from hybridctl.deploy.records import DeploymentRecord, known_hosts_path, now, save_record
 
     known_hosts = write_known_hosts(known_hosts_path(name), name, host_public_key, ["127.0.0.1"])
     save_record(
@@ -333,7 +333,7 @@ def test_bench_a_deployment_by_name(sshd: SshServer, tiny_model: Path, tmp_path:
     code, _, stderr = invoke("--deployment", "bad-box", *args)
     assert code == 1 and "does not match the one pinned" in stderr
 
-    from hybridctl.deploy.records import known_hosts_path
+    from hybridctl.catalog.deployments import known_hosts_path
 
     known_hosts_path("test-box").unlink()
     code, _, stderr = invoke("--deployment", "test-box", *args)

@@ -233,10 +233,10 @@ class TestDayTwo:
         self, site: Site, sshd: SshServer, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         from hybridctl.catalog import load_catalog
-        from hybridctl.deploy.records import load_record
+        from hybridctl.catalog.deployments import load_record
+        from hybridctl.deploy.boxrunner import SshRunner
         from hybridctl.ops.check import check_deployment
         from hybridctl.ops.logs import show_logs
-        from hybridctl.ops.runner import SshRunner
         from hybridctl.remote.ssh import SshClient, SshSettings, SshTarget
 
         monkeypatch.setenv("HYBRIDCTL_STATE_DIR", site.env["HYBRIDCTL_STATE_DIR"])

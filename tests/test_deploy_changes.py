@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hybridctl.catalog import load_catalog
+from hybridctl.catalog.deployments import DeploymentRecord
 from hybridctl.deploy.changes import change_warnings
-from hybridctl.deploy.records import DeploymentRecord
 from hybridctl.deploy.spec import DeployRequest, resolve
 
 

@@ -12,8 +12,7 @@ import pytest
 from pulumi.automation import errors as auto_errors
 from rich.console import Console
 
-from hybridctl.catalog import load_catalog
-from hybridctl.deploy import records
+from hybridctl.catalog import deployments, load_catalog
 from hybridctl.deploy.driver import HOST_KEY_CONFIG, HOST_KEY_PUBLIC_CONFIG, Deployer
 from hybridctl.deploy.spec import DeployRequest
 from hybridctl.errors import OperationFailed, UsageError
@@ -82,11 +81,11 @@ def test_deploy_pins_host_key_configures_provider_and_records(catalog, cloud_env
     assert stack.plugins and stack.plugins[0][0] == "hcloud"
     target = backend.targets[0]
     assert target.backend_url.startswith("file://") and target.backend_url.endswith("/pulumi")
-    assert target.work_dir == records.workspace_dir("web")
+    assert target.work_dir == deployments.workspace_dir("web")
 
     assert record.status == "deployed" and record.outputs["ip"] == "198.51.100.7"
     assert record.instance_type == "cx23" and record.monthly_usd == 6.97
-    saved = records.load_record("web")
+    saved = deployments.load_record("web")
     assert saved.outputs == record.outputs
     known_hosts = Path(saved.known_hosts).read_text()
     assert known_hosts.startswith("hybridctl-web,198.51.100.7 ssh-ed25519 ")
@@ -106,7 +105,7 @@ def test_stack_env_is_kept_0600_reused_and_never_printed(catalog, cloud_env) -> 
     backend = FakeBackend()
     deployer, buffer, _ = _deployer(backend, env)
     deployer.deploy(catalog, _request(), yes=True)
-    path = records.deployment_dir("web") / ".env"
+    path = deployments.deployment_dir("web") / ".env"
     assert path.stat().st_mode & 0o777 == 0o600
     first = read_env(path)
     assert first["OPENAI_API_KEY"] == api_key and first["LITELLM_MASTER_KEY"].startswith("sk-")
@@ -161,7 +160,7 @@ def test_default_name_makes_another_tier_an_update_keeping_the_node_count(
     )
     assert updated.name == "hybridctl-hetzner" and updated.tier == "2.5"
     assert updated.nodes == 3 and updated.monthly_usd == pytest.approx(3 * 10.46)
-    assert [r.name for r in records.list_records()] == ["hybridctl-hetzner"]
+    assert [r.name for r in deployments.list_records()] == ["hybridctl-hetzner"]
     assert list(backend.stacks) == ["hybridctl-hetzner"]
 
 
@@ -171,7 +170,7 @@ def test_declined_confirmation_changes_nothing(catalog, cloud_env) -> None:
     with pytest.raises(OperationFailed, match="cancelled"):
         deployer.deploy(catalog, _request(), yes=False)
     assert "up" not in backend.stacks["web"].calls
-    assert records.find_record("web") is None
+    assert deployments.find_record("web") is None
 
 
 def test_stack_locked_says_how_to_cancel(catalog, cloud_env) -> None:
@@ -188,7 +187,7 @@ def test_stack_locked_says_how_to_cancel(catalog, cloud_env) -> None:
     assert "locked" in caught.value.message
     assert "hybridctl deploy --cancel web" in caught.value.hint
     assert "pulumi cancel" in caught.value.hint
-    record = records.load_record("web")
+    record = deployments.load_record("web")
     assert record.status == "failed" and "locked" in (record.last_error or "")
 
 
@@ -216,7 +215,7 @@ def test_pending_operations_point_to_resume(catalog, cloud_env) -> None:
         deployer.deploy(catalog, _request(), yes=True)
     assert "pending operations" in caught.value.message
     assert "hybridctl deploy --resume web" in caught.value.hint
-    record = records.load_record("web")
+    record = deployments.load_record("web")
     assert record.status == "failed" and "pending operations" in (record.last_error or "")
 
 
@@ -265,8 +264,8 @@ def test_destroy_removes_resources_stack_and_record(catalog, cloud_env) -> None:
     deployer.destroy("web", yes=False)
     assert questions[-1].startswith("Destroy deployment web")
     assert backend.stacks["web"].calls[-2:] == ["destroy", "remove"]
-    assert records.find_record("web") is None
-    assert not records.deployment_dir("web").exists()
+    assert deployments.find_record("web") is None
+    assert not deployments.deployment_dir("web").exists()
 
 
 def test_destroy_declined_keeps_everything(catalog, cloud_env) -> None:
@@ -277,7 +276,7 @@ def test_destroy_declined_keeps_everything(catalog, cloud_env) -> None:
     with pytest.raises(OperationFailed, match="cancelled"):
         deployer.destroy("web", yes=False)
     assert "destroy" not in backend.stacks["web"].calls
-    assert records.load_record("web").status == "deployed"
+    assert deployments.load_record("web").status == "deployed"
 
 
 def test_inline_program_builds_the_component_and_exports_its_outputs(
@@ -329,7 +328,7 @@ def test_inline_program_builds_the_component_and_exports_its_outputs(
     pinned = record.host_key_public.split()[1]
     from hybridctl.render.envfile import format_env, read_env
 
-    values_env = read_env(records.deployment_dir("web") / ".env")
+    values_env = read_env(deployments.deployment_dir("web") / ".env")
     dotenv_b64 = base64.b64encode(format_env(values_env).encode()).decode()
     for server in servers:  # the user data reaches the cloud as a Pulumi secret
         user_data = server["userData"]

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from hybridctl.catalog import load_catalog
-from hybridctl.deploy import push, records, sshbox
+from hybridctl.catalog import deployments, load_catalog
+from hybridctl.deploy import push, sshbox
 from hybridctl.deploy.compose import ServiceState
 from hybridctl.deploy.driver import Deployer
 from hybridctl.deploy.nodes import Node, serve_nodes
@@ -71,7 +71,7 @@ def test_every_node_uses_node_zeros_redis_and_knows_the_balancers_name(
     for env in (first, *others):
         assert env["HYBRIDCTL_LB_HOST"] == lb_host
         assert all(env[key] == first[key] for key in SHARED)  # one spend store, one password
-    assert records.load_record("mn-cloud").outputs["private_ips"] == private
+    assert deployments.load_record("mn-cloud").outputs["private_ips"] == private
 
 
 def test_a_single_node_gets_no_node_entries_and_the_domain_is_an_output(
@@ -81,7 +81,7 @@ def test_a_single_node_gets_no_node_entries_and_the_domain_is_an_output(
     [env] = pushed.values()
     assert not any(key.startswith("HYBRIDCTL_") for key in env)
     assert "private_ips" not in record.outputs and "load_balancer_ip" not in record.outputs
-    assert records.load_record("mn-cloud").outputs["domain"] == "llm.example.com"
+    assert deployments.load_record("mn-cloud").outputs["domain"] == "llm.example.com"
 
 
 class FakeCompose:
@@ -181,8 +181,8 @@ def test_a_node_that_never_verifies_fails_with_its_proxys_log(
 
 
 def _record(outputs: dict[str, Any]) -> Any:
-    stamp = records.now()
-    record = records.DeploymentRecord(
+    stamp = deployments.now()
+    record = deployments.DeploymentRecord(
         name="mn-wait",
         provider="hetzner",
         tier="1",
@@ -193,7 +193,7 @@ def _record(outputs: dict[str, Any]) -> Any:
         ssh_public_key="",
         host_key_public="",
         host_key_fingerprint="",
-        known_hosts=str(records.known_hosts_path("mn-wait")),
+        known_hosts=str(deployments.known_hosts_path("mn-wait")),
         backend_url="file://",
         monthly_usd=1.0,
         status="deployed",
@@ -201,7 +201,7 @@ def _record(outputs: dict[str, Any]) -> Any:
         updated=stamp,
         outputs=outputs,
     )
-    records.save_record(record)
+    deployments.save_record(record)
     return record
 
 
@@ -237,7 +237,7 @@ def test_the_ssh_box_shares_node_zeros_ca_then_waits_by_the_name(
     if domain:
         assert seen["ca"] is None  # a public certificate: nothing to share or fetch
     else:
-        assert seen["ca"] == records.deployment_dir("mn-wait") / "ca.crt"
+        assert seen["ca"] == deployments.deployment_dir("mn-wait") / "ca.crt"
     assert done.outputs["endpoint"] == "https://198.51.100.9"
 
 

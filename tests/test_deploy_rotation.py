@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from hybridctl.deploy import records
-from hybridctl.deploy.records import DeploymentRecord
+from hybridctl.catalog import deployments
+from hybridctl.catalog.deployments import DeploymentRecord
 from hybridctl.deploy.rotation import RotationPlan, rotate_host_key
 from hybridctl.deploy.sshbox import SshBox
 from hybridctl.errors import HybridctlError
@@ -93,8 +93,8 @@ def test_rotation_replaces_the_key_and_the_old_one_is_refused(
 def test_sshbox_rotates_each_node_once_and_pins_only_the_new_key(
     server: SshServer, isolated_env: Path, tmp_path: Path
 ) -> None:
-    records.deployment_dir("rot").mkdir(parents=True)
-    known_hosts = records.known_hosts_path("rot")
+    deployments.deployment_dir("rot").mkdir(parents=True)
+    known_hosts = deployments.known_hosts_path("rot")
     known_hosts.write_text(server.known_hosts.read_text())
     record = DeploymentRecord(
         name="rot",
@@ -115,7 +115,7 @@ def test_sshbox_rotates_each_node_once_and_pins_only_the_new_key(
         updated="t0",
         outputs={"ip": "127.0.0.1", "ssh_user": server.user},
     )
-    records.save_record(record)
+    deployments.save_record(record)
     box = SshBox(
         port=server.port,
         identity_file=server.identity_file,
@@ -126,7 +126,7 @@ def test_sshbox_rotates_each_node_once_and_pins_only_the_new_key(
     rotated = box.rotate(record, say=lambda _: None)
 
     new_key = rotated.rotated_host_keys["127.0.0.1"]
-    assert records.load_record("rot").rotated_host_keys == {"127.0.0.1": new_key}
+    assert deployments.load_record("rot").rotated_host_keys == {"127.0.0.1": new_key}
     pins = known_hosts.read_text()
     assert f"[127.0.0.1]:{server.port} {new_key}" in pins
     assert server.host_public_key.split()[1] not in pins.split("\n", 1)[1]  # alias line only

@@ -15,13 +15,12 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from hybridctl.catalog import load_catalog
-from hybridctl.deploy import records
+from hybridctl.catalog import deployments, load_catalog
 from hybridctl.deploy.driver import Deployer
 from hybridctl.deploy.spec import DeployRequest
-from hybridctl.deploy.upgrade import UpgradeRequest
-from hybridctl.deploy.upgrade_cloud import CloudUpgrader
 from hybridctl.errors import CheckFailed
+from hybridctl.ops.upgrade import UpgradeRequest
+from hybridctl.ops.upgrade_cloud import CloudUpgrader
 from tests.deploy_fixtures import CREDENTIALS, FakeBox, MockedBackend, write_ssh_key
 
 SERVER = {
@@ -72,7 +71,7 @@ class Rig:
         return self.upgrader.upgrade(
             load_catalog(),
             UpgradeRequest(name="up-cloud", tier_id=tier, yes=True),
-            records.load_record("up-cloud"),
+            deployments.load_record("up-cloud"),
         )
 
     def server_type(self, run_index: int) -> str:
@@ -135,7 +134,7 @@ def test_upgrade_backs_up_resizes_pushes_and_verifies_in_that_order(rig_for, pro
     # The pushed bundle is the new tier's: its models are the ones the router serves.
     models_ini = _archive_file(rig.archives[-1], "llm/models.ini")
     assert all(f"[{e.model}]" in models_ini for e in load_catalog().tier(UP).models)
-    saved = records.load_record("up-cloud")
+    saved = deployments.load_record("up-cloud")
     assert saved.tier == UP and saved.instance_type == _offer(UP, provider)
 
 
@@ -154,7 +153,7 @@ def test_a_failed_check_rolls_the_bundle_back_and_says_the_server_stays_resized(
     assert caught.value.exit_code == 1
     assert "Rolled back to the previous bundle (tier 1): serving again" in caught.value.message
     assert rig.calls[-2:] == [f"check {UP}", f"rollback {_models('1')}"]
-    saved = records.load_record("up-cloud")
+    saved = deployments.load_record("up-cloud")
     assert saved.tier == "1" and saved.status == "deployed"
     assert saved.last_error and f"stays resized to {_offer(UP, provider)}" in saved.last_error
 

@@ -14,12 +14,12 @@ import yaml
 from typer.testing import CliRunner
 
 from hybridctl.catalog import load_catalog
+from hybridctl.catalog.deployments import RECORD_FILE
 from hybridctl.cli.app import app
 from hybridctl.deploy import compose
 from hybridctl.deploy.compose import ServiceState
 from hybridctl.deploy.failure import FAILURE_LOG, keep_failure_log, model_file_hint
 from hybridctl.deploy.pull import IMAGES_HINT, compose_images, ensure_images, pull_images
-from hybridctl.deploy.records import RECORD_FILE
 from hybridctl.errors import OperationFailed
 from hybridctl.render import RenderOptions, render_files
 

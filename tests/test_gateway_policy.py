@@ -303,7 +303,7 @@ def test_the_task_type_header_routes_and_an_unknown_one_is_a_400(box: Deployment
 
 def test_the_keys_commands_core_adds_lists_and_revokes_in_the_gateway(box: Deployment) -> None:
     from hybridctl.errors import InputError
-    from hybridctl.gateway.keys import check_request, run_keys
+    from hybridctl.ops.keys import check_request, run_keys
 
     runner = ScriptRunner(box)
     name = f"cli-{next(unique)}"

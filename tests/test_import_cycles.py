@@ -1,4 +1,4 @@
-"""No import cycles between the modules of the hybridctl package (read from source, not run)."""
+"""The package's imports, read from source: packages import only lower layers, no module cycle."""
 
 from __future__ import annotations
 
@@ -11,6 +11,22 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent / "hybridctl"
 # Cycles tolerated while one is taken apart, each one strongly connected component exactly (a
 # stale entry fails too). There are none.
 KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset()
+
+# The packages from the bottom up. A package imports only packages on lower levels; the
+# packages of one level do not import each other. `testing` (test model files) imports nothing.
+LAYERS: tuple[frozenset[str], ...] = (
+    frozenset({"bench", "testing"}),
+    frozenset({"remote", "providers"}),
+    frozenset({"catalog"}),
+    frozenset({"planning", "gateway"}),
+    frozenset({"render"}),
+    frozenset({"deploy"}),
+    frozenset({"ops", "bench_host"}),
+    frozenset({"cli"}),
+)
+# Modules at the package root, usable by every package; they import no package themselves.
+ROOT_MODULES = frozenset({"hybridctl", "errors", "paths", "suggest", "extras"})
+ENTRY_POINT = "__main__"  # starts the commands: the one root module above every package
 
 
 def module_files(package_dir: Path) -> dict[str, Path]:
@@ -135,6 +151,41 @@ def cycles(graph: dict[str, set[str]]) -> set[frozenset[str]]:
     return found
 
 
+def package_of(module: str) -> str:
+    """The package (or root module) a module belongs to: its second dotted part, else the root."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def package_imports(graph: dict[str, set[str]]) -> dict[tuple[str, str], list[str]]:
+    """{(package, imported package): the module imports behind it}, packages importing others."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for module, targets in sorted(graph.items()):
+        for target in sorted(targets):
+            edge = (package_of(module), package_of(target))
+            if edge[0] != edge[1]:
+                found.setdefault(edge, []).append(f"{module} -> {target}")
+    return found
+
+
+def layer_violations(
+    graph: dict[str, set[str]], layers: tuple[frozenset[str], ...] = LAYERS
+) -> list[str]:
+    """Each package import that does not point to a lower layer, with the modules behind it."""
+    level = {package: n for n, level_packages in enumerate(layers) for package in level_packages}
+    wrong = []
+    for (importer, imported), via in sorted(package_imports(graph).items()):
+        if imported in ROOT_MODULES or importer == ENTRY_POINT:
+            continue
+        if importer in ROOT_MODULES or imported == ENTRY_POINT:
+            allowed = False  # the root modules stay below every package
+        else:
+            allowed = level[imported] < level[importer]
+        if not allowed:
+            wrong.append(f"{importer} -> {imported} ({'; '.join(via[:3])})")
+    return wrong
+
+
 def _describe(component: frozenset[str], graph: dict[str, set[str]]) -> str:
     members = sorted(component)
     edges = [f"{a} -> {b}" for a in members for b in sorted(graph[a] & component)]
@@ -153,6 +204,36 @@ def test_the_package_has_no_new_import_cycle() -> None:
 def test_every_known_cycle_still_exists() -> None:
     stale = sorted(KNOWN_CYCLES - cycles(import_graph(PACKAGE_DIR)), key=sorted)
     assert not stale, f"fixed or changed; remove from KNOWN_CYCLES: {[sorted(c) for c in stale]}"
+
+
+def test_every_package_has_a_layer() -> None:
+    packages = {path.parent.name for path in PACKAGE_DIR.glob("*/__init__.py") if path.parent.name}
+    layered = set().union(*LAYERS)
+    assert packages == layered, (
+        f"place in LAYERS: {sorted(packages - layered)}; gone: {sorted(layered - packages)}"
+    )
+
+
+def test_packages_import_only_lower_layers() -> None:
+    wrong = layer_violations(import_graph(PACKAGE_DIR))
+    assert not wrong, "package imports against the layer order:\n" + "\n".join(wrong)
+
+
+def test_the_layer_check_sees_each_kind_of_wrong_import() -> None:
+    graph = {
+        "hybridctl.cli.app": {"hybridctl.ops.keys", "hybridctl.errors"},
+        "hybridctl.ops.keys": {"hybridctl.deploy.runner", "hybridctl.bench_host.target"},
+        "hybridctl.deploy.runner": {"hybridctl.ops.check", "hybridctl.catalog.deployments"},
+        "hybridctl.gateway.policy": {"hybridctl.gateway.need", "hybridctl.planning.cost"},
+        "hybridctl.errors": {"hybridctl.catalog"},
+        "hybridctl.__main__": {"hybridctl.cli"},
+    }
+    assert layer_violations(graph) == [
+        "deploy -> ops (hybridctl.deploy.runner -> hybridctl.ops.check)",
+        "errors -> catalog (hybridctl.errors -> hybridctl.catalog)",
+        "gateway -> planning (hybridctl.gateway.policy -> hybridctl.planning.cost)",
+        "ops -> bench_host (hybridctl.ops.keys -> hybridctl.bench_host.target)",
+    ]
 
 
 def _write(root: Path, files: dict[str, str]) -> Path:

@@ -242,7 +242,7 @@ def _fake_box(monkeypatch: pytest.MonkeyPatch, up_script: str) -> None:
     from hybridctl.deploy.compose import ServiceState
 
     def render(self: object, catalog: object, request: object, name: str) -> Path:
-        bundle = local.records.deployment_dir(name) / local.BUNDLE_DIR
+        bundle = local.deployments.deployment_dir(name) / local.BUNDLE_DIR
         bundle.mkdir(parents=True, exist_ok=True)
         return bundle
 
@@ -273,7 +273,7 @@ def test_a_failed_compose_up_fails_the_deploy_even_while_the_old_box_serves(
 ) -> None:
     from rich.console import Console
 
-    from hybridctl.deploy import records
+    from hybridctl.catalog import deployments
     from hybridctl.deploy.local import LocalDeployer, LocalRequest
     from hybridctl.errors import CheckFailed
 
@@ -286,7 +286,7 @@ def test_a_failed_compose_up_fails_the_deploy_even_while_the_old_box_serves(
     assert caught.value.exit_code == 1
     assert "docker compose up failed (exit 1)" in caught.value.message
     assert words in caught.value.message
-    assert records.load_record("mn-upfail").status == "failed"
+    assert deployments.load_record("mn-upfail").status == "failed"
     # The same box with an `up` that succeeds is deployed: the failure above is up's own.
     _fake_box(monkeypatch, "sleep 0.2; exit 0")
     assert deployer.deploy(load_catalog(), request).status == "deployed"

@@ -13,8 +13,8 @@ import yaml
 from typer.testing import CliRunner
 
 from hybridctl.catalog import load_catalog
+from hybridctl.catalog.deployments import DeploymentRecord
 from hybridctl.cli.app import app
-from hybridctl.deploy.records import DeploymentRecord
 from hybridctl.errors import InputError, UsageError
 from hybridctl.ops import backup, check, logs, probes
 from tests.deploy_fixtures import write_ssh_key
@@ -161,7 +161,7 @@ def test_a_backup_of_another_tier_or_service_set_is_refused() -> None:
 def test_a_cloud_restore_keeps_the_local_env_copy_in_step(isolated_env: Path) -> None:
     import stat
 
-    from hybridctl.deploy.records import deployment_dir
+    from hybridctl.catalog.deployments import deployment_dir
     from hybridctl.ops.restore import _keep_local_env
 
     restored = b"LITELLM_MASTER_KEY=sk-restored-key-0123456789\nREDIS_PASSWORD=restored-pw-42\n"

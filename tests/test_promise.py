@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from hybridctl.bench import defaults
 from hybridctl.catalog import load_catalog
+from hybridctl.catalog.deployments import DeploymentRecord
 from hybridctl.catalog.resources import server_resources
 from hybridctl.cli.app import app
-from hybridctl.deploy.records import DeploymentRecord
 from hybridctl.ops.boxbench import BAND, judge, server_limits
 from hybridctl.planning.capacity import model_speed
 from hybridctl.planning.promise import (

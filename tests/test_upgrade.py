@@ -229,7 +229,7 @@ def test_a_re_render_keeps_the_spend_counter_and_the_redis_keys(box: Box) -> Non
 def over_ssh(box: Box, tmp_path: Path, isolated_env: Path) -> Iterator[tuple[Any, Any]]:
     """The local box reached the way `deploy` reaches a cloud box: a real sshd, a pinned host
     key, `docker compose` run over SSH in the bundle's folder, the gateway through the proxy."""
-    from hybridctl.deploy.records import DeploymentRecord
+    from hybridctl.catalog.deployments import DeploymentRecord
     from hybridctl.deploy.sshbox import SshBox
     from tests.ssh_fixtures import missing_reason, start_sshd, stop_sshd
 
@@ -271,12 +271,12 @@ def over_ssh(box: Box, tmp_path: Path, isolated_env: Path) -> Iterator[tuple[Any
 def test_the_serving_wait_over_ssh_fetches_the_ca_and_sees_every_model(
     box: Box, over_ssh: tuple[Any, Any]
 ) -> None:
-    from hybridctl.deploy import records
+    from hybridctl.catalog import deployments
 
     ssh_box, record = over_ssh
     said: list[str] = []
     ssh_box.wait_serving(record, _tier_models("2"), timeout_s=300, say=said.append)
-    fetched = records.deployment_dir(record.name) / "ca.crt"
+    fetched = deployments.deployment_dir(record.name) / "ca.crt"
     assert fetched.read_text() == Path(box.outputs["ca_cert"]).read_text()
     text = "\n".join(said)
     assert "gateway: answers through the proxy" in text and "(TLS verified)" in text

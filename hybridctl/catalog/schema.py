@@ -177,6 +177,25 @@ class Tier(Strict):
     offers: list[Offer] = Field(min_length=1)
     unavailable: list[Unavailable] = []
 
+    def offer_for(self, provider: str) -> Offer:
+        """The tier's deployable offer on this cloud, or an error saying which clouds have one."""
+        from hybridctl.errors import InputError, UsageError
+        from hybridctl.providers.names import CLOUDS
+
+        if provider not in CLOUDS:
+            raise UsageError(
+                f"unknown provider {provider!r}", hint=f"Choose one of: {', '.join(CLOUDS)}."
+            )
+        for offer in self.offers:
+            if offer.provider == provider and not offer.reference_only:
+                return offer
+        reasons = [u.reason for u in self.unavailable if u.provider == provider]
+        others = sorted({o.provider for o in self.offers if o.provider in CLOUDS})
+        raise InputError(
+            f"tier {self.id} has no {provider} offer" + (f": {reasons[0]}" if reasons else ""),
+            hint=f"Providers with an offer for tier {self.id}: {', '.join(others) or 'none'}.",
+        )
+
 
 class Architecture(Strict):
     """The shape numbers that sizing needs."""

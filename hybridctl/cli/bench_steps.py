@@ -26,7 +26,7 @@ def tier(catalog_path: Path | None, tier_id: str) -> tuple[Any, Any]:
 
 def deployment_tier(deployment: str) -> str:
     """The tier a deployment was made with (its record's), for a bench with no --tier."""
-    from hybridctl.deploy.records import load_record
+    from hybridctl.catalog.deployments import load_record
 
     tier = load_record(deployment).tier
     progress(f"tier {tier} (deployment {deployment}'s; --tier overrides it)")
@@ -63,7 +63,7 @@ def box(
     deployment: str, cat: Any, tier: Any, plan: dict[str, Any], update_catalog: bool
 ) -> dict[str, Any]:
     """A local deployment's models, timed by its own model server, beside the plan's figures."""
-    from hybridctl.deploy.records import load_record
+    from hybridctl.catalog.deployments import load_record
     from hybridctl.ops.boxbench import bench_box
 
     if update_catalog:

@@ -62,7 +62,7 @@ def _deployer(provider: str | None = None) -> Any:
 
 
 def _record_deployer(name: str) -> Any:
-    from hybridctl.deploy.records import load_record
+    from hybridctl.catalog.deployments import load_record
 
     return _deployer(load_record(name).provider)
 
@@ -225,8 +225,8 @@ def outputs(
 
     Example: hybridctl outputs hybridctl-hetzner --ca > hybridctl-ca.pem
     """
+    from hybridctl.catalog.deployments import load_record
     from hybridctl.cli.output import print_json
-    from hybridctl.deploy.records import load_record
 
     if ca:
         from hybridctl.deploy.edge import ca_certificate
@@ -263,8 +263,8 @@ def deployments(as_json: JsonOption = False) -> None:
 
     Example: hybridctl deployments --json
     """
+    from hybridctl.catalog.deployments import list_records
     from hybridctl.cli.output import print_json
-    from hybridctl.deploy.records import list_records
     from hybridctl.deploy.request_build import deployment_rows
 
     found = list_records()

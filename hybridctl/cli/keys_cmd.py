@@ -40,7 +40,7 @@ def keys(
     Example: hybridctl keys revoke alice -d hybridctl-local
     """
     from hybridctl.cli.output import print_json
-    from hybridctl.gateway.keys import check_request, pick_deployment, run_keys
+    from hybridctl.ops.keys import check_request, pick_deployment, run_keys
 
     args = check_request(action, name, tier, daily_budget)
     target = pick_deployment(deployment)

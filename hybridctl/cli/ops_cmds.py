@@ -59,9 +59,9 @@ def logs(
     Example: hybridctl logs hybridctl-local gateway --since 10m
     Example: hybridctl logs hybridctl-hetzner --follow
     """
-    from hybridctl.deploy.records import load_record
+    from hybridctl.catalog.deployments import load_record
+    from hybridctl.deploy.boxrunner import runner_for
     from hybridctl.ops.logs import show_logs
-    from hybridctl.ops.runner import runner_for
 
     record = load_record(name)
     show_logs(
@@ -90,10 +90,10 @@ def backup(
 
     Example: hybridctl backup hybridctl-local --out box.tar.gz
     """
+    from hybridctl.catalog.deployments import load_record
     from hybridctl.cli.output import print_json
-    from hybridctl.deploy.records import load_record
+    from hybridctl.deploy.boxrunner import runner_for
     from hybridctl.ops.backup import create_backup
-    from hybridctl.ops.runner import runner_for
 
     record = load_record(name)
     manifest = create_backup(
@@ -123,10 +123,10 @@ def restore(
     Example: hybridctl restore hybridctl-local --from box.tar.gz
     """
     from hybridctl.catalog import load_catalog
+    from hybridctl.catalog.deployments import load_record
     from hybridctl.cli.output import print_json
-    from hybridctl.deploy.records import load_record
+    from hybridctl.deploy.boxrunner import runner_for
     from hybridctl.ops.restore import restore_backup
-    from hybridctl.ops.runner import runner_for
 
     record = load_record(name)
     loaded = load_catalog(catalog)

@@ -27,8 +27,8 @@ def status(
     Example: hybridctl status hybridctl-hetzner
     Example: hybridctl status hybridctl-local --check --json
     """
+    from hybridctl.catalog.deployments import load_record
     from hybridctl.cli.output import err_console, print_json
-    from hybridctl.deploy import records
     from hybridctl.deploy.deployers import deployer_for
 
     if check:
@@ -45,7 +45,7 @@ def status(
 
         deployments(as_json=as_json)
         return
-    provider = records.load_record(name).provider
+    provider = load_record(name).provider
     deployer = deployer_for(provider, err_console, lambda q: False)
     result = deployer.live_status(name)
     if as_json:
@@ -58,8 +58,8 @@ def status(
 
 def _check(name: str, catalog: Any, as_json: bool) -> None:
     from hybridctl.catalog import load_catalog
+    from hybridctl.catalog.deployments import load_record
     from hybridctl.cli.output import print_json
-    from hybridctl.deploy.records import load_record
     from hybridctl.ops.check import check_deployment
 
     report = check_deployment(load_record(name), load_catalog(catalog))

@@ -18,7 +18,7 @@ from hybridctl.cli.options import (
 
 def _require_extra(name: str) -> None:
     """A cloud deployment's upgrade needs [deploy]: refuse before its backup, not after."""
-    from hybridctl.deploy.records import load_record
+    from hybridctl.catalog.deployments import load_record
     from hybridctl.providers.registry import require_extra_for
 
     require_extra_for(load_record(name).provider)
@@ -58,8 +58,8 @@ def upgrade(
     from hybridctl.catalog import load_catalog
     from hybridctl.cli.output import err_console, print_json
     from hybridctl.deploy.seed import parse_model_files
-    from hybridctl.deploy.upgrade import UpgradeRequest
-    from hybridctl.deploy.upgrade import upgrade as run_upgrade
+    from hybridctl.ops.upgrade import UpgradeRequest
+    from hybridctl.ops.upgrade import upgrade as run_upgrade
     from hybridctl.render.images_file import load_images_file
 
     _require_extra(name)

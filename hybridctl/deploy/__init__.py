@@ -1,1 +1,1 @@
-"""Deploy hybridctl stacks with Pulumi's Automation API: host keys, records, driver, errors."""
+"""Deploy hybridctl stacks with Pulumi's Automation API: host keys, driver, errors."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from hybridctl.deploy.records import DeploymentRecord
+from hybridctl.catalog.deployments import DeploymentRecord
 from hybridctl.deploy.spec import Resolved
 from hybridctl.providers.registry import get_cloud
 

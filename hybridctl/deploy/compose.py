@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
-from hybridctl.deploy import records
+from hybridctl.catalog import deployments
 from hybridctl.errors import OperationFailed, UsageError
 
 # How to start the engine, as scripts/local_images.sh does: systemd where it runs, else dockerd
@@ -221,4 +221,4 @@ def failed(states: Sequence[ServiceState], one_shot: Sequence[str]) -> list[Serv
 
 def project_for(name: str) -> ComposeProject:
     """The Compose project of the local deployment `name` (its bundle in the state folder)."""
-    return ComposeProject(name, records.deployment_dir(name) / BUNDLE_DIR)
+    return ComposeProject(name, deployments.deployment_dir(name) / BUNDLE_DIR)

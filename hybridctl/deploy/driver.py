@@ -11,7 +11,9 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from hybridctl.deploy import hostkeys, records
+from hybridctl.catalog import deployments
+from hybridctl.catalog.deployments import DeploymentRecord
+from hybridctl.deploy import hostkeys
 from hybridctl.deploy.automation import (
     StackHandle,
     StackOpener,
@@ -26,7 +28,6 @@ from hybridctl.deploy.errmap import map_pulumi_error, missing_cli
 from hybridctl.deploy.passphrase import load_passphrase
 from hybridctl.deploy.progress import EventProgress
 from hybridctl.deploy.push import deliver_stack
-from hybridctl.deploy.records import DeploymentRecord
 from hybridctl.deploy.rotation import scrub_metadata_spec
 from hybridctl.deploy.session import (
     HOST_KEY_CONFIG,
@@ -108,7 +109,7 @@ class Deployer:
         target = StackTarget(
             name=name,
             backend_url=backend_url,
-            work_dir=records.workspace_dir(name),
+            work_dir=deployments.workspace_dir(name),
             passphrase=passphrase,
             program=make_program(spec_box) if spec_box is not None else None,
         )
@@ -137,7 +138,7 @@ class Deployer:
         self, catalog: Any, request: DeployRequest, *, yes: bool, resume: bool = False
     ) -> DeploymentRecord:
         """Preview, confirm and apply a deployment (a new one, a tier change, or a resume)."""
-        existing = records.find_record(deployment_name(request))
+        existing = deployments.find_record(deployment_name(request))
         resolved = resolve(catalog, request, existing=existing, offline_plan=False)
         config = get_cloud(resolved.provider).credentials(resolved.region, self.env)
         backend = request.backend or (existing.backend_url if existing else None)
@@ -155,7 +156,7 @@ class Deployer:
         self.full_spec = (spec_box, spec)  # a replaced server needs the key: see _apply
 
         record = new_record(resolved, spec, session.backend_url, existing, status="deploying")
-        records.save_record(record)
+        deployments.save_record(record)
         self.box.pin(record)
         try:
             outputs = self._apply(session, resolved, existing, config, yes=yes, resume=resume)
@@ -163,13 +164,13 @@ class Deployer:
             if existing is None:
                 self._forget_new(session, resolved.name)
             else:
-                records.save_record(existing)
+                deployments.save_record(existing)
             raise OperationFailed(
                 "deploy cancelled at the confirmation; nothing was changed"
             ) from None
         except HybridctlError as exc:
-            failed = {"status": "failed", "last_error": exc.message, "updated": records.now()}
-            records.save_record(record.model_copy(update=failed))
+            failed = {"status": "failed", "last_error": exc.message, "updated": deployments.now()}
+            deployments.save_record(record.model_copy(update=failed))
             raise
         if self.server_replaced:  # a new server boots with the user data's key: rotate again
             record = record.model_copy(update={"rotated_host_keys": {}})
@@ -185,8 +186,8 @@ class Deployer:
             models = [entry.model for entry in resolved.tier.models]
             done = self.box.wait_serving(done, models, timeout_s=request.wait_s, say=self._say)
         except HybridctlError as exc:
-            failed = {"status": "failed", "last_error": exc.message, "updated": records.now()}
-            records.save_record(done.model_copy(update=failed))
+            failed = {"status": "failed", "last_error": exc.message, "updated": deployments.now()}
+            deployments.save_record(done.model_copy(update=failed))
             raise
         return done
 
@@ -268,8 +269,8 @@ class Deployer:
         the deployment's folder so updates reuse it; it reaches the box over SSH."""
         from hybridctl.render.envfile import ENV_FILE, ensure_env
 
-        result = ensure_env(records.deployment_dir(name), environ=self.env)
-        path = records.deployment_dir(name) / ENV_FILE
+        result = ensure_env(deployments.deployment_dir(name), environ=self.env)
+        path = deployments.deployment_dir(name) / ENV_FILE
         if result.generated:
             self.console.print(f"Generated {', '.join(result.generated)} in {path} (0600).")
         if result.from_environment:
@@ -327,18 +328,18 @@ class Deployer:
             update={
                 "status": "deployed",
                 "outputs": outputs,
-                "updated": records.now(),
+                "updated": deployments.now(),
                 "last_error": None,
             }
         )
         self.box.pin(done)
-        records.save_record(done)
+        deployments.save_record(done)
         return done
 
     def _forget_new(self, session: Session, name: str) -> None:
         with contextlib.suppress(Exception):  # an empty stack we created: best effort
             session.stack.remove()
-        records.remove_deployment(name)
+        deployments.remove_deployment(name)
 
     def _show_preview(self, preview: EventProgress, summary: dict[str, int]) -> None:
         for step in preview.changes():
@@ -361,7 +362,7 @@ class Deployer:
         self, catalog: Any, name: str, *, yes: bool, backend: str | None = None
     ) -> DeploymentRecord:
         """Refresh (clearing pending operations) then update, with the recorded choices."""
-        record = records.load_record(name)
+        record = deployments.load_record(name)
         request = DeployRequest(
             tier_id=record.tier,
             provider=record.provider,
@@ -375,16 +376,16 @@ class Deployer:
 
     def cancel(self, name: str, *, backend: str | None = None) -> None:
         """Release a stale lock on the deployment's stack (`pulumi cancel`)."""
-        record = records.load_record(name)
+        record = deployments.load_record(name)
         session = self._open(
             name, backend or record.backend_url, None, None, create_passphrase=False
         )
         self._run(session, name, "cancel", session.stack.cancel)
-        records.save_record(record.model_copy(update={"updated": records.now()}))
+        deployments.save_record(record.model_copy(update={"updated": deployments.now()}))
 
     def destroy(self, name: str, *, yes: bool, backend: str | None = None) -> DeploymentRecord:
         """Delete every resource of the deployment, then its stack and its record."""
-        record = records.load_record(name)
+        record = deployments.load_record(name)
         config = get_cloud(record.provider).credentials(record.region, self.env)
         session = self._open(
             name, backend or record.backend_url, None, config, create_passphrase=False
@@ -398,8 +399,8 @@ class Deployer:
             raise OperationFailed("destroy cancelled at the confirmation; nothing was changed")
         stack = session.stack
         self._run(session, name, "configuration", lambda: self._configure(stack, config))
-        records.save_record(
-            record.model_copy(update={"status": "destroying", "updated": records.now()})
+        deployments.save_record(
+            record.model_copy(update={"status": "destroying", "updated": deployments.now()})
         )
         with EventProgress(self.console, secrets=session.secrets) as progress:
             self._run(
@@ -409,12 +410,12 @@ class Deployer:
                 lambda: stack.destroy(progress.on_event, progress.on_output),
             )
         self._run(session, name, "stack removal", stack.remove)
-        records.remove_deployment(name)
+        deployments.remove_deployment(name)
         return record
 
     def live_status(self, name: str) -> dict[str, Any]:
         """The record, plus the stack's last update and outputs when the Pulumi CLI is here."""
-        record = records.load_record(name)
+        record = deployments.load_record(name)
         status: dict[str, Any] = {"record": record.model_dump(), "live": None, "live_error": None}
         if self.cli_finder() is None:
             status["live_error"] = "the Pulumi CLI is not installed; showing the saved record"

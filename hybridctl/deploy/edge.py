@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from hybridctl.deploy import records
+from hybridctl.catalog import deployments
 from hybridctl.deploy.serving import CADDY_ROOT_CA
 from hybridctl.errors import OperationFailed, UsageError
 from hybridctl.providers.registry import is_local
@@ -101,14 +101,14 @@ def share_ca(
 
 def ca_certificate(name: str, *, fetch: bool = True) -> Path:
     """The deployment's CA certificate file; fetched over SSH from node 0 when not saved yet."""
-    record = records.load_record(name)
+    record = deployments.load_record(name)
     if record.outputs.get("domain"):
         raise UsageError(
             f"{name} serves a public certificate for {record.outputs['domain']}; "
             "clients verify it with their usual trust store",
         )
     saved = record.outputs.get("ca_cert")
-    path = Path(saved) if saved else records.deployment_dir(name) / CA_FILE
+    path = Path(saved) if saved else deployments.deployment_dir(name) / CA_FILE
     if path.is_file():
         return path
     if is_local(record.provider) or not fetch:

@@ -122,6 +122,6 @@ def map_pulumi_error(
 
 
 def _workspace_hint(name: str) -> str:
-    from hybridctl.deploy.records import workspace_dir
+    from hybridctl.catalog.deployments import workspace_dir
 
     return str(workspace_dir(name))

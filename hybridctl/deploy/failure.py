@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from hybridctl.deploy import records
+from hybridctl.catalog import deployments
 from hybridctl.deploy.boxcompose import Compose
 from hybridctl.deploy.compose import ServiceState, failed, tail
 from hybridctl.deploy.serving import ONE_SHOT
@@ -19,7 +19,7 @@ DOWNLOADER = "models-init"
 
 def failure_log(name: str) -> Path:
     """Where the deployment `name` keeps the logs of its last failed deploy or upgrade."""
-    return records.deployment_dir(name) / FAILURE_LOG
+    return deployments.deployment_dir(name) / FAILURE_LOG
 
 
 def failed_services(box: Compose) -> list[ServiceState]:
@@ -34,7 +34,7 @@ def keep_failure_log(
     states = box.states()
     first = [s.service for s in services]
     logs = {s: box.logs(s, KEPT_LINES) for s in dict.fromkeys(first + sorted(states))}
-    sections = [f"# {what}, {records.now()}"]
+    sections = [f"# {what}, {deployments.now()}"]
     for service, text in logs.items():
         label = states[service].label if service in states else "no container"
         sections.append(f"--- {service} ({label}):\n{text}")

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from rich.console import Console
 from rich.markup import escape
 
+from hybridctl.catalog import deployments
 from hybridctl.catalog.schema import Catalog
-from hybridctl.deploy import records
 from hybridctl.deploy.boxcompose import LocalCompose
 from hybridctl.deploy.compose import (
     BUNDLE_DIR,
@@ -100,8 +100,8 @@ class LocalDeployer:
     def _say(self, text: str) -> None:
         self.console.print(f"  {escape(text)}")
 
-    def _existing(self, name: str) -> records.DeploymentRecord | None:
-        record = records.find_record(name)
+    def _existing(self, name: str) -> deployments.DeploymentRecord | None:
+        record = deployments.find_record(name)
         if record is not None and record.provider != PROVIDER:
             raise UsageError(
                 f"deployment {name} runs on {record.provider}, not on this machine",
@@ -112,7 +112,7 @@ class LocalDeployer:
     def _render(self, catalog: Catalog, request: LocalRequest, name: str) -> Path:
         """Render into the deployment's bundle; fit it to this machine; remove the containers
         whose mounted files changed, so `up` recreates them."""
-        bundle = records.deployment_dir(name) / BUNDLE_DIR
+        bundle = deployments.deployment_dir(name) / BUNDLE_DIR
         before = file_hashes(bundle)
         cpus = host_cpus()
         self._render_files(catalog, request, bundle, cpus)
@@ -207,7 +207,7 @@ class LocalDeployer:
 
     def deploy(
         self, catalog: Catalog, request: LocalRequest, *, yes: bool = True
-    ) -> records.DeploymentRecord:
+    ) -> deployments.DeploymentRecord:
         """Render, seed the models, `compose up`, and wait until the box serves.
 
         `yes` is the cloud driver's confirmation; nothing on this machine needs one.
@@ -215,7 +215,7 @@ class LocalDeployer:
         from hybridctl.catalog import find_tier
 
         tier = find_tier(catalog, request.tier_id)
-        name = records.check_name(request.name or DEFAULT_NAME)
+        name = deployments.check_name(request.name or DEFAULT_NAME)
         previous = self._existing(name)
         seeds = check_seeds(
             catalog, tier, request.model_files, allow_unverified=request.allow_unverified
@@ -224,16 +224,16 @@ class LocalDeployer:
         request = replace(request, tier_id=tier.id)
         self.console.print(
             f"[bold]Deploying[/] {name}: tier {tier.id} under Docker Compose on this machine "
-            f"(bundle {escape(str(records.deployment_dir(name) / BUNDLE_DIR))})"
+            f"(bundle {escape(str(deployments.deployment_dir(name) / BUNDLE_DIR))})"
         )
         self._check_images(catalog, request)
         bundle = self._render(catalog, request, name)
         save_local_options(name, request)  # so `upgrade` re-renders with the same choices
-        folder = records.deployment_dir(name)
+        folder = deployments.deployment_dir(name)
         ca_file = folder / CA_FILE
         base_url = endpoint(request.https_port)
-        stamp = records.now()
-        record = records.DeploymentRecord(
+        stamp = deployments.now()
+        record = deployments.DeploymentRecord(
             name=name,
             provider=PROVIDER,
             tier=tier.id,
@@ -251,7 +251,7 @@ class LocalDeployer:
             created=previous.created if previous else stamp,
             updated=stamp,
         )
-        records.save_record(record)
+        deployments.save_record(record)
         project = ComposeProject(name, bundle)
         self._seed(project, seeds)
         models = [entry.model for entry in tier.models]
@@ -275,7 +275,7 @@ class LocalDeployer:
 
     def _up_failed(
         self,
-        record: records.DeploymentRecord,
+        record: deployments.DeploymentRecord,
         project: ComposeProject,
         code: int,
         models: list[str],
@@ -283,8 +283,8 @@ class LocalDeployer:
         """A failed `up` is a failed deploy even where the old containers still serve."""
         said = compose_said((project.bundle.parent / UP_LOG).read_text(errors="replace"))
         problem = f"docker compose up failed (exit {code}):\n{said}"
-        failed = {"status": "failed", "updated": records.now(), "last_error": problem}
-        records.save_record(record.model_copy(update=failed))
+        failed = {"status": "failed", "updated": deployments.now(), "last_error": problem}
+        deployments.save_record(record.model_copy(update=failed))
         box = LocalCompose(project)
         services = failed_services(box)
         kept, shown = keep_failure_log(box, record.name, f"deploy: {problem}", services)
@@ -301,13 +301,13 @@ class LocalDeployer:
 
     def _finish(
         self,
-        record: records.DeploymentRecord,
+        record: deployments.DeploymentRecord,
         project: ComposeProject,
         boot: BootResult,
         base_url: str,
         ca_file: Path,
         models: list[str],
-    ) -> records.DeploymentRecord:
+    ) -> deployments.DeploymentRecord:
         env_file = project.bundle / ".env"
         outputs = {
             "endpoint": base_url,
@@ -325,12 +325,12 @@ class LocalDeployer:
         record = record.model_copy(
             update={
                 "status": "deployed" if problem is None else "failed",
-                "updated": records.now(),
+                "updated": deployments.now(),
                 "outputs": outputs,
                 "last_error": problem,
             }
         )
-        records.save_record(record)
+        deployments.save_record(record)
         if problem is not None:
             kept, shown = keep_failure_log(
                 LocalCompose(project), record.name, f"deploy: {problem}", boot.failed
@@ -349,9 +349,9 @@ class LocalDeployer:
             )
         return record
 
-    def destroy(self, name: str, *, yes: bool) -> records.DeploymentRecord:
+    def destroy(self, name: str, *, yes: bool) -> deployments.DeploymentRecord:
         """Stop and remove the compose project with its volumes, then forget the deployment."""
-        record = records.load_record(name)
+        record = deployments.load_record(name)
         question = (
             f"Destroy local deployment {name} (tier {record.tier})? This removes its containers "
             "and volumes (models, spend counter, certificates)."
@@ -362,12 +362,12 @@ class LocalDeployer:
         if project.bundle.is_dir():
             check_engine()
             project.run("down", "--volumes", "--remove-orphans", "--timeout", "20")
-        records.remove_deployment(name)
+        deployments.remove_deployment(name)
         return record
 
     def live_status(self, name: str) -> dict[str, Any]:
         """The record, plus each service's container state from Docker."""
-        record = records.load_record(name)
+        record = deployments.load_record(name)
         status: dict[str, Any] = {"record": record.model_dump(), "live": None, "live_error": None}
         try:
             check_engine()

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from hybridctl.deploy import records
+from hybridctl.catalog import deployments
 
 OPTIONS_FILE = "local-options.json"
 
@@ -29,14 +29,14 @@ def save_local_options(name: str, request: Any) -> None:
         "https_port": int(request.https_port),
         "http_port": int(request.http_port),
     }
-    path = records.deployment_dir(name) / OPTIONS_FILE
+    path = deployments.deployment_dir(name) / OPTIONS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def load_local_options(name: str) -> LocalOptions | None:
     """The saved choices, or None for a box deployed before they were recorded."""
-    path = records.deployment_dir(name) / OPTIONS_FILE
+    path = deployments.deployment_dir(name) / OPTIONS_FILE
     if not path.exists():
         return None
     try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hybridctl.catalog.deployments import find_record
 from hybridctl.deploy import hostkeys
-from hybridctl.deploy.records import find_record
 from hybridctl.deploy.spec import DeployRequest, build_spec, resolve
 from hybridctl.providers.registry import check_spec, get_cloud
 

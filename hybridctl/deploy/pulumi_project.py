@@ -77,13 +77,13 @@ def build_spec(provider: str, config: ProjectConfig) -> DeploySpec:
     import math
 
     from hybridctl.catalog import find_tier, load_catalog
-    from hybridctl.deploy.spec import MIN_BOOT_DISK_GB, deployable_offer, volume_size_gb
+    from hybridctl.deploy.spec import MIN_BOOT_DISK_GB, volume_size_gb
     from hybridctl.render.cloud_init import SshHostKey
     from hybridctl.render.user_data import render_user_data
 
     catalog = load_catalog(config.catalog)
     tier = find_tier(catalog, config.tier)
-    offer = deployable_offer(tier, provider)
+    offer = tier.offer_for(provider)
     host_private, host_public = _host_key(config.host_key_file)
     user_data = render_user_data(
         catalog,

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from hybridctl.deploy.records import DeploymentRecord
+from hybridctl.catalog.deployments import DeploymentRecord
 from hybridctl.deploy.topology import node_env, node_ips
 from hybridctl.errors import HybridctlError, OperationFailed
 from hybridctl.remote.ssh import SshClient, as_root

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hybridctl.bench_host.model_files import GGUF_MAGIC, file_sha256
+from hybridctl.bench.download import sha256_of
+from hybridctl.bench.ggufmeta import GGUF_MAGIC
 from hybridctl.catalog.schema import Catalog, Tier
 from hybridctl.errors import InputError, UsageError
 from hybridctl.suggest import close_matches
@@ -74,7 +75,7 @@ def check_seeds(
                 hint=f"Tier {tier.id} serves: {', '.join(served)}.",
             )
         _check_file(model, path)
-        digest = file_sha256(path)
+        digest = sha256_of(path)
         expected = catalog.models[model].sha256
         verified = expected is not None and digest == expected.lower()
         if not verified and not allow_unverified:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hybridctl.deploy import records
+from hybridctl.catalog import deployments
 from hybridctl.deploy.automation import StackHandle
 from hybridctl.deploy.passphrase import Passphrase
 from hybridctl.deploy.spec import DeployRequest, default_name
@@ -25,7 +25,7 @@ def default_backend_url() -> str:
 def deployment_name(request: DeployRequest) -> str:
     """The name the request deploys under: --name, else hybridctl-<provider>."""
     if request.name:
-        return records.check_name(request.name)
+        return deployments.check_name(request.name)
     return default_name(request.provider)
 
 

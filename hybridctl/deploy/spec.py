@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hybridctl.catalog.deployments import DeploymentRecord, check_name
 from hybridctl.catalog.schema import Catalog, Offer, Tier
-from hybridctl.deploy.records import DeploymentRecord, check_name
 from hybridctl.errors import InputError, UsageError
 from hybridctl.providers.admin_access import check_admin_cidr, check_ssh_public_key
-from hybridctl.providers.registry import CLOUDS, get_cloud
+from hybridctl.providers.registry import get_cloud
 from hybridctl.providers.spec import DeploySpec
 
 PLACEHOLDER_ADMIN_CIDR = "192.0.2.1/32"  # TEST-NET-1: documentation only, never routed
@@ -67,23 +67,6 @@ def default_name(provider: str) -> str:
     return f"hybridctl-{provider}"
 
 
-def deployable_offer(tier: Tier, provider: str) -> Offer:
-    """The tier's offer on this provider, or an error saying which providers it has."""
-    if provider not in CLOUDS:
-        raise UsageError(
-            f"unknown provider {provider!r}", hint=f"Choose one of: {', '.join(CLOUDS)}."
-        )
-    for offer in tier.offers:
-        if offer.provider == provider and not offer.reference_only:
-            return offer
-    reasons = [u.reason for u in tier.unavailable if u.provider == provider]
-    others = sorted({o.provider for o in tier.offers if o.provider in CLOUDS})
-    raise InputError(
-        f"tier {tier.id} has no {provider} offer" + (f": {reasons[0]}" if reasons else ""),
-        hint=f"Providers with an offer for tier {tier.id}: {', '.join(others) or 'none'}.",
-    )
-
-
 def volume_size_gb(catalog: Catalog, tier: Tier, provider: str) -> int:
     """Room for the tier's model files with 50% to spare plus 10 GB, in 10 GB steps."""
     models_mb = sum(
@@ -126,7 +109,7 @@ def resolve(
     from hybridctl.catalog import find_tier
 
     tier = find_tier(catalog, request.tier_id)
-    offer = deployable_offer(tier, request.provider)
+    offer = tier.offer_for(request.provider)
     name = check_name(request.name or default_name(request.provider))
     notes: list[str] = []
     if existing is not None and existing.provider != request.provider:
@@ -270,9 +253,10 @@ def new_record(
     status: str,
 ) -> DeploymentRecord:
     """The deployment's record as this deploy leaves it; creation time and outputs carry over."""
-    from hybridctl.deploy import hostkeys, records
+    from hybridctl.catalog import deployments
+    from hybridctl.deploy import hostkeys
 
-    stamp = records.now()
+    stamp = deployments.now()
     return DeploymentRecord(
         name=resolved.name,
         provider=resolved.provider,
@@ -284,7 +268,7 @@ def new_record(
         ssh_public_key=spec.ssh_public_key,
         host_key_public=spec.host_key_public,
         host_key_fingerprint=hostkeys.fingerprint(spec.host_key_public),
-        known_hosts=str(records.known_hosts_path(resolved.name)),
+        known_hosts=str(deployments.known_hosts_path(resolved.name)),
         backend_url=backend_url,
         monthly_usd=resolved.monthly_usd,
         status=status,  # type: ignore[arg-type]

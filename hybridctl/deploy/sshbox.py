@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hybridctl.deploy import hostkeys, records
+from hybridctl.catalog import deployments
+from hybridctl.catalog.deployments import DeploymentRecord
+from hybridctl.deploy import hostkeys
 from hybridctl.deploy.boxcompose import RemoteCompose
 from hybridctl.deploy.edge import share_ca
 from hybridctl.deploy.nodes import Node, serve_nodes
 from hybridctl.deploy.push import wait_for_cloud_init, wait_for_ssh
-from hybridctl.deploy.records import DeploymentRecord
 from hybridctl.deploy.rotation import RotationPlan, rotate_host_key
 from hybridctl.deploy.topology import balancer_host, node_ips
 from hybridctl.deploy.verify import verify_box
@@ -91,7 +92,7 @@ class SshBox:
                 update={"rotated_host_keys": {**record.rotated_host_keys, ip: new}}
             )
             self.pin(record)
-            records.save_record(record)
+            deployments.save_record(record)
         return record
 
     def wait_serving(
@@ -107,7 +108,7 @@ class SshBox:
         for ip in node_ips(record.outputs):
             client = self.connect(record, ip)
             wait_for_cloud_init(client, timeout_s=max(60.0, deadline - time.monotonic()), say=say)
-            ca_file = records.deployment_dir(record.name) / CA_FILE
+            ca_file = deployments.deployment_dir(record.name) / CA_FILE
             url = self.base_url(record, ip)
             say(f"waiting for the stack on {client.target} to serve at {url}")
             problem = verify_box(
@@ -145,7 +146,7 @@ class SshBox:
         for client in clients:
             wait_for_cloud_init(client, timeout_s=max(60.0, deadline - time.monotonic()), say=say)
         internal = not record.outputs.get("domain")
-        ca_file = records.deployment_dir(record.name) / CA_FILE if internal else None
+        ca_file = deployments.deployment_dir(record.name) / CA_FILE if internal else None
         nodes = [
             Node(str(client.target), self._compose(client), self.base_url(record, ip))
             for client, ip in zip(clients, ips, strict=True)
@@ -173,36 +174,11 @@ class SshBox:
         return served(record)
 
     def runner(self, record: DeploymentRecord, ip: str) -> Any:
-        """The ops runner (backup, check) for one node over this box's SSH settings."""
-        from hybridctl.ops.runner import ON_BOX_PROJECT, SshRunner
+        """The box runner (backup, check, keys) for one node over this box's SSH settings."""
+        from hybridctl.deploy.boxrunner import ON_BOX_PROJECT, SshRunner
 
         project = self.project or ON_BOX_PROJECT
         return SshRunner(self.connect(record, ip), project=project, directory=self.bundle_dir)
-
-    def backup(self, record: DeploymentRecord, dest: Path, *, say: Say) -> None:
-        """Back up each node's state (one archive per node, `hybridctl restore` reads it) here,
-        and keep its running bundle beside it on the box (for a rollback)."""
-        from hybridctl.ops.backup import create_backup
-
-        folder = shlex.quote(self.bundle_dir)
-        for ip in node_ips(record.outputs):
-            client = self.connect(record, ip)
-            out = dest if len(node_ips(record.outputs)) == 1 else dest.with_suffix(f".{ip}.tar")
-            create_backup(record, self.runner(record, ip), out, say=say)
-            say(f"backup written to {out}")
-            keep = f"rm -rf {folder}{PREVIOUS_SUFFIX} && cp -a {folder} {folder}{PREVIOUS_SUFFIX}"
-            client.check(as_root(keep), what="keeping the running bundle")
-            say(f"previous bundle kept in {self.bundle_dir}{PREVIOUS_SUFFIX} on {client.target}")
-
-    def check(self, record: DeploymentRecord, catalog: Any) -> str | None:
-        """`status --check` on every node; the first node's problems, or None."""
-        from hybridctl.deploy.verify import check_problems
-
-        for ip in node_ips(record.outputs):
-            problem = check_problems(record, catalog, runner=self.runner(record, ip))
-            if problem is not None:
-                return f"{ip}: {problem}"
-        return None
 
     def rollback(
         self, record: DeploymentRecord, models: Sequence[str], *, timeout_s: float, say: Say
@@ -238,7 +214,7 @@ def served(record: DeploymentRecord) -> DeploymentRecord:
     from hybridctl.deploy.local import curl_example
     from hybridctl.render.envfile import ENV_FILE
 
-    folder = records.deployment_dir(record.name)
+    folder = deployments.deployment_dir(record.name)
     ips = node_ips(record.outputs)
     host = record.outputs.get("load_balancer_ip") or (ips[0] if ips else None)
     if host is None:
@@ -252,5 +228,5 @@ def served(record: DeploymentRecord) -> DeploymentRecord:
         "curl": curl_example(endpoint, ca_file, folder / ENV_FILE),
     }
     done = record.model_copy(update={"outputs": {**record.outputs, **extra}})
-    records.save_record(done)
+    deployments.save_record(done)
     return done

@@ -114,13 +114,3 @@ def log_tail(box: Compose, services: Sequence[str]) -> str:
     return "\n".join(
         f"--- {service}, last lines:\n{tail(box.logs(service, 40))}" for service in services
     )
-
-
-def check_problems(record: Any, catalog: Any, runner: Any = None) -> str | None:
-    """`status --check`'s verdict on a box that serves: None when healthy, else what failed."""
-    from hybridctl.ops.check import check_deployment
-
-    report = check_deployment(record, catalog, runner=runner)
-    if report.healthy:
-        return None
-    return "status --check: " + "; ".join(f"{i.what}: {i.detail}" for i in report.problems)

@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hybridctl.deploy.records import DeploymentRecord
+from hybridctl.catalog.deployments import DeploymentRecord
+from hybridctl.deploy.boxrunner import BoxRunner
 from hybridctl.errors import InputError, OperationFailed
 from hybridctl.ops.probes import containers, declared_services
-from hybridctl.ops.runner import BoxRunner
 
 FORMAT = "hybridctl-backup/1"
 MANIFEST = "manifest.json"

@@ -8,10 +8,10 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
+from hybridctl.catalog.deployments import DeploymentRecord, deployment_dir
 from hybridctl.catalog.schema import Catalog, Tier
-from hybridctl.deploy.records import DeploymentRecord, deployment_dir
+from hybridctl.deploy.boxrunner import BoxRunner, runner_for
 from hybridctl.errors import InputError, OperationFailed
-from hybridctl.ops.runner import BoxRunner, runner_for
 
 LLM_SERVICE = "llm"
 SERVER_URL = "http://127.0.0.1:8080"  # llama-server inside its container

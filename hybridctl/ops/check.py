@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from hybridctl.catalog.deployments import DeploymentRecord, deployment_dir
 from hybridctl.catalog.schema import Catalog
-from hybridctl.deploy.records import DeploymentRecord, deployment_dir
+from hybridctl.deploy.boxrunner import BoxRunner, runner_for
 from hybridctl.ops import probes
-from hybridctl.ops.runner import BoxRunner, runner_for
 from hybridctl.providers.registry import is_local
 
 Level = Literal["ok", "warn", "fail"]
@@ -265,3 +265,11 @@ def _spend(report: CheckReport, spent: float | str | None, budget: float) -> Non
         usd=value,
         budget_usd=budget,
     )
+
+
+def check_problems(record: Any, catalog: Any, runner: Any = None) -> str | None:
+    """`status --check`'s verdict on a box that serves: None when healthy, else what failed."""
+    report = check_deployment(record, catalog, runner=runner)
+    if report.healthy:
+        return None
+    return "status --check: " + "; ".join(f"{i.what}: {i.detail}" for i in report.problems)

@@ -6,9 +6,9 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from hybridctl.deploy.boxrunner import BoxRunner
 from hybridctl.errors import OperationFailed, UsageError
 from hybridctl.ops.probes import declared_services
-from hybridctl.ops.runner import BoxRunner
 from hybridctl.suggest import close_matches
 
 DEFAULT_TAIL = 200

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hybridctl.catalog.deployments import DeploymentRecord
 from hybridctl.catalog.schema import Catalog
-from hybridctl.deploy.records import DeploymentRecord
+from hybridctl.deploy.boxrunner import BoxRunner
 from hybridctl.errors import OperationFailed
 from hybridctl.ops.backup import ENV_PART, check_fits, read_backup
 from hybridctl.ops.check import CheckReport, check_deployment
 from hybridctl.ops.probes import declared_services, fetch_ca
-from hybridctl.ops.runner import BoxRunner
 from hybridctl.providers.registry import is_local
 
 POLL_S = 5.0
@@ -57,7 +57,7 @@ def _keep_local_env(record: DeploymentRecord, data: bytes) -> None:
     must hold the restored keys, or an update would put the old ones back."""
     if is_local(record.provider):
         return  # the bundle's .env on this machine is the box's own
-    from hybridctl.deploy.records import deployment_dir
+    from hybridctl.catalog.deployments import deployment_dir
     from hybridctl.render.envfile import ENV_FILE, parse_env, write_env
 
     write_env(deployment_dir(record.name) / ENV_FILE, parse_env(data.decode("utf-8")))

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from hybridctl.bench import defaults
+from hybridctl.catalog.deployments import DeploymentRecord, deployment_dir
 from hybridctl.catalog.schema import Catalog
-from hybridctl.deploy.records import DeploymentRecord, deployment_dir
+from hybridctl.deploy.boxrunner import BoxRunner, runner_for
 from hybridctl.errors import InputError
 from hybridctl.ops.check import ca_file_for, endpoint_of, public_certificate
-from hybridctl.ops.runner import BoxRunner, runner_for
 
 AUTO_MODEL = "hybrid"  # the router's alias: its policy picks the route, as a client's would
 MASTER_KEY = "LITELLM_MASTER_KEY"
@@ -171,7 +171,7 @@ def with_serving(
     """`bench --deployment`: the model figures plus the serving load test, in one report."""
     from hybridctl.bench.loadreport import summary_text
     from hybridctl.catalog import load_catalog
-    from hybridctl.deploy.records import load_record
+    from hybridctl.catalog.deployments import load_record
 
     record = load_record(name)
     bandwidth = (bench_result.get("machine") or {}).get("bandwidth_gbs")

@@ -76,9 +76,7 @@ def render_request(request: RenderRequest) -> RenderResult:
     )
     catalog = load_catalog(request.catalog_path)
     if chosen.kind == "cloud":
-        from hybridctl.deploy.spec import deployable_offer
-
-        deployable_offer(find_tier(catalog, request.tier), chosen.name)
+        find_tier(catalog, request.tier).offer_for(chosen.name)
     target = request.out or Path(f"hybridctl-bundle-tier-{request.tier}")
     return render_bundle(catalog, options, target, force=request.force)
 

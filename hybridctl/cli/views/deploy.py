@@ -193,8 +193,8 @@ def print_deployments(found: list[Any]) -> None:
 
 def print_status(result: dict[str, Any]) -> None:
     """`status NAME`: the saved record, its outputs, then what the live look found."""
+    from hybridctl.catalog.deployments import DeploymentRecord
     from hybridctl.cli.output import console
-    from hybridctl.deploy.records import DeploymentRecord
 
     record = DeploymentRecord.model_validate(result["record"])
     where = (

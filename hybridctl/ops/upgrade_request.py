@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hybridctl.catalog import deployments
+from hybridctl.catalog.deployments import DeploymentRecord
 from hybridctl.catalog.schema import Catalog
-from hybridctl.deploy import records
-from hybridctl.deploy.records import DeploymentRecord
 from hybridctl.errors import CheckFailed
 
 BACKUPS_DIR = "backups"
@@ -39,8 +39,8 @@ class UpgradeResult:
 
 def backup_path(name: str) -> Path:
     """Where an upgrade keeps its backup: the deployment's folder, one archive per upgrade."""
-    stamp = records.now().replace(":", "").replace("+0000", "Z")
-    return records.deployment_dir(name) / BACKUPS_DIR / f"{stamp}.tar"
+    stamp = deployments.now().replace(":", "").replace("+0000", "Z")
+    return deployments.deployment_dir(name) / BACKUPS_DIR / f"{stamp}.tar"
 
 
 def tier_models(catalog: Catalog, tier_id: str) -> list[str]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from hybridctl.deploy.records import DeploymentRecord
+from hybridctl.catalog.deployments import DeploymentRecord
 from hybridctl.errors import InputError, OperationFailed
 from hybridctl.providers.registry import is_local
 

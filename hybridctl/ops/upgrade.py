@@ -17,8 +17,9 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from hybridctl.catalog import deployments
+from hybridctl.catalog.deployments import DeploymentRecord
 from hybridctl.catalog.schema import Catalog
-from hybridctl.deploy import records
 from hybridctl.deploy.boxcompose import LocalCompose
 from hybridctl.deploy.compose import tail
 from hybridctl.deploy.failure import (
@@ -28,8 +29,10 @@ from hybridctl.deploy.failure import (
     model_file_hint,
 )
 from hybridctl.deploy.pull import ImagesUnavailable
-from hybridctl.deploy.records import DeploymentRecord
-from hybridctl.deploy.upgrade_request import (
+from hybridctl.deploy.verify import verify_box
+from hybridctl.errors import CheckFailed, OperationFailed, UsageError
+from hybridctl.ops.check import check_problems
+from hybridctl.ops.upgrade_request import (
     FAILED_BUNDLE,
     PREVIOUS_BUNDLE,
     UpgradeRequest,
@@ -38,8 +41,6 @@ from hybridctl.deploy.upgrade_request import (
     rollback_message,
     tier_models,
 )
-from hybridctl.deploy.verify import check_problems, verify_box
-from hybridctl.errors import CheckFailed, OperationFailed, UsageError
 from hybridctl.providers.registry import is_local
 
 
@@ -59,7 +60,7 @@ class LocalUpgrader:
         from hybridctl.deploy.local import CA_FILE, LocalDeployer, endpoint
         from hybridctl.deploy.localopts import LocalOptions, load_local_options
 
-        record = records.load_record(request.name)
+        record = deployments.load_record(request.name)
         tier = find_tier(catalog, request.tier_id or record.tier)
         saved = load_local_options(record.name) or LocalOptions(
             https_port=_port_of(record.outputs.get("endpoint"))
@@ -72,12 +73,12 @@ class LocalUpgrader:
                 hint=f"Deploy it again: hybridctl deploy --provider local --name {record.name}",
             )
         box = LocalCompose(project)
-        folder = records.deployment_dir(record.name)
+        folder = deployments.deployment_dir(record.name)
         self.console.print(
             f"[bold]Upgrading[/] {record.name}: tier {record.tier} -> {tier.id} (local)"
         )
+        from hybridctl.deploy.boxrunner import runner_for
         from hybridctl.ops.backup import create_backup
-        from hybridctl.ops.runner import runner_for
 
         backup = backup_path(record.name)
         create_backup(record, runner_for(record), backup, say=self._say)
@@ -167,11 +168,11 @@ class LocalUpgrader:
                 say=self._say,
             )
         first_line = (again or "").splitlines()[0] if again else None
-        records.save_record(
+        deployments.save_record(
             record.model_copy(
                 update={
                     "status": "deployed" if again is None else "failed",
-                    "updated": records.now(),
+                    "updated": deployments.now(),
                     "last_error": "an upgrade failed verification and was rolled back"
                     + (f"; the rollback is not serving: {first_line}" if first_line else ""),
                 }
@@ -201,7 +202,7 @@ def upgrade(
     console: Console, confirm: Callable[[str], bool], catalog: Catalog, request: UpgradeRequest
 ) -> UpgradeResult:
     """Upgrade a deployment wherever it runs: this machine, or a cloud through Pulumi."""
-    record = records.load_record(request.name)
+    record = deployments.load_record(request.name)
     if record.status in ("deploying", "destroying"):
         raise UsageError(
             f"{record.name} is {record.status}; finish or resume that first",
@@ -214,6 +215,6 @@ def upgrade(
             "--model-file is for local deployments",
             hint="A cloud box downloads the catalog's models itself.",
         )
-    from hybridctl.deploy.upgrade_cloud import CloudUpgrader
+    from hybridctl.ops.upgrade_cloud import CloudUpgrader
 
     return CloudUpgrader(console, confirm=confirm).upgrade(catalog, request, record)

@@ -13,23 +13,55 @@ previous tier sizes the server down again.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
+from hybridctl.catalog import deployments
+from hybridctl.catalog.deployments import DeploymentRecord
 from hybridctl.catalog.schema import Catalog
-from hybridctl.deploy import records
-from hybridctl.deploy.records import DeploymentRecord
-from hybridctl.deploy.upgrade_request import (
+from hybridctl.deploy.sshbox import PREVIOUS_SUFFIX, Say, SshBox
+from hybridctl.deploy.topology import node_ips
+from hybridctl.errors import CheckFailed, OperationFailed
+from hybridctl.ops.backup import create_backup
+from hybridctl.ops.check import check_problems
+from hybridctl.ops.upgrade_request import (
     UpgradeRequest,
     UpgradeResult,
     backup_path,
     rollback_message,
     tier_models,
 )
-from hybridctl.errors import CheckFailed, OperationFailed
+from hybridctl.remote.ssh import as_root
+
+
+class UpgradeBox(SshBox):
+    """The SSH box an upgrade drives: also backs each node up and runs `status --check` on it."""
+
+    def backup(self, record: DeploymentRecord, dest: Path, *, say: Say) -> None:
+        """Back up each node's state (one archive per node, `hybridctl restore` reads it) here,
+        and keep its running bundle beside it on the box (for a rollback)."""
+        folder = shlex.quote(self.bundle_dir)
+        for ip in node_ips(record.outputs):
+            client = self.connect(record, ip)
+            out = dest if len(node_ips(record.outputs)) == 1 else dest.with_suffix(f".{ip}.tar")
+            create_backup(record, self.runner(record, ip), out, say=say)
+            say(f"backup written to {out}")
+            keep = f"rm -rf {folder}{PREVIOUS_SUFFIX} && cp -a {folder} {folder}{PREVIOUS_SUFFIX}"
+            client.check(as_root(keep), what="keeping the running bundle")
+            say(f"previous bundle kept in {self.bundle_dir}{PREVIOUS_SUFFIX} on {client.target}")
+
+    def check(self, record: DeploymentRecord, catalog: Any) -> str | None:
+        """`status --check` on every node; the first node's problems, or None."""
+        for ip in node_ips(record.outputs):
+            problem = check_problems(record, catalog, runner=self.runner(record, ip))
+            if problem is not None:
+                return f"{ip}: {problem}"
+        return None
 
 
 class CloudUpgrader:
@@ -44,10 +76,9 @@ class CloudUpgrader:
         box: Any = None,
     ) -> None:
         from hybridctl.deploy.driver import Deployer
-        from hybridctl.deploy.sshbox import SshBox
 
         self.console = console
-        self.box = box or SshBox()
+        self.box = box or UpgradeBox()
         self.deployer = deployer or Deployer(console, confirm=confirm, box=self.box)
 
     def _say(self, text: str) -> None:
@@ -91,7 +122,7 @@ class CloudUpgrader:
         if problem is None:
             return UpgradeResult(done, record.tier, backup)
         self.console.print(f"[red]Verification failed[/]; rolling back to tier {record.tier} ...")
-        current = records.load_record(record.name)
+        current = deployments.load_record(record.name)
         again = self.box.rollback(
             current, tier_models(catalog, record.tier), timeout_s=request.timeout_s, say=self._say
         )
@@ -102,12 +133,12 @@ class CloudUpgrader:
             if resized
             else ""
         )
-        records.save_record(
+        deployments.save_record(
             current.model_copy(
                 update={
                     "tier": record.tier,
                     "status": "deployed" if again is None else "failed",
-                    "updated": records.now(),
+                    "updated": deployments.now(),
                     "last_error": f"an upgrade to tier {tier.id} failed verification and was "
                     f"rolled back{note}"
                     + (f"; the rollback is not serving: {again}" if again else ""),

@@ -62,11 +62,11 @@ def check_request(
 
 def pick_deployment(name: str | None) -> str:
     """The named deployment, or the only one there is."""
-    from hybridctl.deploy import records
+    from hybridctl.catalog import deployments
 
     if name:
-        return records.load_record(name).name
-    known = [r.name for r in records.list_records()]
+        return deployments.load_record(name).name
+    known = [r.name for r in deployments.list_records()]
     if len(known) == 1:
         return known[0]
     raise UsageError(
@@ -78,10 +78,10 @@ def pick_deployment(name: str | None) -> str:
 def run_keys(deployment: str, args: list[str], runner: Runner | None = None) -> Any:
     """Run hybrid_keys.py with `args` in the deployment's gateway; its JSON answer."""
     if runner is None:
-        from hybridctl.deploy import records
-        from hybridctl.ops.runner import runner_for
+        from hybridctl.catalog import deployments
+        from hybridctl.deploy.boxrunner import runner_for
 
-        runner = runner_for(records.load_record(deployment))
+        runner = runner_for(deployments.load_record(deployment))
     done = runner.compose("exec", "-T", "gateway", "python", KEYS_SCRIPT, *args, timeout=120)
     text = done.stdout.decode("utf-8", "replace").strip()
     try:
