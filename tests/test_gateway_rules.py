@@ -268,7 +268,7 @@ def test_the_budget_alert_fires_in_prometheus(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stdout + done.stderr
 
 
-# --- the keys command's input ------------------------------------------------------------------
+# --- the keys group's input --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -279,9 +279,10 @@ def test_the_budget_alert_fires_in_prometheus(tmp_path: Path) -> None:
         (["keys", "add", "bad name", "--tier", "paid"], "key name 'bad name' is not valid"),
         (["keys", "add", "bob", "--tier", "paid", "--daily-budget", "-1"], "must be more than 0"),
         (["keys", "add", "bob", "--tier", "paid", "--daily-budget", "0"], "must be more than 0"),
-        (["keys", "rotate", "bob"], "unknown action 'rotate'"),
-        (["keys", "revoke"], "keys revoke needs a NAME"),
-        (["keys", "list", "--tier", "free"], "keys list takes no NAME"),
+        (["keys", "rotate", "bob"], "No such command 'rotate'"),
+        (["keys", "revok", "bob"], "Did you mean 'revoke'?"),
+        (["keys", "revoke"], "Missing argument 'NAME'"),
+        (["keys", "list", "--tier", "free"], "No such option: --tier"),
         (["keys", "list", "-d", "nope"], "no deployment named 'nope'"),
     ],
 )

@@ -289,7 +289,7 @@ def test_an_unknown_provider_or_action_suggests_close_matches() -> None:
     done = runner.invoke(app, ["prices", "refresh", "--provider", "hetzer"])
     assert done.exit_code == 2 and "did you mean 'hetzner'?" in done.output
     done = runner.invoke(app, ["prices", "refesh"])
-    assert done.exit_code == 2 and "did you mean 'refresh'?" in done.output
+    assert done.exit_code == 2 and "Did you mean 'refresh'?" in done.output
 
 
 def test_a_bad_snapshot_file_names_the_file_and_the_field(isolated_env: Path) -> None:

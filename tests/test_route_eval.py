@@ -162,9 +162,9 @@ def test_route_eval_bad_input_is_exit_2_without_a_traceback(
     assert message in err and "Traceback" not in out + err
 
 
-def test_route_with_an_unknown_action_is_exit_2() -> None:
+def test_route_with_an_unknown_subcommand_is_exit_2_and_suggests_one() -> None:
     code, _, err = _cli("fit", str(SAMPLE))
-    assert code == 2 and "unknown action 'fit'" in err
+    assert code == 2 and "No such command 'fit'. Did you mean 'refit'?" in err
 
 
 def _routellm_folder(root: Path) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +89,16 @@ def _keep_lines(text: str) -> str:
     return "\n\n".join(paragraphs)
 
 
+class SubGroup(TyperGroup):
+    """A command with modes (`keys add|list|revoke`): its help keeps example lines apart."""
+
+    def format_help_text(self, ctx: Any, formatter: Any) -> None:
+        if self.help:
+            formatter.write_paragraph()
+            with formatter.indentation():
+                formatter.write_text(_keep_lines(inspect.cleandoc(self.help)))
+
+
 class Command(TyperCommand):
     """A Typer command whose help shows NAME, N, SECONDS rather than <str>, <int>, {name}."""
 
@@ -147,8 +158,35 @@ def _build(name: str, lazy: Lazy, markup: Any) -> Any:
             raise failure
 
         settings["context_settings"] = {"ignore_unknown_options": True, "allow_extra_args": True}
+    group = _group_of(target)
+    if group is not None:
+        return _build_group(name, group, lazy)
     info = CommandInfo(name=name, cls=Command, callback=lazy.wrap(target), **settings)
     return get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=markup)
+
+
+def _group_of(callback: Any) -> Any:
+    """The Typer app whose group callback `callback` is (a command with modes), else None."""
+    import typer
+
+    module = sys.modules.get(getattr(callback, "__module__", ""), None)
+    for value in vars(module).values() if module else ():
+        registered = getattr(value, "registered_callback", None)
+        if isinstance(value, typer.Typer) and registered and registered.callback is callback:
+            return value
+    return None
+
+
+def _build_group(name: str, group: Any, lazy: Lazy) -> Any:
+    """A group's click command; each subcommand guarded like a command (once per process)."""
+    from typer.main import get_group
+
+    for info in group.registered_commands:
+        if getattr(info.callback, "__wrapped__", None) is None:
+            info.callback = lazy.wrap(info.callback)
+    built = get_group(group)
+    built.name = name
+    return built
 
 
 class _Commands(dict[str, Any]):

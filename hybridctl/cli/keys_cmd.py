@@ -1,4 +1,4 @@
-"""The keys command: add, list and revoke a deployment's client keys (each with a user tier)."""
+"""The keys group: add, list and revoke a deployment's client keys (each with a user tier)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,34 @@ from typing import Annotated
 
 import typer
 
+from hybridctl.cli.command import Command, SubGroup
 from hybridctl.cli.options import JsonOption, bounded
 
+group = typer.Typer(name="keys", cls=SubGroup, no_args_is_help=True, rich_markup_mode=None)
 
-def keys(
-    action: Annotated[str, typer.Argument(help="add, list or revoke.")],
-    name: Annotated[str | None, typer.Argument(help="The key's name (add, revoke).")] = None,
+DeploymentOption = Annotated[
+    str | None,
+    typer.Option("--deployment", "-d", help="Deployment name (default: the only one)."),
+]
+NameArgument = Annotated[str, typer.Argument(help="The key's name.", show_default=False)]
+
+
+@group.callback()
+def keys() -> None:
+    """Manage client keys: the key decides a client's user tier; only its hash is stored.
+
+    Example: hybridctl keys add alice --tier paid --daily-budget 5 -d hybridctl-local
+    Example: hybridctl keys list -d hybridctl-local
+    Example: hybridctl keys revoke alice -d hybridctl-local
+    """
+
+
+@group.command("add", cls=Command)
+def add(
+    name: NameArgument,
     tier: Annotated[
         str | None,
-        typer.Option("--tier", help="User tier of a new key: free, paid or own_key."),
+        typer.Option("--tier", help="User tier of the new key: free, paid or own_key."),
     ] = None,
     daily_budget: Annotated[
         float | None,
@@ -24,21 +43,47 @@ def keys(
             above=True,
             high=1_000_000,
             metavar="USD",
-            help="USD of cloud spend a day for this key (add).",
+            help="USD of cloud spend a day for this key.",
         ),
     ] = None,
-    deployment: Annotated[
-        str | None,
-        typer.Option("--deployment", "-d", help="Deployment name (default: the only one)."),
-    ] = None,
+    deployment: DeploymentOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Manage client keys: the key decides a client's user tier; only its hash is stored.
+    """Add a client key with a user tier; the key is printed once.
 
     Example: hybridctl keys add alice --tier paid --daily-budget 5 -d hybridctl-local
+    """
+    _run("add", name, tier, daily_budget, deployment, as_json)
+
+
+@group.command("list", cls=Command)
+def list_keys(deployment: DeploymentOption = None, as_json: JsonOption = False) -> None:
+    """List the client keys: name, user tier, daily budget, spent today.
+
     Example: hybridctl keys list -d hybridctl-local
+    """
+    _run("list", None, None, None, deployment, as_json)
+
+
+@group.command("revoke", cls=Command)
+def revoke(
+    name: NameArgument, deployment: DeploymentOption = None, as_json: JsonOption = False
+) -> None:
+    """Revoke a client key: the gateway refuses it from then on.
+
     Example: hybridctl keys revoke alice -d hybridctl-local
     """
+    _run("revoke", name, None, None, deployment, as_json)
+
+
+def _run(
+    action: str,
+    name: str | None,
+    tier: str | None,
+    daily_budget: float | None,
+    deployment: str | None,
+    as_json: bool,
+) -> None:
     from hybridctl.cli.output import print_json
     from hybridctl.ops.keys import check_request, pick_deployment, run_keys
 

@@ -1,4 +1,4 @@
-"""The prices command: refresh the offers' prices from the providers' own sources, or show them."""
+"""The prices group: refresh the offers' prices from the providers' own sources, or show them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from hybridctl.cli.command import Command, SubGroup
 from hybridctl.cli.options import CatalogOption, JsonOption, bounded
 
 if TYPE_CHECKING:
@@ -15,28 +16,42 @@ if TYPE_CHECKING:
     from hybridctl.catalog.price_snapshot import SnapshotFile
 
 
-def prices(
-    action: Annotated[str, typer.Argument(help="refresh or show.")],
+group = typer.Typer(name="prices", cls=SubGroup, no_args_is_help=True, rich_markup_mode=None)
+
+OutOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        help="The price snapshot file (default: $HYBRIDCTL_PRICES, else "
+        "~/.config/hybridctl/prices.yaml, which the catalog reads).",
+    ),
+]
+
+
+@group.callback()
+def prices() -> None:
+    """Read the servers' prices from the providers' own price sources into a dated snapshot.
+
+    Example: hybridctl prices refresh --provider hetzner
+    Example: hybridctl prices show
+    """
+
+
+@group.command("refresh", cls=Command)
+def refresh_prices(
     provider: Annotated[
         str | None,
         typer.Option(
             "--provider",
             "-p",
-            help="hetzner, aws or gcp (refresh; default: each whose credentials are set).",
+            help="hetzner, aws or gcp (default: each whose credentials are set).",
         ),
     ] = None,
     region: Annotated[
         str | None,
-        typer.Option("--region", help="Only the catalog's offers in this region (refresh)."),
+        typer.Option("--region", help="Only the catalog's offers in this region."),
     ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            help="The price snapshot file (default: $HYBRIDCTL_PRICES, else "
-            "~/.config/hybridctl/prices.yaml, which the catalog reads).",
-        ),
-    ] = None,
+    out: OutOption = None,
     usd_per_eur: Annotated[
         float | None,
         bounded(
@@ -52,31 +67,24 @@ def prices(
     catalog: CatalogOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Read the servers' prices from the providers' own price sources into a dated snapshot.
+    """Read the offers' prices from the providers into the snapshot.
 
-    `refresh` asks Hetzner's Cloud API (HCLOUD_TOKEN), AWS's Price List API (AWS credentials, the
-    [prices] extra) and Google's Cloud Billing Catalog API (GCP_BILLING_API_KEY) for the catalog's
-    offers, writes the snapshot that `recommend`, `cost` and `tiers` then read over the shipped
-    prices, and prints each offer's old and new monthly price. `show` prints the snapshot in use.
+    Asks Hetzner's Cloud API (HCLOUD_TOKEN), AWS's Price List API (AWS credentials, the [prices]
+    extra) and Google's Cloud Billing Catalog API (GCP_BILLING_API_KEY) for the catalog's offers,
+    writes the snapshot that `recommend`, `cost` and `tiers` then read over the shipped prices,
+    and prints each offer's old and new monthly price.
 
     Example: hybridctl prices refresh --provider hetzner
-    Example: hybridctl prices show
     """
     import os
 
     from hybridctl.catalog import load_catalog
     from hybridctl.catalog.price_refresh import refresh
-    from hybridctl.catalog.price_snapshot import default_prices_path, read_snapshot
+    from hybridctl.catalog.price_snapshot import default_prices_path
 
-    _check_action(action, provider, region, usd_per_eur)
-    path = out or default_prices_path()
-    if action == "show":
-        snapshot = read_snapshot(path) if path.exists() else None
-        _print_snapshot(path, snapshot, load_catalog(catalog), as_json)
-        return
     done = refresh(
         load_catalog(catalog),
-        out=path,
+        out=out or default_prices_path(),
         today=_today(),
         environ=os.environ,
         provider=provider,
@@ -86,24 +94,26 @@ def prices(
     _print_refreshed(done, as_json)
 
 
+@group.command("show", cls=Command)
+def show_prices(
+    out: OutOption = None, catalog: CatalogOption = None, as_json: JsonOption = False
+) -> None:
+    """Print the price snapshot in use.
+
+    Example: hybridctl prices show
+    """
+    from hybridctl.catalog import load_catalog
+    from hybridctl.catalog.price_snapshot import default_prices_path, read_snapshot
+
+    path = out or default_prices_path()
+    snapshot = read_snapshot(path) if path.exists() else None
+    _print_snapshot(path, snapshot, load_catalog(catalog), as_json)
+
+
 def _today() -> str:
     from datetime import date
 
     return date.today().isoformat()
-
-
-def _check_action(action: str, *options: object) -> None:
-    from hybridctl.errors import UsageError
-    from hybridctl.suggest import close_matches
-
-    if action not in ("refresh", "show"):
-        guess = close_matches(action, ["refresh", "show"])
-        raise UsageError(
-            f"unknown action {action!r}" + (f"; did you mean {guess}?" if guess else ""),
-            hint="hybridctl prices refresh [--provider P] | hybridctl prices show",
-        )
-    if action == "show" and any(o is not None for o in options):
-        raise UsageError("--provider, --region and --usd-per-eur are options of `prices refresh`")
 
 
 def _money(value: float | None) -> str:
