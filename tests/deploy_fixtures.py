@@ -44,7 +44,7 @@ def done_event(stack: str, op: str, rtype: str, name: str) -> EngineEvent:
 
 
 class FakeStack:
-    """Implements hybridctl.deploy.automation.StackHandle in memory; records every call."""
+    """Implements hybridctl.deploy.pulumi.automation.StackHandle in memory; records every call."""
 
     def __init__(self, name: str, *, fail: dict[str, BaseException] | None = None) -> None:
         self.name = name
@@ -160,7 +160,7 @@ class FakeBox:
     pins keys for real (known_hosts), and can rotate to a given key or fail a check."""
 
     def __init__(self, calls: list[str] | None = None) -> None:
-        from hybridctl.deploy.sshbox import SshBox
+        from hybridctl.deploy.box.sshbox import SshBox
 
         self.calls = calls if calls is not None else []
         self.real = SshBox()
@@ -177,7 +177,7 @@ class FakeBox:
         if self.rotate_to is None:
             return record
         from hybridctl.catalog import deployments
-        from hybridctl.deploy.topology import node_ips
+        from hybridctl.deploy.box.topology import node_ips
 
         keys = {ip: self.rotate_to for ip in node_ips(record.outputs)}
         record = record.model_copy(update={"rotated_host_keys": keys})

@@ -299,7 +299,7 @@ def test_serve_load_test_local_and_on_the_box(
 def save_deployment(name: str, server: SshServer, host_public_key: str) -> None:
     """A deployment record as `hybridctl deploy` leaves it, pinning host_public_key."""
     from hybridctl.catalog.deployments import DeploymentRecord, known_hosts_path, now, save_record
-    from hybridctl.deploy.hostkeys import write_known_hosts
+    from hybridctl.deploy.box.hostkeys import write_known_hosts
 
     known_hosts = write_known_hosts(known_hosts_path(name), name, host_public_key, ["127.0.0.1"])
     save_record(

@@ -234,7 +234,7 @@ class TestDayTwo:
     ) -> None:
         from hybridctl.catalog import load_catalog
         from hybridctl.catalog.deployments import load_record
-        from hybridctl.deploy.boxrunner import SshRunner
+        from hybridctl.deploy.box.boxrunner import SshRunner
         from hybridctl.ops.check import check_deployment
         from hybridctl.ops.logs import show_logs
         from hybridctl.remote.ssh import SshClient, SshSettings, SshTarget

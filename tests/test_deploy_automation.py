@@ -13,8 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from hybridctl.deploy.automation import StackTarget, decode_key, encode_key, open_automation_stack
-from hybridctl.deploy.passphrase import Passphrase
+from hybridctl.deploy.pulumi.automation import (
+    StackTarget,
+    decode_key,
+    encode_key,
+    open_automation_stack,
+)
+from hybridctl.deploy.pulumi.passphrase import Passphrase
 from hybridctl.errors import UsageError
 
 TOKEN = "hcloud-token-value-that-must-never-be-on-argv-0123456789"

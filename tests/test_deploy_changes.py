@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from hybridctl.catalog import load_catalog
 from hybridctl.catalog.deployments import DeploymentRecord
-from hybridctl.deploy.changes import change_warnings
-from hybridctl.deploy.spec import DeployRequest, resolve
+from hybridctl.deploy.pulumi.changes import change_warnings
+from hybridctl.deploy.pulumi.spec import DeployRequest, resolve
 
 
 @dataclass

@@ -171,7 +171,7 @@ def test_deploy_requires_admin_cidr_and_ssh_key(isolated_env, monkeypatch) -> No
 @pytest.fixture
 def fake_pulumi(monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> FakeBackend:
     """The CLI with the Automation API swapped for FakeBackend (and a pretend CLI on PATH)."""
-    import hybridctl.deploy.driver as driver
+    import hybridctl.deploy.pulumi.driver as driver
 
     backend = FakeBackend()
     monkeypatch.setattr(driver, "open_automation_stack", backend)
@@ -290,7 +290,7 @@ def test_status_without_pulumi_shows_the_record(fake_pulumi: FakeBackend, monkey
         "203.0.113.7/32",
         "--yes",
     )
-    import hybridctl.deploy.driver as driver
+    import hybridctl.deploy.pulumi.driver as driver
 
     monkeypatch.setattr(driver, "find_pulumi_cli", lambda: None)
     result = invoke("status", "web", "--json")

@@ -13,8 +13,8 @@ from pulumi.automation import errors as auto_errors
 from rich.console import Console
 
 from hybridctl.catalog import deployments, load_catalog
-from hybridctl.deploy.driver import HOST_KEY_CONFIG, HOST_KEY_PUBLIC_CONFIG, Deployer
-from hybridctl.deploy.spec import DeployRequest
+from hybridctl.deploy.pulumi.driver import HOST_KEY_CONFIG, HOST_KEY_PUBLIC_CONFIG, Deployer
+from hybridctl.deploy.pulumi.spec import DeployRequest
 from hybridctl.errors import OperationFailed, UsageError
 from tests.deploy_fixtures import FakeBackend, FakeBox, command_result, write_ssh_key
 
@@ -120,7 +120,7 @@ def test_private_host_key_is_only_in_secret_config(catalog, cloud_env, isolated_
     backend = FakeBackend()
     deployer, _, _ = _deployer(backend, cloud_env)
     deployer.deploy(catalog, _request(), yes=True)
-    from hybridctl.deploy.automation import decode_key
+    from hybridctl.deploy.pulumi.automation import decode_key
 
     private = decode_key(backend.stacks["web"].config[HOST_KEY_CONFIG])
     assert private.startswith("-----BEGIN OPENSSH PRIVATE KEY-----")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hybridctl.deploy import hostkeys
+from hybridctl.deploy.box import hostkeys
 
 pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs ssh-keygen")
 

@@ -12,11 +12,11 @@ import pytest
 from rich.console import Console
 
 from hybridctl.catalog import deployments, load_catalog
-from hybridctl.deploy import push, sshbox
-from hybridctl.deploy.compose import ServiceState
-from hybridctl.deploy.driver import Deployer
-from hybridctl.deploy.nodes import Node, serve_nodes
-from hybridctl.deploy.spec import DeployRequest
+from hybridctl.deploy.box import push, sshbox
+from hybridctl.deploy.box.nodes import Node, serve_nodes
+from hybridctl.deploy.compose.compose import ServiceState
+from hybridctl.deploy.pulumi.driver import Deployer
+from hybridctl.deploy.pulumi.spec import DeployRequest
 from hybridctl.errors import CheckFailed
 from tests.deploy_fixtures import CREDENTIALS, FakeBox, InlineBackend, write_ssh_key
 
@@ -124,7 +124,7 @@ def _nodes(count: int) -> list[Node]:
 def test_nodes_are_verified_by_the_balancers_name_with_node_zeros_ca_after_sharing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hybridctl.deploy import nodes as nodes_module
+    from hybridctl.deploy.box import nodes as nodes_module
 
     nodes = _nodes(3)
     shared: list[str] = []
@@ -160,7 +160,7 @@ def test_nodes_are_verified_by_the_balancers_name_with_node_zeros_ca_after_shari
 def test_a_node_that_never_verifies_fails_with_its_proxys_log(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hybridctl.deploy import nodes as nodes_module
+    from hybridctl.deploy.box import nodes as nodes_module
 
     monkeypatch.setattr(nodes_module, "POLL_S", 0.01)
     monkeypatch.setattr(

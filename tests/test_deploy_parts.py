@@ -11,8 +11,8 @@ import pytest
 from pulumi.automation import errors as auto_errors
 from rich.console import Console
 
-from hybridctl.deploy import errmap, passphrase
-from hybridctl.deploy.progress import EventProgress, split_urn
+from hybridctl.deploy.pulumi import errmap, passphrase
+from hybridctl.deploy.pulumi.progress import EventProgress, split_urn
 from hybridctl.errors import InputError, OperationFailed, UsageError
 from hybridctl.providers.registry import get_cloud
 from tests.deploy_fixtures import SERVER, command_result, done_event, pre_event

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hybridctl.deploy.push import push_files, wait_for_cloud_init, wait_for_ssh
+from hybridctl.deploy.box.push import push_files, wait_for_cloud_init, wait_for_ssh
 from hybridctl.errors import HybridctlError
 from hybridctl.render.cloud_init import bundle_archive
 from tests.ssh_fixtures import SshServer

@@ -14,8 +14,8 @@ import pytest
 
 from hybridctl.catalog import deployments
 from hybridctl.catalog.deployments import DeploymentRecord
-from hybridctl.deploy.rotation import RotationPlan, rotate_host_key
-from hybridctl.deploy.sshbox import SshBox
+from hybridctl.deploy.box.rotation import RotationPlan, rotate_host_key
+from hybridctl.deploy.box.sshbox import SshBox
 from hybridctl.errors import HybridctlError
 from tests.ssh_fixtures import SshServer, missing_reason, start_sshd, stop_sshd
 
@@ -142,8 +142,8 @@ def test_the_scrubbed_user_data_keeps_the_public_key_and_stays_valid_cloud_confi
     import subprocess
 
     from hybridctl.catalog import load_catalog
-    from hybridctl.deploy.hostkeys import generate_host_key
-    from hybridctl.deploy.rotation import without_private_key
+    from hybridctl.deploy.box.hostkeys import generate_host_key
+    from hybridctl.deploy.box.rotation import without_private_key
     from hybridctl.render.cloud_init import SshHostKey
     from hybridctl.render.user_data import render_user_data
 

@@ -16,8 +16,8 @@ import pytest
 from rich.console import Console
 
 from hybridctl.catalog import deployments, load_catalog
-from hybridctl.deploy.driver import Deployer
-from hybridctl.deploy.spec import DeployRequest
+from hybridctl.deploy.pulumi.driver import Deployer
+from hybridctl.deploy.pulumi.spec import DeployRequest
 from hybridctl.errors import CheckFailed
 from hybridctl.ops.upgrade import UpgradeRequest
 from hybridctl.ops.upgrade_cloud import CloudUpgrader
@@ -177,7 +177,7 @@ def test_moving_to_and_from_a_gpu_tier_pushes_the_host_script_that_matches(
 def test_a_rotated_host_key_stays_pinned_across_updates_and_is_dropped_on_replacement(
     rig_for,
 ) -> None:
-    from hybridctl.deploy import hostkeys
+    from hybridctl.deploy.box import hostkeys
 
     rig = rig_for("hetzner")
     _, rotated = hostkeys.generate_host_key("rotated")
@@ -202,7 +202,7 @@ def _user_data(rig: Rig, run_index: int) -> str:
 
 
 def test_on_gcp_the_private_key_leaves_the_metadata_once_the_box_has_its_own(rig_for) -> None:
-    from hybridctl.deploy import hostkeys
+    from hybridctl.deploy.box import hostkeys
 
     rig = rig_for("gcp")
     _, rotated = hostkeys.generate_host_key("rotated")
@@ -223,7 +223,7 @@ def test_on_gcp_the_private_key_leaves_the_metadata_once_the_box_has_its_own(rig
 
 @pytest.mark.parametrize("provider", ["hetzner", "aws"])
 def test_elsewhere_the_user_data_is_left_as_it_is(rig_for, provider) -> None:
-    from hybridctl.deploy import hostkeys
+    from hybridctl.deploy.box import hostkeys
 
     rig = rig_for(provider)
     _, rotated = hostkeys.generate_host_key("rotated")

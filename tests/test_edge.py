@@ -231,7 +231,7 @@ def test_the_ca_is_fetched_over_ssh_with_the_pinned_host_key(
     box: Box, sshd: SshServer, tmp_path: Path
 ) -> None:
     """fetch_ca as deploy runs it for a cloud box: over real SSH, from the running proxy."""
-    from hybridctl.deploy.edge import fetch_ca
+    from hybridctl.deploy.box.edge import fetch_ca
 
     dest = tmp_path / "fetched" / "ca.crt"
     client = sshd.client(sshd.known_hosts)

@@ -71,7 +71,7 @@ def _ca_ready(folder: Path) -> bool:
 
 def test_nodes_share_node_zeros_ca_over_ssh(sshd: SshServer, tmp_path: Path) -> None:
     """Two nodes' proxies: after share_ca, node 1 serves a certificate node 0's CA verifies."""
-    from hybridctl.deploy.edge import fetch_ca, share_ca
+    from hybridctl.deploy.box.edge import fetch_ca, share_ca
 
     first = _proxy_project(tmp_path / "node0", "mn-ca-0")
     second = _proxy_project(tmp_path / "node1", "mn-ca-1")
@@ -155,7 +155,7 @@ def test_a_node_behind_a_balancer_verifies_by_the_balancers_name(
     by that name with the CA, and fails by another name or without the CA."""
     import yaml
 
-    from hybridctl.deploy.nodes import tls_ok_as
+    from hybridctl.deploy.box.nodes import tls_ok_as
     from hybridctl.render import RenderOptions
     from hybridctl.render.bundle import render_files
 

@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 from hybridctl.catalog import load_catalog
 from hybridctl.catalog.deployments import RECORD_FILE
 from hybridctl.cli.app import app
-from hybridctl.deploy import compose
-from hybridctl.deploy.compose import ServiceState
-from hybridctl.deploy.failure import FAILURE_LOG, keep_failure_log, model_file_hint
-from hybridctl.deploy.pull import IMAGES_HINT, compose_images, ensure_images, pull_images
+from hybridctl.deploy.box.failure import FAILURE_LOG, keep_failure_log, model_file_hint
+from hybridctl.deploy.compose import compose
+from hybridctl.deploy.compose.compose import ServiceState
+from hybridctl.deploy.compose.pull import IMAGES_HINT, compose_images, ensure_images, pull_images
 from hybridctl.errors import OperationFailed
 from hybridctl.render import RenderOptions, render_files
 
@@ -215,7 +215,7 @@ def test_logs_says_where_the_last_failure_was_kept(isolated_env: Path) -> None:
 def test_a_stopped_engine_is_answered_with_the_command_that_starts_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hybridctl.deploy.compose import check_engine
+    from hybridctl.deploy.compose.compose import check_engine
     from hybridctl.errors import UsageError
 
     folder = tmp_path / "bin"
@@ -241,7 +241,7 @@ def test_a_stopped_engine_is_answered_with_the_command_that_starts_it(
 
 
 def test_a_failed_up_is_reported_in_composes_words_without_its_progress_lines() -> None:
-    from hybridctl.deploy.compose import compose_said
+    from hybridctl.deploy.compose.compose import compose_said
 
     up_log = """ Container fh-doc-models-warm-1  Creating
  Container fh-doc-proxy-1  Created

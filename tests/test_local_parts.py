@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from hybridctl.catalog import load_catalog
 from hybridctl.cli.app import app
-from hybridctl.deploy.compose import failed, parse_ps
-from hybridctl.deploy.local import curl_example, endpoint
-from hybridctl.deploy.seed import check_seeds, parse_model_files
+from hybridctl.deploy.compose.compose import failed, parse_ps
+from hybridctl.deploy.compose.local import curl_example, endpoint
+from hybridctl.deploy.compose.seed import check_seeds, parse_model_files
 from hybridctl.errors import InputError, UsageError
 from hybridctl.providers.registry import get_provider
 from hybridctl.render import RenderOptions
@@ -190,7 +190,7 @@ def _render_local(bundle: Path, tier: str) -> None:
 def test_a_rerender_to_another_tier_names_the_services_whose_mounted_files_changed(
     tmp_path: Path,
 ) -> None:
-    from hybridctl.deploy.localfit import changed_mounts, file_hashes
+    from hybridctl.deploy.compose.localfit import changed_mounts, file_hashes
 
     bundle = tmp_path / "bundle"
     _render_local(bundle, "2")
@@ -238,8 +238,9 @@ def _fake_box(monkeypatch: pytest.MonkeyPatch, up_script: str) -> None:
     up_script."""
     import subprocess
 
-    from hybridctl.deploy import compose, local, serving
-    from hybridctl.deploy.compose import ServiceState
+    from hybridctl.deploy.box import serving
+    from hybridctl.deploy.compose import compose, local
+    from hybridctl.deploy.compose.compose import ServiceState
 
     def render(self: object, catalog: object, request: object, name: str) -> Path:
         bundle = local.deployments.deployment_dir(name) / local.BUNDLE_DIR
@@ -274,7 +275,7 @@ def test_a_failed_compose_up_fails_the_deploy_even_while_the_old_box_serves(
     from rich.console import Console
 
     from hybridctl.catalog import deployments
-    from hybridctl.deploy.local import LocalDeployer, LocalRequest
+    from hybridctl.deploy.compose.local import LocalDeployer, LocalRequest
     from hybridctl.errors import CheckFailed
 
     words = "Error response from daemon: Range of CPUs is from 0.01 to 2.00"

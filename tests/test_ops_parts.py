@@ -29,8 +29,8 @@ API_KEYS = {
 def test_the_user_data_of_a_cloud_deploy_carries_no_stack_secret(
     provider: str, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hybridctl.deploy.hostkeys import generate_host_key
-    from hybridctl.deploy.spec import DeployRequest, build_spec, resolve
+    from hybridctl.deploy.box.hostkeys import generate_host_key
+    from hybridctl.deploy.pulumi.spec import DeployRequest, build_spec, resolve
     from hybridctl.render.envfile import ensure_env
 
     for name, value in API_KEYS.items():
@@ -196,7 +196,7 @@ def test_a_domain_deployment_is_checked_against_the_systems_trust_store(
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from hybridctl.deploy import serving
+    from hybridctl.deploy.box import serving
 
     seen: list[object] = []
 

@@ -411,7 +411,7 @@ def test_render_and_deploy_commands_refuse_unverified_models(
 def test_a_cloud_deploy_refuses_unverified_models_and_a_plan_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hybridctl.deploy.spec import DeployRequest, resolve
+    from hybridctl.deploy.pulumi.spec import DeployRequest, resolve
 
     edited, tier_id = _unverified(tmp_path, monkeypatch)
     key = tmp_path / "admin.pub"
@@ -547,7 +547,7 @@ def test_multi_node_bundles_share_node_zeros_redis(tmp_path: Path) -> None:
 
 
 def test_node_env_points_every_node_at_node_zero() -> None:
-    from hybridctl.deploy.topology import node_env
+    from hybridctl.deploy.box.topology import node_env
     from hybridctl.errors import OperationFailed
 
     assert node_env({"ip": "198.51.100.4", "gateway_url": "https://198.51.100.4"}, 0) == {}

@@ -230,7 +230,7 @@ def over_ssh(box: Box, tmp_path: Path, isolated_env: Path) -> Iterator[tuple[Any
     """The local box reached the way `deploy` reaches a cloud box: a real sshd, a pinned host
     key, `docker compose` run over SSH in the bundle's folder, the gateway through the proxy."""
     from hybridctl.catalog.deployments import DeploymentRecord
-    from hybridctl.deploy.sshbox import SshBox
+    from hybridctl.deploy.box.sshbox import SshBox
     from tests.ssh_fixtures import missing_reason, start_sshd, stop_sshd
 
     reason = missing_reason()

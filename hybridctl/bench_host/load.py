@@ -44,7 +44,7 @@ def serve_ca(serve: str | None, cacert: Path | None, deployment: str | None) -> 
     if not (https and deployment):
         return None
     from hybridctl.catalog.deployments import load_record
-    from hybridctl.deploy.edge import ca_certificate
+    from hybridctl.deploy.box.edge import ca_certificate
 
     if load_record(deployment).outputs.get("domain"):
         return None  # a public (ACME) certificate: the system's trust store verifies it

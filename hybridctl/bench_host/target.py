@@ -99,7 +99,7 @@ def ssh_client(
 def _deployment_target(deployment: str) -> tuple[Any, Path, str] | None:
     """A deployment's SSH target, its known_hosts file and host-key alias; None if local."""
     from hybridctl.catalog.deployments import known_hosts_path, load_record
-    from hybridctl.deploy.hostkeys import host_alias
+    from hybridctl.deploy.box.hostkeys import host_alias
     from hybridctl.remote.bench import SshTarget
 
     record = load_record(deployment)

@@ -196,7 +196,7 @@ def deploy(
 
 
 def _print_plan(catalog: Any, request: Any, as_json: bool) -> None:
-    from hybridctl.deploy.offline_plan import plan_deployment
+    from hybridctl.deploy.pulumi.offline_plan import plan_deployment
 
     report = plan_deployment(catalog, request)
     if as_json:
@@ -229,7 +229,7 @@ def outputs(
     from hybridctl.cli.output import print_json
 
     if ca:
-        from hybridctl.deploy.edge import ca_certificate
+        from hybridctl.deploy.box.edge import ca_certificate
 
         typer.echo(ca_certificate(name).read_text(), nl=False)
         return

@@ -60,7 +60,7 @@ def logs(
     Example: hybridctl logs hybridctl-hetzner --follow
     """
     from hybridctl.catalog.deployments import load_record
-    from hybridctl.deploy.boxrunner import runner_for
+    from hybridctl.deploy.box.boxrunner import runner_for
     from hybridctl.ops.logs import show_logs
 
     record = load_record(name)
@@ -92,7 +92,7 @@ def backup(
     """
     from hybridctl.catalog.deployments import load_record
     from hybridctl.cli.output import print_json
-    from hybridctl.deploy.boxrunner import runner_for
+    from hybridctl.deploy.box.boxrunner import runner_for
     from hybridctl.ops.backup import create_backup
 
     record = load_record(name)
@@ -125,7 +125,7 @@ def restore(
     from hybridctl.catalog import load_catalog
     from hybridctl.catalog.deployments import load_record
     from hybridctl.cli.output import print_json
-    from hybridctl.deploy.boxrunner import runner_for
+    from hybridctl.deploy.box.boxrunner import runner_for
     from hybridctl.ops.restore import restore_backup
 
     record = load_record(name)

@@ -57,7 +57,7 @@ def upgrade(
     """
     from hybridctl.catalog import load_catalog
     from hybridctl.cli.output import err_console, print_json
-    from hybridctl.deploy.seed import parse_model_files
+    from hybridctl.deploy.compose.seed import parse_model_files
     from hybridctl.ops.upgrade import UpgradeRequest
     from hybridctl.ops.upgrade import upgrade as run_upgrade
     from hybridctl.render.images_file import load_images_file

@@ -1,1 +1,1 @@
-"""Deploy hybridctl stacks with Pulumi's Automation API: host keys, driver, errors."""
+"""Deploy a box: the request (request_build), a driver per provider (deployers), three rooms."""

@@ -11,7 +11,7 @@ from hybridctl.providers.registry import get_provider
 def deployer_for(name: str, console: Any, confirm: Callable[[str], bool]) -> Any:
     """Pulumi's Automation API driver for a cloud; Docker Compose for this machine."""
     if get_provider(name).kind == "local":
-        from hybridctl.deploy.local import LocalDeployer
+        from hybridctl.deploy.compose.local import LocalDeployer
 
         return LocalDeployer(console, confirm=confirm)
     return cloud_deployer(console, confirm)
@@ -19,6 +19,6 @@ def deployer_for(name: str, console: Any, confirm: Callable[[str], bool]) -> Any
 
 def cloud_deployer(console: Any, confirm: Callable[[str], bool]) -> Any:
     """Pulumi's driver, which serves every cloud (it reads the provider from each stack)."""
-    from hybridctl.deploy.driver import Deployer
+    from hybridctl.deploy.pulumi.driver import Deployer
 
     return Deployer(console, confirm=confirm)

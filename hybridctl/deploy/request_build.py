@@ -72,8 +72,8 @@ def build_request(opts: DeployOptions) -> tuple[str, Any]:
 
 
 def _local_request(opts: DeployOptions, tier: str) -> Any:
-    from hybridctl.deploy.local import LocalRequest
-    from hybridctl.deploy.seed import parse_model_files
+    from hybridctl.deploy.compose.local import LocalRequest
+    from hybridctl.deploy.compose.seed import parse_model_files
     from hybridctl.render.images_file import load_images_file
     from hybridctl.render.request import parse_route_urls
 
@@ -103,7 +103,7 @@ def _local_request(opts: DeployOptions, tier: str) -> Any:
 
 
 def _cloud_request(opts: DeployOptions, tier: str, provider: str) -> Any:
-    from hybridctl.deploy.spec import DeployRequest
+    from hybridctl.deploy.pulumi.spec import DeployRequest
     from hybridctl.render.images_file import load_images_file
 
     if opts.model_file or opts.route_url:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridctl.catalog.deployments import DeploymentRecord
-from hybridctl.deploy.boxrunner import BoxRunner
+from hybridctl.deploy.box.boxrunner import BoxRunner
 from hybridctl.errors import InputError, OperationFailed
 from hybridctl.ops.probes import containers, declared_services
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from hybridctl.catalog.deployments import DeploymentRecord, deployment_dir
 from hybridctl.catalog.schema import Catalog, Tier
-from hybridctl.deploy.boxrunner import BoxRunner, runner_for
+from hybridctl.deploy.box.boxrunner import BoxRunner, runner_for
 from hybridctl.errors import InputError, OperationFailed
 
 LLM_SERVICE = "llm"
@@ -149,7 +149,7 @@ def bench_box(
     progress: Callable[[str], None],
 ) -> dict[str, Any]:
     """Every model the box serves, timed by its own server under its limits, beside the plan."""
-    from hybridctl.deploy.localfit import host_cpus
+    from hybridctl.deploy.compose.localfit import host_cpus
     from hybridctl.planning.speed import predict
 
     if tier.id != record.tier:

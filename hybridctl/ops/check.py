@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from hybridctl.catalog.deployments import DeploymentRecord, deployment_dir
 from hybridctl.catalog.schema import Catalog
-from hybridctl.deploy.boxrunner import BoxRunner, runner_for
+from hybridctl.deploy.box.boxrunner import BoxRunner, runner_for
 from hybridctl.ops import probes
 from hybridctl.providers.registry import is_local
 
@@ -148,7 +148,7 @@ def _services(report: CheckReport, declared: list[str], found: list[probes.Conta
 def _gateway(
     report: CheckReport, base_url: str | None, ca_file: Path | None, *, public: bool = False
 ) -> None:
-    from hybridctl.deploy.serving import https_ok
+    from hybridctl.deploy.box.serving import https_ok
 
     if not base_url:
         report.add("gateway", "fail", "the deployment records no endpoint")

@@ -79,7 +79,7 @@ def run_keys(deployment: str, args: list[str], runner: Runner | None = None) -> 
     """Run hybrid_keys.py with `args` in the deployment's gateway; its JSON answer."""
     if runner is None:
         from hybridctl.catalog import deployments
-        from hybridctl.deploy.boxrunner import runner_for
+        from hybridctl.deploy.box.boxrunner import runner_for
 
         runner = runner_for(deployments.load_record(deployment))
     done = runner.compose("exec", "-T", "gateway", "python", KEYS_SCRIPT, *args, timeout=120)

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from hybridctl.deploy.boxrunner import BoxRunner
+from hybridctl.deploy.box.boxrunner import BoxRunner
 from hybridctl.errors import OperationFailed, UsageError
 from hybridctl.ops.probes import declared_services
 from hybridctl.suggest import close_matches
@@ -65,7 +65,7 @@ def check_service(runner: BoxRunner, service: str, deployment: str) -> None:
 def failure_note(deployment: str) -> str | None:
     """Where the last failed deploy or upgrade kept its services' logs, if one did: a rollback
     replaces the containers, so `docker compose logs` no longer shows why it failed."""
-    from hybridctl.deploy.failure import failure_log
+    from hybridctl.deploy.box.failure import failure_log
 
     path = failure_log(deployment)
     if not path.is_file():

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hybridctl.deploy.boxrunner import BoxRunner
-from hybridctl.deploy.compose import ServiceState, parse_ps
+from hybridctl.deploy.box.boxrunner import BoxRunner
+from hybridctl.deploy.compose.compose import ServiceState, parse_ps
 
 CADDY_ROOT_CA = "/data/caddy/pki/authorities/local/root.crt"
 _UNITS = {"b": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}

@@ -11,7 +11,7 @@ from typing import Any
 
 from hybridctl.catalog.deployments import DeploymentRecord
 from hybridctl.catalog.schema import Catalog
-from hybridctl.deploy.boxrunner import BoxRunner
+from hybridctl.deploy.box.boxrunner import BoxRunner
 from hybridctl.errors import OperationFailed
 from hybridctl.ops.backup import ENV_PART, check_fits, read_backup
 from hybridctl.ops.check import CheckReport, check_deployment

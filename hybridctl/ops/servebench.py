@@ -15,7 +15,7 @@ from typing import Any
 from hybridctl.bench import defaults
 from hybridctl.catalog.deployments import DeploymentRecord, deployment_dir
 from hybridctl.catalog.schema import Catalog
-from hybridctl.deploy.boxrunner import BoxRunner, runner_for
+from hybridctl.deploy.box.boxrunner import BoxRunner, runner_for
 from hybridctl.errors import InputError
 from hybridctl.ops.check import ca_file_for, endpoint_of, public_certificate
 
@@ -123,7 +123,7 @@ def serving_load(
 
 def _host_cpus(record: DeploymentRecord) -> int | None:
     """The CPUs of the machine a local box runs on (its limits cannot exceed them)."""
-    from hybridctl.deploy.localfit import host_cpus
+    from hybridctl.deploy.compose.localfit import host_cpus
     from hybridctl.providers.registry import is_local
 
     return host_cpus() if is_local(record.provider) else None

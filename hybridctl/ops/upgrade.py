@@ -20,16 +20,16 @@ from rich.markup import escape
 from hybridctl.catalog import deployments
 from hybridctl.catalog.deployments import DeploymentRecord
 from hybridctl.catalog.schema import Catalog
-from hybridctl.deploy.boxcompose import LocalCompose
-from hybridctl.deploy.compose import tail
-from hybridctl.deploy.failure import (
+from hybridctl.deploy.box.boxcompose import LocalCompose
+from hybridctl.deploy.box.failure import (
     DOWNLOADER,
     failed_services,
     keep_failure_log,
     model_file_hint,
 )
-from hybridctl.deploy.pull import ImagesUnavailable
-from hybridctl.deploy.verify import verify_box
+from hybridctl.deploy.box.verify import verify_box
+from hybridctl.deploy.compose.compose import tail
+from hybridctl.deploy.compose.pull import ImagesUnavailable
 from hybridctl.errors import CheckFailed, OperationFailed, UsageError
 from hybridctl.ops.check import check_problems
 from hybridctl.ops.upgrade_request import (
@@ -56,9 +56,9 @@ class LocalUpgrader:
 
     def upgrade(self, catalog: Catalog, request: UpgradeRequest) -> UpgradeResult:
         from hybridctl.catalog import find_tier
-        from hybridctl.deploy.compose import check_engine, project_for
-        from hybridctl.deploy.local import CA_FILE, LocalDeployer, endpoint
-        from hybridctl.deploy.localopts import LocalOptions, load_local_options
+        from hybridctl.deploy.compose.compose import check_engine, project_for
+        from hybridctl.deploy.compose.local import CA_FILE, LocalDeployer, endpoint
+        from hybridctl.deploy.compose.localopts import LocalOptions, load_local_options
 
         record = deployments.load_record(request.name)
         tier = find_tier(catalog, request.tier_id or record.tier)
@@ -77,7 +77,7 @@ class LocalUpgrader:
         self.console.print(
             f"[bold]Upgrading[/] {record.name}: tier {record.tier} -> {tier.id} (local)"
         )
-        from hybridctl.deploy.boxrunner import runner_for
+        from hybridctl.deploy.box.boxrunner import runner_for
         from hybridctl.ops.backup import create_backup
 
         backup = backup_path(record.name)
@@ -88,7 +88,7 @@ class LocalUpgrader:
         shutil.copytree(project.bundle, previous, symlinks=True)
         self._say(f"previous bundle kept in {previous}")
 
-        from hybridctl.deploy.local import LocalRequest
+        from hybridctl.deploy.compose.local import LocalRequest
 
         local_request = LocalRequest(
             tier_id=tier.id,

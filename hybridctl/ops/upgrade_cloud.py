@@ -24,8 +24,8 @@ from rich.markup import escape
 from hybridctl.catalog import deployments
 from hybridctl.catalog.deployments import DeploymentRecord
 from hybridctl.catalog.schema import Catalog
-from hybridctl.deploy.sshbox import PREVIOUS_SUFFIX, Say, SshBox
-from hybridctl.deploy.topology import node_ips
+from hybridctl.deploy.box.sshbox import PREVIOUS_SUFFIX, Say, SshBox
+from hybridctl.deploy.box.topology import node_ips
 from hybridctl.errors import CheckFailed, OperationFailed
 from hybridctl.ops.backup import create_backup
 from hybridctl.ops.check import check_problems
@@ -75,7 +75,7 @@ class CloudUpgrader:
         deployer: Any = None,
         box: Any = None,
     ) -> None:
-        from hybridctl.deploy.driver import Deployer
+        from hybridctl.deploy.pulumi.driver import Deployer
 
         self.console = console
         self.box = box or UpgradeBox()
@@ -88,7 +88,7 @@ class CloudUpgrader:
         self, catalog: Catalog, request: UpgradeRequest, record: DeploymentRecord
     ) -> UpgradeResult:
         from hybridctl.catalog import find_tier
-        from hybridctl.deploy.spec import DeployRequest
+        from hybridctl.deploy.pulumi.spec import DeployRequest
         from hybridctl.render.images_file import load_images_file
 
         tier = find_tier(catalog, request.tier_id or record.tier)

@@ -28,7 +28,7 @@ GATEWAY_HEALTH_PATH = "/health/liveliness"
 HEALTH_CHECK_PORT = 443
 SHARED_STORE_PORT = 6379
 """Node 0's Redis, open to the deployment's private network only when N > 1 (one cache and one
-spend store for every node; see hybridctl.deploy.topology.node_env)."""
+spend store for every node; see hybridctl.deploy.box.topology.node_env)."""
 PRIVATE_RANGE = "10.42.0.0/24"
 """The private subnet hybridctl creates on Hetzner and GCP; node i gets 10.42.0.(10 + i)."""
 

@@ -1,5 +1,5 @@
 """Pulumi program: a hybridctl box, set up with `pulumi config` (see stacks/README.md)."""
 
-from hybridctl.deploy.pulumi_project import run
+from hybridctl.deploy.pulumi.pulumi_project import run
 
 stack = run("gcp")

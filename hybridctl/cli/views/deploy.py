@@ -85,7 +85,7 @@ def print_deployed(record: Any, as_json: bool) -> None:
     print_outputs(record.outputs)
     if is_local(record.provider):
         return
-    from hybridctl.deploy.hostkeys import fingerprint
+    from hybridctl.deploy.box.hostkeys import fingerprint
 
     rotated = sorted({fingerprint(key) for key in record.rotated_host_keys.values()})
     if rotated:

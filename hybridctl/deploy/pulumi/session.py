@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hybridctl.catalog import deployments
-from hybridctl.deploy.automation import StackHandle
-from hybridctl.deploy.passphrase import Passphrase
-from hybridctl.deploy.spec import DeployRequest, default_name
+from hybridctl.deploy.pulumi.automation import StackHandle
+from hybridctl.deploy.pulumi.passphrase import Passphrase
+from hybridctl.deploy.pulumi.spec import DeployRequest, default_name
 from hybridctl.paths import state_dir
 from hybridctl.providers.base import ProviderConfig
 from hybridctl.providers.spec import OUTPUT_NAMES, DeploySpec

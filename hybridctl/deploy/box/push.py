@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from hybridctl.catalog.deployments import DeploymentRecord
-from hybridctl.deploy.topology import node_env, node_ips
+from hybridctl.deploy.box.topology import node_env, node_ips
 from hybridctl.errors import HybridctlError, OperationFailed
 from hybridctl.remote.ssh import SshClient, as_root
 
@@ -123,7 +123,7 @@ def deliver_stack(
     cloud_init_wait_s: float = 1800,
 ) -> None:
     """Copy the bundle and .env to every node of a deployment, checking its pinned host key;
-    each node's .env gets its own entries (hybridctl.deploy.topology.node_env)."""
+    each node's .env gets its own entries (hybridctl.deploy.box.topology.node_env)."""
     from hybridctl.remote.ssh import SshSettings, SshTarget
     from hybridctl.render.context import ADMIN_USER, BUNDLE_DIR_ON_HOST
 

@@ -77,7 +77,7 @@ def build_spec(provider: str, config: ProjectConfig) -> DeploySpec:
     import math
 
     from hybridctl.catalog import find_tier, load_catalog
-    from hybridctl.deploy.spec import MIN_BOOT_DISK_GB, volume_size_gb
+    from hybridctl.deploy.pulumi.spec import MIN_BOOT_DISK_GB, volume_size_gb
     from hybridctl.render.cloud_init import SshHostKey
     from hybridctl.render.user_data import render_user_data
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from hybridctl.deploy.errmap import missing_cli
-from hybridctl.deploy.passphrase import PASSPHRASE_ENV, Passphrase
+from hybridctl.deploy.pulumi.errmap import missing_cli
+from hybridctl.deploy.pulumi.passphrase import PASSPHRASE_ENV, Passphrase
 from hybridctl.errors import OperationFailed
 
 PROJECT = "hybridctl"

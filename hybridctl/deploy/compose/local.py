@@ -13,30 +13,30 @@ from rich.markup import escape
 
 from hybridctl.catalog import deployments
 from hybridctl.catalog.schema import Catalog
-from hybridctl.deploy.boxcompose import LocalCompose
-from hybridctl.deploy.compose import (
+from hybridctl.deploy.box.boxcompose import LocalCompose
+from hybridctl.deploy.box.failure import (
+    DOWNLOADER,
+    failed_services,
+    keep_failure_log,
+    model_file_hint,
+)
+from hybridctl.deploy.box.serving import BootResult, wait_for_box
+from hybridctl.deploy.box.verify import boot_problem
+from hybridctl.deploy.compose.compose import (
     BUNDLE_DIR,
     ComposeProject,
     check_engine,
     compose_said,
     project_for,
 )
-from hybridctl.deploy.failure import (
-    DOWNLOADER,
-    failed_services,
-    keep_failure_log,
-    model_file_hint,
-)
-from hybridctl.deploy.localfit import COMPOSE_FILE, changed_mounts, file_hashes, host_cpus
-from hybridctl.deploy.localopts import save_local_options
-from hybridctl.deploy.seed import ModelSeed, check_seeds
-from hybridctl.deploy.serving import BootResult, wait_for_box
-from hybridctl.deploy.verify import boot_problem
+from hybridctl.deploy.compose.localfit import COMPOSE_FILE, changed_mounts, file_hashes, host_cpus
+from hybridctl.deploy.compose.localopts import save_local_options
+from hybridctl.deploy.compose.seed import ModelSeed, check_seeds
 from hybridctl.errors import CheckFailed, OperationFailed, UsageError
 from hybridctl.providers.local import LOCAL
 
 if TYPE_CHECKING:
-    from hybridctl.deploy.compose import ServiceState
+    from hybridctl.deploy.compose.compose import ServiceState
     from hybridctl.render import RenderOptions
 
 PROVIDER = LOCAL.name
@@ -147,7 +147,7 @@ class LocalDeployer:
         """Every image the stack runs is here, or pulled, before anything on the box changes: an
         image no registry serves fails the deploy within a minute, not halfway through `up`."""
         from hybridctl.catalog.checks import require_verified
-        from hybridctl.deploy.pull import compose_images, ensure_images
+        from hybridctl.deploy.compose.pull import compose_images, ensure_images
         from hybridctl.render import render_files
 
         tier = catalog.tier(request.tier_id)

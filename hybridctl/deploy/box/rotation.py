@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from hybridctl.deploy import hostkeys
+from hybridctl.deploy.box import hostkeys
 from hybridctl.errors import HybridctlError, OperationFailed
 from hybridctl.providers.registry import support_of
 from hybridctl.remote.ssh import SshClient, as_root

@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from hybridctl.deploy.boxcompose import Compose
-from hybridctl.deploy.compose import ComposeProject, tail
-from hybridctl.deploy.serving import BootResult, wait_for_box
+from hybridctl.deploy.box.boxcompose import Compose
+from hybridctl.deploy.box.serving import BootResult, wait_for_box
+from hybridctl.deploy.compose.compose import ComposeProject, tail
 from hybridctl.render.context import LLM_PORT
 
 POLL_S = 3.0

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hybridctl.deploy.compose import ComposeProject, ServiceState, failed
+from hybridctl.deploy.compose.compose import ComposeProject, ServiceState, failed
 
 HEALTH_PATH = "/health/liveliness"  # LiteLLM's liveness: answers without a key
 CADDY_ROOT_CA = "/data/caddy/pki/authorities/local/root.crt"

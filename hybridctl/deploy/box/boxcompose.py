@@ -9,7 +9,7 @@ import tarfile
 from pathlib import Path
 from typing import Protocol
 
-from hybridctl.deploy.compose import ComposeProject, ServiceState, parse_ps
+from hybridctl.deploy.compose.compose import ComposeProject, ServiceState, parse_ps
 from hybridctl.remote.ssh import SshClient, as_root
 
 

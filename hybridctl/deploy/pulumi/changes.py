@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from hybridctl.catalog.deployments import DeploymentRecord
-from hybridctl.deploy.spec import Resolved
+from hybridctl.deploy.pulumi.spec import Resolved
 from hybridctl.providers.registry import get_cloud
 
 REPLACING = ("replace", "create-replacement", "delete-replaced")

@@ -11,14 +11,14 @@ from typing import Any
 
 from hybridctl.catalog import deployments
 from hybridctl.catalog.deployments import DeploymentRecord
-from hybridctl.deploy import hostkeys
-from hybridctl.deploy.boxcompose import RemoteCompose
-from hybridctl.deploy.edge import share_ca
-from hybridctl.deploy.nodes import Node, serve_nodes
-from hybridctl.deploy.push import wait_for_cloud_init, wait_for_ssh
-from hybridctl.deploy.rotation import RotationPlan, rotate_host_key
-from hybridctl.deploy.topology import balancer_host, node_ips
-from hybridctl.deploy.verify import verify_box
+from hybridctl.deploy.box import hostkeys
+from hybridctl.deploy.box.boxcompose import RemoteCompose
+from hybridctl.deploy.box.edge import share_ca
+from hybridctl.deploy.box.nodes import Node, serve_nodes
+from hybridctl.deploy.box.push import wait_for_cloud_init, wait_for_ssh
+from hybridctl.deploy.box.rotation import RotationPlan, rotate_host_key
+from hybridctl.deploy.box.topology import balancer_host, node_ips
+from hybridctl.deploy.box.verify import verify_box
 from hybridctl.errors import CheckFailed, OperationFailed
 from hybridctl.remote.ssh import SshClient, SshSettings, SshTarget, as_root
 
@@ -175,7 +175,7 @@ class SshBox:
 
     def runner(self, record: DeploymentRecord, ip: str) -> Any:
         """The box runner (backup, check, keys) for one node over this box's SSH settings."""
-        from hybridctl.deploy.boxrunner import ON_BOX_PROJECT, SshRunner
+        from hybridctl.deploy.box.boxrunner import ON_BOX_PROJECT, SshRunner
 
         project = self.project or ON_BOX_PROJECT
         return SshRunner(self.connect(record, ip), project=project, directory=self.bundle_dir)
@@ -211,7 +211,7 @@ class SshBox:
 
 def served(record: DeploymentRecord) -> DeploymentRecord:
     """The record with what a client needs: the endpoint, the CA to verify it, a request."""
-    from hybridctl.deploy.local import curl_example
+    from hybridctl.deploy.compose.local import curl_example
     from hybridctl.render.envfile import ENV_FILE
 
     folder = deployments.deployment_dir(record.name)

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hybridctl.catalog import deployments
-from hybridctl.deploy.boxcompose import Compose
-from hybridctl.deploy.compose import ServiceState, failed, tail
-from hybridctl.deploy.serving import ONE_SHOT
+from hybridctl.deploy.box.boxcompose import Compose
+from hybridctl.deploy.box.serving import ONE_SHOT
+from hybridctl.deploy.compose.compose import ServiceState, failed, tail
 
 FAILURE_LOG = "last-failure.log"
 KEPT_LINES = 200  # per service, in the file

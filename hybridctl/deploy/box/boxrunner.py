@@ -47,7 +47,7 @@ class BoxRunner(Protocol):
 
 
 def _compose_words(project: str, directory: str) -> list[str]:
-    from hybridctl.deploy.compose import compose_command
+    from hybridctl.deploy.compose.compose import compose_command
 
     return [*compose_command(), "--project-name", project, "--project-directory", directory]
 
@@ -159,7 +159,7 @@ def _pump(process: subprocess.Popen[bytes], on_chunk: Callable[[bytes], None]) -
 
 def ssh_client_for(record: DeploymentRecord) -> object:
     """An SSH client to a cloud deployment's (first) node, its host key pinned."""
-    from hybridctl.deploy.topology import node_ips
+    from hybridctl.deploy.box.topology import node_ips
     from hybridctl.remote.ssh import SshClient, SshSettings, SshTarget
     from hybridctl.render.context import ADMIN_USER
 
@@ -182,12 +182,12 @@ def ssh_client_for(record: DeploymentRecord) -> object:
 def runner_for(record: DeploymentRecord) -> BoxRunner:
     """The runner that reaches a deployment's compose project: Docker here, or SSH."""
     if is_local(record.provider):
-        from hybridctl.deploy.compose import project_for
+        from hybridctl.deploy.compose.compose import project_for
 
         project = project_for(record.name)
         if not project.bundle.is_dir():
             raise InputError(f"deployment {record.name} has no bundle at {project.bundle}")
-        from hybridctl.deploy.compose import check_engine
+        from hybridctl.deploy.compose.compose import check_engine
 
         check_engine()
         return LocalRunner(record.name, project.bundle)

@@ -16,10 +16,10 @@ from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from hybridctl.deploy.boxcompose import Compose
-from hybridctl.deploy.compose import failed
-from hybridctl.deploy.serving import CADDY_ROOT_CA, HEALTH_PATH, ONE_SHOT
-from hybridctl.deploy.verify import log_tail, wait_for_models
+from hybridctl.deploy.box.boxcompose import Compose
+from hybridctl.deploy.box.serving import CADDY_ROOT_CA, HEALTH_PATH, ONE_SHOT
+from hybridctl.deploy.box.verify import log_tail, wait_for_models
+from hybridctl.deploy.compose.compose import failed
 
 POLL_S = 2.0
 Say = Callable[[str], None]

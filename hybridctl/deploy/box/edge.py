@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hybridctl.catalog import deployments
-from hybridctl.deploy.serving import CADDY_ROOT_CA
+from hybridctl.deploy.box.serving import CADDY_ROOT_CA
 from hybridctl.errors import OperationFailed, UsageError
 from hybridctl.providers.registry import is_local
 from hybridctl.remote.ssh import SshClient, as_root, tail_lines
@@ -36,7 +36,7 @@ def _check_pem(text: str, where: str) -> str:
 def fetch_ca(client: SshClient, dest: Path, *, remote_dir: str, project: str | None = None) -> Path:
     """Copy the proxy's root CA certificate from a box over SSH (pinned host key) to dest.
 
-    Deploy calls this once the box serves (hybridctl.deploy.serving); `outputs --ca` calls it
+    Deploy calls this once the box serves (hybridctl.deploy.box.serving); `outputs --ca` calls it
     when the certificate is not saved yet.
     """
     command = f"{_compose(remote_dir, project)} exec -T proxy cat {CADDY_ROOT_CA}"
@@ -116,7 +116,7 @@ def ca_certificate(name: str, *, fetch: bool = True) -> Path:
             f"{name} has no saved CA certificate (status: {record.status})",
             hint=f"Deploy it until it serves: hybridctl deploy ... --name {name}.",
         )
-    from hybridctl.deploy.topology import node_ips
+    from hybridctl.deploy.box.topology import node_ips
     from hybridctl.remote.ssh import SshSettings, SshTarget
     from hybridctl.render.context import ADMIN_USER, BUNDLE_DIR_ON_HOST
 

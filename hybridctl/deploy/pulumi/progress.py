@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from hybridctl.deploy.errmap import scrub
+from hybridctl.deploy.pulumi.errmap import scrub
 
 _DONE = {
     "create": "created",

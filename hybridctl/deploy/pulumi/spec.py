@@ -190,7 +190,7 @@ def build_spec(resolved: Resolved, host_private: str, host_public: str) -> Deplo
     """Render the cloud-init user data with the pinned host key and assemble the DeploySpec.
 
     The user data holds no bundle and no .env: `deploy` copies both over SSH once the pinned
-    key answers (see hybridctl.deploy.push), so no secret of the stack sits in the metadata.
+    key answers (see hybridctl.deploy.box.push), so no secret of the stack sits in the metadata.
     """
     from hybridctl.render.cloud_init import SshHostKey
     from hybridctl.render.user_data import render_user_data
@@ -254,7 +254,7 @@ def new_record(
 ) -> DeploymentRecord:
     """The deployment's record as this deploy leaves it; creation time and outputs carry over."""
     from hybridctl.catalog import deployments
-    from hybridctl.deploy import hostkeys
+    from hybridctl.deploy.box import hostkeys
 
     stamp = deployments.now()
     return DeploymentRecord(

@@ -13,8 +13,11 @@ from rich.markup import escape
 
 from hybridctl.catalog import deployments
 from hybridctl.catalog.deployments import DeploymentRecord
-from hybridctl.deploy import hostkeys
-from hybridctl.deploy.automation import (
+from hybridctl.deploy.box import hostkeys
+from hybridctl.deploy.box.push import deliver_stack
+from hybridctl.deploy.box.rotation import scrub_metadata_spec
+from hybridctl.deploy.box.sshbox import SshBox
+from hybridctl.deploy.pulumi.automation import (
     StackHandle,
     StackOpener,
     StackTarget,
@@ -23,13 +26,11 @@ from hybridctl.deploy.automation import (
     find_pulumi_cli,
     open_automation_stack,
 )
-from hybridctl.deploy.changes import change_warnings, server_replaced
-from hybridctl.deploy.errmap import map_pulumi_error, missing_cli
-from hybridctl.deploy.passphrase import load_passphrase
-from hybridctl.deploy.progress import EventProgress
-from hybridctl.deploy.push import deliver_stack
-from hybridctl.deploy.rotation import scrub_metadata_spec
-from hybridctl.deploy.session import (
+from hybridctl.deploy.pulumi.changes import change_warnings, server_replaced
+from hybridctl.deploy.pulumi.errmap import map_pulumi_error, missing_cli
+from hybridctl.deploy.pulumi.passphrase import load_passphrase
+from hybridctl.deploy.pulumi.progress import EventProgress
+from hybridctl.deploy.pulumi.session import (
     HOST_KEY_CONFIG,
     HOST_KEY_PUBLIC_CONFIG,
     Session,
@@ -37,7 +38,7 @@ from hybridctl.deploy.session import (
     deployment_name,
     make_program,
 )
-from hybridctl.deploy.spec import (
+from hybridctl.deploy.pulumi.spec import (
     DeployRequest,
     Resolved,
     build_spec,
@@ -45,7 +46,6 @@ from hybridctl.deploy.spec import (
     new_record,
     resolve,
 )
-from hybridctl.deploy.sshbox import SshBox
 from hybridctl.errors import HybridctlError, OperationFailed
 from hybridctl.extras import require_extra
 from hybridctl.providers.base import ProviderConfig
