@@ -35,7 +35,6 @@ from hybridctl.deploy.pulumi.session import (
     HOST_KEY_PUBLIC_CONFIG,
     Session,
     default_backend_url,
-    deployment_name,
     make_program,
 )
 from hybridctl.deploy.pulumi.spec import (
@@ -44,7 +43,7 @@ from hybridctl.deploy.pulumi.spec import (
     build_spec,
     bundle_archive_for,
     new_record,
-    resolve,
+    resolve_deploy,
 )
 from hybridctl.errors import HybridctlError, OperationFailed
 from hybridctl.extras import require_extra
@@ -138,13 +137,12 @@ class Deployer:
         self, catalog: Any, request: DeployRequest, *, yes: bool, resume: bool = False
     ) -> DeploymentRecord:
         """Preview, confirm and apply a deployment (a new one, a tier change, or a resume)."""
-        existing = deployments.find_record(deployment_name(request))
-        resolved = resolve(catalog, request, existing=existing, offline_plan=False)
+        resolved = resolve_deploy(catalog, request)  # once: everything below applies it
+        existing = resolved.existing
         config = get_cloud(resolved.provider).credentials(resolved.region, self.env)
-        backend = request.backend or (existing.backend_url if existing else None)
 
         spec_box: dict[str, DeploySpec] = {}
-        session = self._open(resolved.name, backend, spec_box, config)
+        session = self._open(resolved.name, resolved.backend, spec_box, config)
         host_private, host_public = self._host_key(session, resolved.name)
         session.extra_secrets += [host_private, encode_key(host_private)]
         dotenv = self._dotenv(resolved.name)
@@ -155,7 +153,7 @@ class Deployer:
         spec_box["spec"] = scrub_metadata_spec(spec, rotated)
         self.full_spec = (spec_box, spec)  # a replaced server needs the key: see _apply
 
-        record = new_record(resolved, spec, session.backend_url, existing, status="deploying")
+        record = new_record(resolved, spec, session.backend_url, status="deploying")
         deployments.save_record(record)
         self.box.pin(record)
         try:

@@ -40,7 +40,8 @@ class DeployRequest:
 
 @dataclass(frozen=True)
 class Resolved:
-    """The request resolved: tier, offer, name, network and key choices, sizes and price."""
+    """The request resolved, once: tier, offer, name, network and key choices, sizes, price,
+    domain, and the deployment it changes (its record and Pulumi backend) when there is one."""
 
     catalog: Catalog
     tier: Tier
@@ -56,6 +57,8 @@ class Resolved:
     images: Mapping[str, str | None] = field(default_factory=dict)
     domain: str | None = None
     allow_unverified: bool = False
+    existing: DeploymentRecord | None = None
+    backend: str | None = None  # the Pulumi backend: the request's, else the deployment's
 
     @property
     def provider(self) -> str:
@@ -183,7 +186,17 @@ def resolve(
         images=request.images,
         domain=validate_domain(request.domain),
         allow_unverified=request.allow_unverified,
+        existing=existing,
+        backend=request.backend or (existing.backend_url if existing else None),
     )
+
+
+def resolve_deploy(catalog: Catalog, request: DeployRequest) -> Resolved:
+    """A real deploy's request, resolved against the deployment of that name if there is one."""
+    from hybridctl.catalog import deployments
+
+    name = check_name(request.name or default_name(request.provider))
+    return resolve(catalog, request, existing=deployments.find_record(name), offline_plan=False)
 
 
 def build_spec(resolved: Resolved, host_private: str, host_public: str) -> DeploySpec:
@@ -245,17 +258,13 @@ def bundle_archive_for(resolved: Resolved) -> bytes:
 
 
 def new_record(
-    resolved: Resolved,
-    spec: DeploySpec,
-    backend_url: str,
-    existing: DeploymentRecord | None,
-    *,
-    status: str,
+    resolved: Resolved, spec: DeploySpec, backend_url: str, *, status: str
 ) -> DeploymentRecord:
     """The deployment's record as this deploy leaves it; creation time and outputs carry over."""
     from hybridctl.catalog import deployments
     from hybridctl.deploy.box import hostkeys
 
+    existing = resolved.existing
     stamp = deployments.now()
     return DeploymentRecord(
         name=resolved.name,
