@@ -5,7 +5,7 @@ Renders tier 2's router (every route pointed at one instant fake vendor), starts
 and LiteLLM's proxy with the real hook on loopback, and measures:
 
 1. hook: in the gateway's Python (LiteLLM's virtualenv), per request, the client-key lookup
-   (hybrid_auth: SHA-256, one Redis HGETALL) plus the pre-call hook (complexity score, daily
+   (the hook's auth: SHA-256, one Redis HGETALL) plus the pre-call hook (complexity score, daily
    budget and the key's budget from Redis, route choice); at concurrency 1 and 8 (asyncio
    tasks sharing the event loop and the Redis connection pool, as in the gateway).
 2. gateway: a chat request through the proxy (client key, hook, LiteLLM's router, the fake
@@ -72,14 +72,14 @@ def summary(values_ms: list[float]) -> dict[str, float]:
 
 
 def inner(router_dir: Path, client_key: str, requests: int) -> dict[str, Any]:
-    """Time hybrid_auth + the pre-call hook (run by LiteLLM's python, in its virtualenv)."""
+    """Time the hook's auth + pre-call hook (run by LiteLLM's python, in its virtualenv)."""
     from types import SimpleNamespace
 
-    sys.path.insert(0, str(router_dir))
-    import hybrid_auth
-    import hybrid_router
+    sys.path.insert(0, str(router_dir))  # the gateway's PYTHONPATH: the router folder
+    from hybrid_hook import auth as hybrid_auth
+    from hybrid_hook import proxy
 
-    handler = hybrid_router.proxy_handler_instance
+    handler = proxy.proxy_handler_instance
     request = SimpleNamespace(url=SimpleNamespace(path="/v1/chat/completions"))
 
     async def one(messages: list[dict]) -> float:
@@ -238,7 +238,8 @@ def outer(args: argparse.Namespace) -> dict[str, Any]:
             context = point_redis_at(context, "127.0.0.1", redis_port)
             router = work / "router"
             write_router(context, router)
-            keys = [str(python), str(router / "hybrid_keys.py"), "add", "bench", "--tier", "paid"]
+            env["PYTHONPATH"] = str(router)  # as the gateway service's environment sets it
+            keys = [str(python), "-m", "hybrid_hook.keys", "add", "bench", "--tier", "paid"]
             keys += ["--daily-budget", "1000"]
             added = subprocess.run(keys, env=env, capture_output=True, text=True, check=True)
             client_key = json.loads(added.stdout)["key"]

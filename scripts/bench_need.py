@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """The routing hook's scoring cost per request: complexity factors plus the need model.
 
-Renders tier 2's router into a temporary folder, imports its hybrid_scoring and hybrid_need
-modules as the gateway does, and times, per request, what the hook adds for scoring: the
-complexity factors and score, and the need model's probability (hashing the words of the
-bounded text, summing the weights). Prompts of 1 KB, 8 KB and 1 MB (only a bounded share of a
-long one is read). Prints p50/p95 in milliseconds (goal: p50 under 1 ms for 1 KB). Not measured:
-the rest of the hook (budgets in Redis, route choice; see scripts/bench_hook.py).
+Renders tier 2's router into a temporary folder, imports its hook package's scoring and need
+modules as the gateway does (the router folder on the path), and times, per request, what the
+hook adds for scoring: the complexity factors and score, and the need model's probability
+(hashing the words of the bounded text, summing the weights). Prompts of 1 KB, 8 KB and 1 MB
+(only a bounded share of a long one is read). Prints p50/p95 in milliseconds (goal: p50 under
+1 ms for 1 KB). Not measured: the rest of the hook (budgets in Redis, route choice; see
+scripts/bench_hook.py).
 
 Example: python scripts/bench_need.py --repetitions 2000
 """
@@ -43,11 +44,11 @@ def main() -> int:
         context = build_router_context(load_catalog(), "2", "hetzner")
         write_router(context, router)
         sys.path.insert(0, str(router))
-        import hybrid_need
-        import hybrid_scoring
+        from hybrid_hook import need as hybrid_need
+        from hybrid_hook import scoring as hybrid_scoring
 
         policy = json.loads((router / "hybrid_policy.json").read_text())
-        model = hybrid_need.NeedModel.load(router / policy["need"]["model_file"])
+        model = hybrid_need.NeedModel.load(router / "hybrid_hook" / policy["need"]["model_file"])
         complexity = policy["complexity"]
         results = {}
         for label, size in SIZES.items():

@@ -11,7 +11,7 @@ Get them with `git clone https://github.com/lm-sys/RouteLLM` and pass the clone 
 holding those paths) as DATA. Columns used: prompt, mistralai/Mixtral-8x7B-Instruct-v0.1 (weak),
 gpt-4-1106-preview (strong); files in the plain `prompt,weak,strong` form work too.
 
-The model: logistic regression over hashed words and size signs (hybridctl/gateway/need.py),
+The model: logistic regression over hashed words and size signs (hybridctl/gateway/hook/need.py),
 label (1 + strong - weak) / 2, trained on the MMLU prompts whose CRC-32 puts them in the
 training split (the rest is held out); with --gsm8k-proxy also on GSM8K's training problems
 (train.jsonl, which no model answered) labelled by their worked solution's length. An open
@@ -22,7 +22,7 @@ scored 1-10 by GPT-4 for both models) are never trained on, only measured: APGR 
 bootstrap interval, MT-Bench also by kind and by turn. Writes the weights with their provenance
 and held-out scores to OUT (default: the shipped model file).
 
-Example: python scripts/train_router.py ~/src/RouteLLM --out hybridctl/gateway/need_model.json
+Example: python scripts/train_router.py ~/src/RouteLLM --out hybridctl/gateway/hook/need_model.json
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from hybridctl.gateway import need, route_eval  # noqa: E402
+from hybridctl.gateway import route_eval  # noqa: E402
+from hybridctl.gateway.hook import need  # noqa: E402
 
 SOURCE = "https://github.com/lm-sys/RouteLLM"
 MMLU_GLOB = "routellm/evals/mmlu/responses/mmlu_*.csv"
@@ -206,7 +207,9 @@ def model_data(
 ) -> dict:
     kept = {str(i): round(w, DECIMALS) for i, w in enumerate(weights) if round(w, DECIMALS)}
     return {
-        "format": "hashed words and size signs, logistic regression (hybridctl/gateway/need.py)",
+        "format": (
+            "hashed words and size signs, logistic regression (hybridctl/gateway/hook/need.py)"
+        ),
         "dimensions": DIMENSIONS,
         "bias": round(bias, 4),
         "dense_weights": [round(w, 4) for w in dense_weights],

@@ -23,6 +23,7 @@ from typing import Any
 
 from hybridctl.catalog import load_catalog
 from hybridctl.catalog.roles import local_roles
+from hybridctl.ops.keys import KEYS_MODULE
 from hybridctl.render.router import (
     build_router_context,
     point_redis_at,
@@ -33,6 +34,7 @@ from hybridctl.render.router import (
 from tests.router_fixtures import (
     Backend,
     FakeVendor,
+    box_env,
     free_port,
     litellm_executable,
     missing,
@@ -70,8 +72,8 @@ class Deployment:
 
     def keys(self, *args: str) -> dict | list:
         done = subprocess.run(
-            [self.python, str(self.router_dir / "hybrid_keys.py"), *args],
-            env={**offline_env({}), "REDIS_PASSWORD": self.redis_password},
+            [self.python, "-m", KEYS_MODULE, *args],
+            env={**offline_env(box_env(self.router_dir)), "REDIS_PASSWORD": self.redis_password},
             capture_output=True,
             text=True,
             timeout=30,
@@ -222,12 +224,13 @@ class ScriptRunner:
         self.box = box
 
     def compose(self, *args: str, stdin: bytes | None = None, timeout: float = 300) -> Any:
-        from hybridctl.ops.keys import KEYS_SCRIPT
-
-        assert args[:5] == ("exec", "-T", "gateway", "python", KEYS_SCRIPT), args
+        assert args[:6] == ("exec", "-T", "gateway", "python", "-m", KEYS_MODULE), args
         return subprocess.run(
-            [self.box.python, str(self.box.router_dir / "hybrid_keys.py"), *args[5:]],
-            env={**offline_env({}), "REDIS_PASSWORD": self.box.redis_password},
+            [self.box.python, "-m", KEYS_MODULE, *args[6:]],
+            env={
+                **offline_env(box_env(self.box.router_dir)),
+                "REDIS_PASSWORD": self.box.redis_password,
+            },
             capture_output=True,
             timeout=timeout,
         )

@@ -8,13 +8,12 @@ vendors (OpenAI's and Anthropic's APIs) and count what they receive.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
+import functools
 import json
 import os
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -28,6 +27,7 @@ from typing import Any
 import pytest
 
 from hybridctl.catalog import load_catalog
+from hybridctl.gateway.hook import router as hook_router
 from hybridctl.render.router import RouterContext, build_router_context, write_router
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,15 +45,19 @@ def rendered_router(dest: Path, tier: str = "2", context: RouterContext | None =
     return dest
 
 
-def import_hook(router_dir: Path) -> ModuleType:
-    """Import the rendered hybrid_router.py as its own module (as LiteLLM does, by file path)."""
-    name = f"hybrid_router_{abs(hash(str(router_dir)))}"
-    spec = importlib.util.spec_from_file_location(name, router_dir / "hybrid_router.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+def box_env(router_dir: Path) -> dict[str, str]:
+    """What the gateway service's environment adds on the box: the hook package's parent."""
+    return {"PYTHONPATH": str(router_dir)}
+
+
+@functools.cache
+def _tier_policy_json(tier: str) -> str:
+    return build_router_context(load_catalog(), tier, "hetzner").policy_json
+
+
+def tier_policy(tier: str = "2") -> dict[str, Any]:
+    """The routing policy rendered for `tier`, as the hook reads it from hybrid_policy.json."""
+    return dict(json.loads(_tier_policy_json(tier)))
 
 
 def user(text: str) -> dict:
@@ -79,7 +83,7 @@ def handler(hook: ModuleType, **policy_update: Any) -> Any:
     """A hook whose spend is kept in this test (no Redis) and whose local server is not asked
     whether it answers (none runs here; tests that want the health check name its URL)."""
     policy = {
-        **hook.load_policy(hook.POLICY_FILE),
+        **tier_policy(),
         "spend_store": None,
         "local_health": {},
         **policy_update,
@@ -229,7 +233,11 @@ def start_proxy(
         command = [str(litellm), "--config", str(router_dir / "litellm_config.yaml")]
         command += ["--host", "127.0.0.1", "--port", str(port), "--telemetry", "False"]
         return subprocess.Popen(
-            command, cwd=router_dir, stdout=out, stderr=subprocess.STDOUT, env=offline_env(env)
+            command,
+            cwd=router_dir,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=offline_env({**env, **box_env(router_dir)}),
         )
 
 
@@ -323,9 +331,9 @@ def router_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def hook(router_dir: Path) -> ModuleType:
-    """The rendered LiteLLM hook, imported."""
-    return import_hook(router_dir)
+def hook() -> ModuleType:
+    """The LiteLLM hook's router module (the package the bundle copies), imported."""
+    return hook_router
 
 
 @pytest.fixture(scope="module")

@@ -586,8 +586,8 @@ def _raw(
 
 # Stops the gateway process (a child of the container's init) as a blocked event loop would.
 FREEZE_THE_GATEWAY = (
-    "import os, signal, sys; sys.path.insert(0, '/app/router'); import hybrid_health; "
-    "[os.kill(pid, signal.SIGSTOP) for pid in hybrid_health.init_children()]"
+    "import os, signal; from hybrid_hook import health; "
+    "[os.kill(pid, signal.SIGSTOP) for pid in health.init_children()]"
 )
 
 

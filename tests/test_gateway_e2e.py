@@ -4,7 +4,7 @@ Four llama-cpp-python OpenAI-compatible servers run tiny generated models on loo
 tier 2's local models (the simple one behind the `local` route, and the complex one, reached by
 its catalog name), two play the medium and large cloud routes (each cloud one demands its API
 key, so the test also proves the os.environ key references resolve). The proxy runs the
-rendered litellm_config.yaml and hybrid_router.py unchanged except for the api_bases.
+rendered litellm_config.yaml and the hook package unchanged except for the api_bases.
 
 LiteLLM lives in its own virtualenv (its proxy extra pins rich<14, the CLI needs rich 15): found
 at $HYBRIDCTL_LITELLM, else .cache/litellm-venv/bin/litellm, else `litellm` on PATH. Without it
@@ -338,7 +338,8 @@ def test_prometheus_metrics_count_the_routed_requests(gateway: Gateway) -> None:
 
 def test_no_secret_reaches_the_rendered_files_or_the_log(gateway: Gateway) -> None:
     secrets_used = [gateway.master_key, *gateway.keys.values()]
-    for path in [*gateway.router_dir.iterdir(), gateway.log]:
+    rendered = [path for path in gateway.router_dir.rglob("*") if path.is_file()]
+    for path in [*rendered, gateway.log]:
         text = path.read_text(errors="replace")
         for value in secrets_used:
             assert value not in text, f"a secret appears in {path.name}"

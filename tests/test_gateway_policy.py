@@ -3,7 +3,7 @@
 Real processes: two LiteLLM proxies (the rendered config and hook, unchanged but for the
 addresses) sharing one append-only redis-server, a llama-cpp-python server on a generated GGUF
 playing the local models, and fake OpenAI-, Anthropic- and Groq-compatible vendors that record
-every request and the key it carried. Client keys are made with the rendered hybrid_keys.py,
+every request and the key it carried. Client keys are made with the hook package's keys module,
 the same script `hybridctl keys` runs inside the gateway container.
 """
 

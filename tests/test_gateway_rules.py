@@ -146,7 +146,7 @@ def test_the_hook_asks_the_local_model_for_log_probabilities_when_a_threshold_ap
 
 
 def test_a_spend_store_that_does_not_answer_counts_as_a_spent_budget(
-    hook: ModuleType, caplog: pytest.LogCaptureFixture
+    hook: ModuleType, policy: dict, caplog: pytest.LogCaptureFixture
 ) -> None:
     import socket
 
@@ -154,8 +154,9 @@ def test_a_spend_store_that_does_not_answer_counts_as_a_spent_budget(
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed once the block ends: nothing listens there
     settings = {"host": "127.0.0.1", "port": port, "password_env": "NO_SUCH_ENV"}
-    policy = {**hook.load_policy(hook.POLICY_FILE), "spend_store": settings}
-    handler = hook.HybridRouter(policy=policy, store=hook.Store(settings))
+    handler = hook.HybridRouter(
+        policy={**policy, "spend_store": settings}, store=hook.Store(settings)
+    )
     quality = _request([_user("Hi")], headers={"x-hybrid-strategy": "quality"})
     with caplog.at_level("ERROR", logger="hybrid_router"):
         data = _pre_call(handler, quality)
@@ -181,12 +182,10 @@ class _AlertsContext(BaseModel):
 
 
 def test_the_spend_and_key_store_follows_the_shared_redis_of_a_multi_node_box(
-    router_dir: Path, policy: dict, monkeypatch: pytest.MonkeyPatch
+    policy: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import importlib
+    from hybridctl.gateway.hook import store
 
-    monkeypatch.syspath_prepend(str(router_dir))
-    store = importlib.import_module("hybrid_store")  # the hook's own import, when it ran first
     settings = policy["spend_store"]
     monkeypatch.delenv("REDIS_HOST", raising=False)
     assert store.redis_kwargs(settings)["host"] == "redis"
@@ -204,7 +203,7 @@ def _render_alerts() -> str:
 
 def test_alert_rules_watch_metrics_the_hook_exports(router_dir: Path) -> None:
     rules = yaml.safe_load(_render_alerts())["groups"][0]["rules"]
-    store = (router_dir / "hybrid_store.py").read_text()
+    store = (router_dir / "hybrid_hook" / "store.py").read_text()
     names = {r["alert"] for r in rules}
     assert {"HybridDailyCloudBudgetSpent", "HybridSpendStoreDown"} <= names
     for metric in ("hybrid_cloud_budget_spent", "hybrid_spend_store_up"):

@@ -224,7 +224,7 @@ def test_the_layer_check_sees_each_kind_of_wrong_import() -> None:
         "hybridctl.cli.app": {"hybridctl.ops.keys", "hybridctl.errors"},
         "hybridctl.ops.keys": {"hybridctl.deploy.runner", "hybridctl.bench_host.target"},
         "hybridctl.deploy.runner": {"hybridctl.ops.check", "hybridctl.catalog.deployments"},
-        "hybridctl.gateway.policy": {"hybridctl.gateway.need", "hybridctl.planning.cost"},
+        "hybridctl.gateway.policy": {"hybridctl.gateway.hook.need", "hybridctl.planning.cost"},
         "hybridctl.errors": {"hybridctl.catalog"},
         "hybridctl.__main__": {"hybridctl.cli"},
     }
@@ -280,3 +280,30 @@ def test_a_from_import_of_a_name_depends_on_the_module_that_defines_it(tmp_path:
     graph = import_graph(package)
     assert graph["pkg.a"] == {"pkg"}
     assert cycles(graph) == {frozenset({"pkg", "pkg.a"})}
+
+
+# What the gateway's hook may import: it is copied into the bundle as it is and runs in LiteLLM's
+# image, where the packages LiteLLM ships with are all there is.
+HOOK_DIR = PACKAGE_DIR / "gateway" / "hook"
+HOOK_THIRD_PARTY = frozenset({"litellm", "fastapi", "redis", "prometheus_client"})
+
+
+def test_the_hook_package_stands_alone() -> None:
+    import sys
+
+    allowed = set(sys.stdlib_module_names) | HOOK_THIRD_PARTY
+    wrong = []
+    for path in sorted(HOOK_DIR.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                if node.level != 1:
+                    wrong.append(f"{path.name}: from {'.' * node.level}{node.module or ''}")
+                continue
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            wrong += [f"{path.name}: {n}" for n in names if n.split(".")[0] not in allowed]
+    assert not wrong, "the hook imports outside the standard library and litellm:\n" + "\n".join(
+        wrong
+    )
+    assert not any(HOOK_DIR.glob("*/")), "the bundle copies the hook's files, not subfolders"

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from hybridctl.catalog import load_catalog
 from hybridctl.cli.app import app
-from hybridctl.gateway import need
+from hybridctl.gateway.hook import need
 from hybridctl.gateway.policy import need_policy, need_thresholds
 from hybridctl.gateway.route_eval import (
     Prompt,

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from hybridctl.catalog import load_catalog
 from hybridctl.cli.app import app
-from hybridctl.gateway import need
+from hybridctl.gateway.hook import need
 from hybridctl.gateway.route_record import MIN_CHECKED, parse_record, refit
 from hybridctl.planning.capacity import tier_load
 from hybridctl.planning.recommend import recommend

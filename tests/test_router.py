@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 import yaml
@@ -12,13 +16,15 @@ import yaml
 from hybridctl.catalog import load_catalog
 from hybridctl.catalog.roles import local_roles
 from hybridctl.errors import InputError
-from hybridctl.paths import templates_dir
+from hybridctl.gateway import hook as hook_package
 from hybridctl.planning.capacity import tier_load
 from hybridctl.planning.workload import Workload
 from hybridctl.render.router import (
     COMPLEXITY_FEATURES,
+    HOOK_PACKAGE,
     ROUTER_FILES,
     build_router_context,
+    copied_files,
     point_routes_at,
     render_router,
 )
@@ -26,6 +32,7 @@ from tests.router_fixtures import (
     COMPLEX_2,
     LONG,
     SIMPLE_2,
+    box_env,
 )
 from tests.router_fixtures import assistant as _assistant
 from tests.router_fixtures import user as _user
@@ -36,10 +43,9 @@ from tests.router_fixtures import user as _user
 @pytest.mark.parametrize("tier_id", load_catalog().tier_ids)
 def test_every_tier_renders_a_parseable_config_without_secret_values(tier_id: str) -> None:
     files = render_router(build_router_context(load_catalog(), tier_id, "hetzner"))
-    assert sorted(files) == sorted(ROUTER_FILES)
+    assert sorted(files) == sorted([*ROUTER_FILES, *copied_files()])
     config = yaml.safe_load(files["litellm_config.yaml"])
     json.loads(files["hybrid_policy.json"])
-    compile(files["hybrid_router.py"], "hybrid_router.py", "exec")
 
     names = {m["model_name"] for m in config["model_list"]}
     assert {"local", "medium", "large"} <= names
@@ -55,7 +61,8 @@ def test_every_tier_renders_a_parseable_config_without_secret_values(tier_id: st
     cache = config["litellm_settings"]["cache_params"]
     if cache["type"] == "redis":
         assert cache["password"] == "os.environ/REDIS_PASSWORD"
-    assert "hybrid_router.proxy_handler_instance" in config["litellm_settings"]["callbacks"]
+    assert "hybrid_hook.proxy.proxy_handler_instance" in config["litellm_settings"]["callbacks"]
+    assert config["general_settings"]["custom_auth"] == "hybrid_hook.auth.user_api_key_auth"
 
 
 @pytest.mark.parametrize("tier_id", load_catalog().tier_ids)
@@ -145,11 +152,111 @@ def test_policy_file_carries_the_catalog_numbers(policy: dict) -> None:
     )
 
 
-def test_hook_template_is_plain_python_and_knows_every_catalog_factor(
-    router_dir: Path, hook: ModuleType
+def test_the_bundle_holds_the_hook_package_as_it_is(router_dir: Path) -> None:
+    package = Path(hook_package.__file__).parent
+    sources = sorted(p.name for p in package.iterdir() if p.suffix in (".py", ".json"))
+    assert {"__init__.py", "proxy.py", "router.py", "need_model.json"} <= set(sources)
+    for name in sources:
+        copied = router_dir / HOOK_PACKAGE / name
+        assert copied.read_bytes() == (package / name).read_bytes(), name
+    assert sorted(p.name for p in (router_dir / HOOK_PACKAGE).iterdir()) == sources
+
+
+# LiteLLM's get_instance_fn (litellm/proxy/types_utils/utils.py): a callback's module is looked for
+# as a file beside the config (loaded by path, under its dotted name), else imported.
+_AS_LITELLM_LOADS = """
+import importlib, importlib.util, json, os, sys
+config = sys.argv[1]
+def instance(value):
+    module_name, _, attr = value.rpartition(".")
+    path = os.path.join(os.path.dirname(config), *module_name.split(".")) + ".py"
+    if os.path.exists(path):
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(module_name)
+    return getattr(module, attr)
+import yaml
+settings = yaml.safe_load(open(config))
+handler = instance(settings["litellm_settings"]["callbacks"][-1])
+auth = instance(settings["general_settings"]["custom_auth"])
+hook = sys.modules["hybrid_hook.router"]
+print(json.dumps({
+    "routes": handler.policy["routes"],
+    "need": handler.need_model is not None,
+    "policy_file": str(hook.POLICY_FILE),
+    "auth": auth.__module__,
+    "package": os.path.dirname(hook.__file__),
+    "hybridctl": "hybridctl" in sys.modules,
+}))
+"""
+
+
+def test_the_hook_loads_from_a_rendered_bundle_with_pythonpath_as_on_the_box(
+    router_dir: Path, tmp_path: Path
 ) -> None:
-    source = (templates_dir() / "router" / "hybrid_router.py.j2").read_text()
-    assert (router_dir / "hybrid_router.py").read_text() == source  # no Jinja markup inside
+    """The box sets PYTHONPATH to the router folder; the config names the package's modules."""
+    env = {**os.environ, **box_env(router_dir)}
+    env.pop("PYTHONSAFEPATH", None)
+    done = subprocess.run(
+        [sys.executable, "-c", _AS_LITELLM_LOADS, str(router_dir / "litellm_config.yaml")],
+        cwd=tmp_path,  # not the repository: hybridctl itself must not be what answers
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["routes"] == ["local", "medium", "large"] and seen["need"] is True
+    assert seen["policy_file"] == str(router_dir / "hybrid_policy.json")
+    assert seen["package"] == str(router_dir / HOOK_PACKAGE)
+    assert seen["auth"] == "hybrid_hook.auth" and seen["hybridctl"] is False
+    # The compose healthcheck runs health.py as a script, by its path: it needs no package.
+    script = str(router_dir / HOOK_PACKAGE / "health.py")
+    code = f"import runpy; print(runpy.run_path({script!r})['CHECK_TIMEOUT_S'])"
+    health = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert health.returncode == 0 and health.stdout.strip() == "5", health.stderr
+
+
+class _OldBox:
+    """A gateway whose bundle has the hook's files loose in router/ (before the package)."""
+
+    where = "an old box"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []
+
+    def compose(self, *args: str, stdin: bytes | None = None, timeout: float = 300) -> Any:
+        self.calls.append(args)
+        if "-m" in args:
+            err = b"python: Error while finding module specification for 'hybrid_hook.keys' "
+            err += b"(ModuleNotFoundError: No module named 'hybrid_hook')"
+            return subprocess.CompletedProcess(args, 1, b"", err)
+        return subprocess.CompletedProcess(args, 0, b'[{"name": "alice"}]', b"")
+
+
+def test_keys_reach_a_box_whose_bundle_predates_the_hook_package() -> None:
+    from hybridctl.ops.keys import KEYS_MODULE, LEGACY_KEYS_SCRIPT, run_keys
+
+    box = _OldBox()
+    assert run_keys("old", ["list"], box) == [{"name": "alice"}]
+    assert box.calls == [
+        ("exec", "-T", "gateway", "python", "-m", KEYS_MODULE, "list"),
+        ("exec", "-T", "gateway", "python", LEGACY_KEYS_SCRIPT, "list"),
+    ]
+
+
+def test_the_hook_knows_every_catalog_factor(hook: ModuleType) -> None:
     assert tuple(hook.FEATURES) == COMPLEXITY_FEATURES
 
 
@@ -376,13 +483,13 @@ def test_the_bundle_carries_every_router_file_the_hook_imports() -> None:
     """A router file left out of the bundle stops the gateway at start (an ImportError)."""
     from hybridctl.render.bundle import render_files
     from hybridctl.render.context import RenderOptions
-    from hybridctl.render.router import ROUTER_FILES
 
     rendered = render_files(load_catalog(), RenderOptions(tier_id="2", allow_unverified=True))
     in_bundle = {
         path.removeprefix("router/") for path in rendered.files if path.startswith("router/")
     }
-    assert in_bundle == set(ROUTER_FILES)
+    assert in_bundle == {*ROUTER_FILES, *copied_files()}
+    assert {f"{HOOK_PACKAGE}/{name}" for name in ("proxy.py", "auth.py", "health.py")} < in_bundle
 
 
 def test_the_personal_data_switch_reaches_the_rendered_policy() -> None:

@@ -362,7 +362,7 @@ class UserTierPolicy(Strict):
 
 class NeedCurve(Strict):
     """The need model's held-out cost-quality curve: strong-call share -> share of the weak-to-
-    strong quality gap recovered (hybridctl/gateway/need_model.json's provenance)."""
+    strong quality gap recovered (hybridctl/gateway/hook/need_model.json's provenance)."""
 
     gap_recovered: dict[Fraction, Fraction] = Field(min_length=2)
     source: Source

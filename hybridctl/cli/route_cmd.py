@@ -57,7 +57,7 @@ def route_eval(
     Example: hybridctl route eval results.csv --tier 2
     Example: hybridctl route eval results.csv --share 0.2 --json
     """
-    from hybridctl.gateway.need import NeedModel
+    from hybridctl.gateway.hook.need import NeedModel
     from hybridctl.gateway.route_eval import evaluate, read_prompts
 
     policy = _policy(tier)

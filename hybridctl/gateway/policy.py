@@ -6,10 +6,9 @@ from typing import Any
 
 from hybridctl.catalog.roles import LocalRoles
 from hybridctl.catalog.schema import Catalog, Routing
-from hybridctl.gateway.need import MODEL_FILE, NeedModel
+from hybridctl.gateway.hook.need import MODEL_FILE, NeedModel
 
 AUTO_MODEL = "hybrid"
-ROUTE_ORDER = ("local", "medium", "large")
 HEADERS = {
     "strategy": "x-hybrid-strategy",
     "user_tier": "x-hybrid-user-tier",
@@ -24,8 +23,8 @@ KEY_FORMATS = (
     ("AIza", "google"),
     ("sk-", "openai"),
 )
-KEY_PREFIX = "hybridctl:"  # every Redis key the hook writes starts with this
-NEED_MODEL_NAME = "hybrid_need_model.json"  # the need model's weights in the router folder
+# The need model's weights, in the hook's package beside need.py (which the hook loads them from).
+NEED_MODEL_NAME = MODEL_FILE.name
 
 
 def need_thresholds(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridctl.errors import InputError
-from hybridctl.gateway.need import NeedModel
+from hybridctl.gateway.hook.need import NeedModel
 
 COLUMNS = ("prompt", "weak", "strong")
 _TRUE = {"true": 1.0, "yes": 1.0}

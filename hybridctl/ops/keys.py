@@ -1,8 +1,8 @@
-"""Client keys of a deployment: runs the rendered hybrid_keys.py inside its gateway container.
+"""Client keys of a deployment: runs the hook's keys module inside its gateway container.
 
 The gateway container holds what the key store needs (the Redis address in hybrid_policy.json,
 the password in its environment), so `hybridctl keys` never handles the Redis password: it runs
-`docker compose exec gateway python /app/router/hybrid_keys.py ...` on the box, here for a
+`docker compose exec gateway python -m hybrid_hook.keys ...` on the box, here for a
 local deployment or over SSH (host key pinned) for a cloud one, and reads the JSON it prints.
 A new key is generated there and comes back once, through that command's output.
 """
@@ -15,7 +15,10 @@ from typing import Any, Protocol
 
 from hybridctl.errors import InputError, OperationFailed, UsageError
 
-KEYS_SCRIPT = "/app/router/hybrid_keys.py"
+# The hook package is on the gateway container's PYTHONPATH (the mounted router folder).
+KEYS_MODULE = "hybrid_hook.keys"
+# A box whose bundle was rendered before the hook became a package (until `hybridctl upgrade`).
+LEGACY_KEYS_SCRIPT = "/app/router/hybrid_keys.py"
 USER_TIERS = ("free", "paid", "own_key")
 KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ACTIONS = ("add", "list", "revoke")
@@ -30,7 +33,7 @@ class Runner(Protocol):
 def check_request(
     action: str, name: str | None, tier: str | None, daily_budget: float | None
 ) -> list[str]:
-    """The hybrid_keys.py arguments for a request, or a usage error (exit 2)."""
+    """The keys module's arguments for a request, or a usage error (exit 2)."""
     if action not in ACTIONS:
         raise UsageError(f"unknown action {action!r}", hint=f"Use one of: {', '.join(ACTIONS)}.")
     if action == "list":
@@ -76,13 +79,18 @@ def pick_deployment(name: str | None) -> str:
 
 
 def run_keys(deployment: str, args: list[str], runner: Runner | None = None) -> Any:
-    """Run hybrid_keys.py with `args` in the deployment's gateway; its JSON answer."""
+    """Run the keys module with `args` in the deployment's gateway; its JSON answer."""
     if runner is None:
         from hybridctl.catalog import deployments
         from hybridctl.deploy.box.boxrunner import runner_for
 
         runner = runner_for(deployments.load_record(deployment))
-    done = runner.compose("exec", "-T", "gateway", "python", KEYS_SCRIPT, *args, timeout=120)
+    done = runner.compose("exec", "-T", "gateway", "python", "-m", KEYS_MODULE, *args, timeout=120)
+    missing = f"No module named {KEYS_MODULE.split('.')[0]!r}"
+    if done.returncode != 0 and missing in done.stderr.decode("utf-8", "replace"):
+        done = runner.compose(
+            "exec", "-T", "gateway", "python", LEGACY_KEYS_SCRIPT, *args, timeout=120
+        )
     text = done.stdout.decode("utf-8", "replace").strip()
     try:
         answer = json.loads(text.splitlines()[-1]) if text else None

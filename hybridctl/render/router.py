@@ -1,4 +1,4 @@
-"""The gateway's configuration from the catalog: LiteLLM's proxy config plus the routing hook."""
+"""The gateway's configuration from the catalog: LiteLLM's proxy config, the policy, the hook."""
 
 from __future__ import annotations
 
@@ -13,14 +13,10 @@ from hybridctl.catalog.roles import LocalRoles, local_roles
 from hybridctl.catalog.route_mix import route_prices
 from hybridctl.catalog.schema import Catalog, Routing, Tier
 from hybridctl.errors import InputError
-from hybridctl.gateway import need
-from hybridctl.gateway.policy import (
-    AUTO_MODEL,
-    HEADERS,
-    NEED_MODEL_NAME,
-    ROUTE_ORDER,
-    build_policy,
-)
+from hybridctl.gateway import hook
+from hybridctl.gateway.hook.rules import POLICY_NAME, ROUTE_ORDER
+from hybridctl.gateway.hook.scoring import FEATURES
+from hybridctl.gateway.policy import AUTO_MODEL, HEADERS, build_policy
 
 LOCAL_API_BASE = "http://llm:8080/v1"  # the `llm` compose service, internal network only
 # A local request may take this many times the tier's typical latency (its upper bound) before
@@ -33,34 +29,18 @@ CLOUD_RETRIES = 1  # a vendor's passing 429 or 5xx; the local server is health-c
 # The cache's Redis waits this long before the request goes on without it.
 CACHE_TIMEOUT_S = 1.0
 ROUTER_TEMPLATE_DIR = "router"
-ROUTER_FILES = (
-    "litellm_config.yaml",
-    "hybrid_policy.json",
-    "hybrid_router.py",
-    "hybrid_scoring.py",
-    "hybrid_rules.py",
-    "hybrid_store.py",
-    "hybrid_auth.py",
-    "hybrid_keys.py",
-    "hybrid_health.py",
-    "hybrid_need.py",
-    NEED_MODEL_NAME,
-)
-"""Files written into the bundle's router/ folder (from templates/router/<name>.j2, or COPIED)."""
-# Router files copied as they are from the gateway package (standard-library code and its data).
-COPIED = {"hybrid_need.py": need.__file__, NEED_MODEL_NAME: str(need.MODEL_FILE)}
+ROUTER_FILES = ("litellm_config.yaml", POLICY_NAME)
+"""Files rendered into the bundle's router/ folder from templates/router/<name>.j2."""
+# The hook package (hybridctl.gateway.hook) is copied under router/ with this name, as it is: the
+# gateway's PYTHONPATH is the router folder, and LiteLLM's config names the package's modules.
+HOOK_PACKAGE = "hybrid_hook"
+HOOK_SOURCE = Path(hook.__file__).parent
+HOOK_SUFFIXES = (".py", ".json")  # the package's code and the need model's weights
+CALLBACK = f"{HOOK_PACKAGE}.proxy.proxy_handler_instance"  # litellm_settings.callbacks
+CUSTOM_AUTH = f"{HOOK_PACKAGE}.auth.user_api_key_auth"  # general_settings.custom_auth
 
-# The hybrid strategy's complexity factors; the hook detects exactly these (names as in 002).
-COMPLEXITY_FEATURES = (
-    "multi_turn",
-    "requires_analysis",
-    "requires_creativity",
-    "includes_personal_data",
-    "long_request",
-    "is_simple",
-    "has_examples",
-    "is_faq",
-)
+# The hybrid strategy's complexity factors; the hook detects exactly these.
+COMPLEXITY_FEATURES = FEATURES
 STRATEGY_HEADER = HEADERS["strategy"]
 USER_TIER_HEADER = HEADERS["user_tier"]
 MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
@@ -127,6 +107,8 @@ class RouterContext(_Frozen):
     master_key_env: str = MASTER_KEY_ENV
     prometheus: bool
     policy: dict[str, Any]
+    callback: str = CALLBACK
+    custom_auth: str = CUSTOM_AUTH
 
     @property
     def route_names(self) -> list[str]:
@@ -352,31 +334,33 @@ class _RouterOnly(BaseModel):
 
 
 def render_router(context: RouterContext, templates: Path | None = None) -> dict[str, str]:
-    """The router files' text by file name, rendered exactly as the bundle renders them."""
+    """The router folder's files by path in it, exactly as the bundle holds them."""
     from hybridctl.render.engine import make_environment, render_template
 
     env = make_environment(templates)
     wrapper = _RouterOnly(router=context)
-    copied = copied_files()
-    return {
-        name: copied[name]
-        if name in copied
-        else render_template(env, f"{ROUTER_TEMPLATE_DIR}/{name}.j2", wrapper)
+    rendered = {
+        name: render_template(env, f"{ROUTER_TEMPLATE_DIR}/{name}.j2", wrapper)
         for name in ROUTER_FILES
     }
+    return {**rendered, **copied_files()}
 
 
 def copied_files() -> dict[str, str]:
-    """The router files that go into the bundle as they are, by name (no template)."""
-    return {name: Path(source).read_text(encoding="utf-8") for name, source in COPIED.items()}
+    """The hook package as the bundle holds it ({HOOK_PACKAGE}/<file>: text), copied as it is."""
+    return {
+        f"{HOOK_PACKAGE}/{path.name}": path.read_text(encoding="utf-8")
+        for path in sorted(HOOK_SOURCE.iterdir())
+        if path.is_file() and path.suffix in HOOK_SUFFIXES
+    }
 
 
 def write_router(context: RouterContext, dest: Path) -> list[Path]:
     """Write the router files into `dest` (created if needed); returns the paths written."""
-    dest.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in render_router(context).items():
         path = dest / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written

@@ -1,7 +1,7 @@
 """The booted box: `hybridctl keys` against a deployment, and clients using their own keys.
 
 Deploys tier 2 with `hybridctl deploy --provider local` (generated models, ports 8443/8080, name
-prefix gw-) and drives `hybridctl keys add/list/revoke`, which run the rendered hybrid_keys.py
+prefix gw-) and drives `hybridctl keys add/list/revoke`, which run the hook package's keys module
 in the box's gateway container through `docker compose exec`; requests go through the TLS
 proxy, verified with the box's CA. Needs Docker, Compose v2 and the stand-in images
 ($HYBRIDCTL_TEST_IMAGES); HYBRIDCTL_REQUIRE_BOX=1 makes a missing piece a failure.

@@ -1,24 +1,20 @@
 """LiteLLM proxy hook: applies the hybrid policy to every chat request (routes, keys, budgets).
 
-Rendered by hybridctl; litellm_config.yaml loads it as `hybrid_router.proxy_handler_instance`.
-The policy numbers live in hybrid_policy.json, the decisions in hybrid_rules.py, the complexity
-score in hybrid_scoring.py, shared state (keys, spend) in hybrid_store.py. Needs only the
+Copied into the bundle with its package; litellm_config.yaml loads the instance proxy.py makes
+(`hybrid_hook.proxy.proxy_handler_instance`). The policy numbers live in hybrid_policy.json, the
+decisions in rules.py, the complexity score in scoring.py, the need model in need.py, shared
+state (keys, spend) in store.py. Needs only the
 standard library and litellm (with the `redis` and `prometheus_client` packages it ships with).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import sys
 import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
-
-if str(Path(__file__).parent) not in sys.path:  # LiteLLM loads this file by path
-    sys.path.insert(0, str(Path(__file__).parent))
 
 try:
     from litellm.integrations.custom_logger import CustomLogger
@@ -28,8 +24,10 @@ except ImportError:  # the policy functions stay importable (and testable) witho
         """Stand-in base class when litellm is not installed."""
 
 
-from hybrid_rules import (
+from .need import NeedModel, need_bucket, request_text
+from .rules import (
     LOCAL_COMPLEX_STRATEGIES,
+    POLICY_FILE,
     ROUTE_ORDER,
     Rejected,
     allowed_routes,
@@ -40,6 +38,7 @@ from hybrid_rules import (
     fallback_routes,
     keeps_local,
     key_vendor,
+    load_policy,
     local_target,
     needed_route,
     own_key_target,
@@ -47,13 +46,13 @@ from hybrid_rules import (
     resolve_model,
     usable_routes,
 )
-from hybrid_need import NeedModel, need_bucket, request_text
-from hybrid_scoring import FEATURES, complexity_score, request_features
-from hybrid_store import Store, StoreDown, key_digest, shared_store
+from .scoring import FEATURES, complexity_score, request_features
+from .store import Store, StoreDown, key_digest, shared_store, today
 
 __all__ = [
     "FEATURES",
     "LOCAL_COMPLEX_STRATEGIES",
+    "POLICY_FILE",
     "ROUTE_ORDER",
     "allowed_routes",
     "answering_model",
@@ -61,12 +60,12 @@ __all__ = [
     "complexity_score",
     "fallback_routes",
     "key_digest",
+    "load_policy",
     "needed_route",
     "request_features",
 ]
 
 LOG = logging.getLogger("hybrid_router")
-POLICY_FILE = Path(__file__).with_name("hybrid_policy.json")
 ESCALATION_PARAMS = ("messages", "max_tokens", "temperature", "top_p", "stop", "seed", "user")
 CHAT_CALLS = ("completion", "acompletion")
 TEXT_CALLS = ("text_completion", "atext_completion")
@@ -114,11 +113,6 @@ KEEP_MODEL_NAME = "_complexity_router_return_raw_model_name"
 PROBE_TIMEOUT_S = 2.0
 
 
-def load_policy(path: Path = POLICY_FILE) -> dict[str, Any]:
-    """The routing policy hybridctl rendered from the catalog."""
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def _http(status: int, message: str) -> Exception:
     """An error for the client (LiteLLM passes FastAPI's HTTPException through)."""
     try:
@@ -131,12 +125,21 @@ def _http(status: int, message: str) -> Exception:
 # What a client is told when a route fails: status and words, never a host, a config or an
 # object (the whole error goes to the gateway's log for the operator).
 FAILURES = {
-    "context": (400, "the request is longer than the context window of every model this key may use"),
+    "context": (
+        400,
+        "the request is longer than the context window of every model this key may use",
+    ),
     "bad_request": (400, "the model refused the request as malformed"),
     "timeout": (504, "the model did not answer in time; try again, or send a shorter request"),
-    "rate_limited": (503, "the cloud route is rate-limited or its budget is spent; try again shortly"),
+    "rate_limited": (
+        503,
+        "the cloud route is rate-limited or its budget is spent; try again shortly",
+    ),
     "unavailable": (503, "the model is not answering right now; try again shortly"),
-    "vendor_auth": (502, "a cloud vendor refused the gateway's credentials; the operator must check them"),
+    "vendor_auth": (
+        502,
+        "a cloud vendor refused the gateway's credentials; the operator must check them",
+    ),
     "own_key_auth": (401, "the vendor refused the provider key sent in x-api-key"),
 }
 
@@ -203,7 +206,7 @@ async def probe(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> str:
         request = f"GET {parts.path or '/'} HTTP/1.0\r\nHost: {parts.hostname}\r\n\r\n"
         writer.write(request.encode("ascii"))
         status_line = await asyncio.wait_for(reader.readline(), timeout_s)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return "silent" if writer is not None else "refused"
     except (OSError, ValueError):
         return "refused"
@@ -228,7 +231,7 @@ class HybridRouter(CustomLogger):
         self._local_calls: dict[str, float] = {}  # local requests in flight -> when they began
         need = self.policy.get("need") or {}
         self.need_model = (
-            NeedModel.load(POLICY_FILE.with_name(need["model_file"])) if need else None
+            NeedModel.load(Path(__file__).with_name(need["model_file"])) if need else None
         )
 
     def _local_busy(self) -> bool:
@@ -292,7 +295,8 @@ class HybridRouter(CustomLogger):
     def _caller(self, data: dict[str, Any], key_meta: dict[str, Any]) -> dict[str, Any]:
         """Strategy, user tier, task type and key of the caller; the key's tier beats headers."""
         policy, headers = self.policy, self.policy["headers"]
-        meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+        sent = data.get("metadata")
+        meta: dict[str, Any] = sent if isinstance(sent, dict) else {}
         strategy = (
             meta.get("hybrid_strategy")
             or _header(data, headers["strategy"])
@@ -338,7 +342,7 @@ class HybridRouter(CustomLogger):
             "key_name": key_meta.get("hybrid_key_name") or None,
             "key_id": key_meta.get("hybrid_key_id") or None,
             "key_budget": key_meta.get("hybrid_daily_budget_usd"),
-            "spend": key_meta.get("hybrid_spend"),  # read by hybrid_auth with the key
+            "spend": key_meta.get("hybrid_spend"),  # read by the auth module with the key
         }
 
     async def _budgets(self, caller: dict[str, Any]) -> tuple[bool, bool, float | None]:
@@ -358,7 +362,6 @@ class HybridRouter(CustomLogger):
 
     def _alert(self, spent: float | None) -> None:
         """The budget-spent log line, once a day per gateway process (Prometheus alerts too)."""
-        from hybrid_store import today
 
         if self._alerted_day == today():
             return
@@ -455,7 +458,7 @@ class HybridRouter(CustomLogger):
         key_meta = getattr(user_api_key_dict, "metadata", None) or {}
         try:
             if not data.get("model"):
-                raise Rejected(400, f"no model: send \"model\": \"{self.policy['auto_model']}\"")
+                raise Rejected(400, f'no model: send "model": "{self.policy["auto_model"]}"')
             messages = _messages(data, call_type)
             caller = self._caller(data, key_meta if isinstance(key_meta, dict) else {})
             plan = await self._around_a_down_server(await self._plan(data, caller, messages))
@@ -654,6 +657,3 @@ class HybridRouter(CustomLogger):
                 + completion * prices.get("output_usd_per_mtok", 0)
             ) / 1e6
         await self.store.add(float(cost), meta.get("hybrid_key_id") or None)
-
-
-proxy_handler_instance = HybridRouter()

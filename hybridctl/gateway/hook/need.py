@@ -1,7 +1,7 @@
 """How likely a request's local answer is not good enough: a linear model over hashed words.
 
-Standard library only: the renderer copies this module into the gateway's router/ folder as
-hybrid_need.py, beside its weights (hybrid_need_model.json), and `route eval` and
+Standard library only: it is part of the gateway hook package, which the renderer copies into
+the bundle with its weights (need_model.json beside it), and `route eval` and
 scripts/train_router.py use the same code, so the box scores exactly as it was measured.
 Linear in the text, and it reads at most HEAD_CHARS + TAIL_CHARS of it.
 """

@@ -1,7 +1,8 @@
 """LiteLLM custom_auth: a client key (hashed in Redis) decides the user tier; no master key needed.
 
-Rendered by hybridctl; litellm_config.yaml names it as general_settings.custom_auth. A client
-key reaches only the chat and model-list paths; the master key stays the operator's (admin).
+litellm_config.yaml names it as general_settings.custom_auth
+(`hybrid_hook.auth.user_api_key_auth`). A client key reaches only the chat and model-list paths;
+the master key stays the operator's (admin).
 LiteLLM's own virtual keys need PostgreSQL, which the stand-in images lack and tier 1's 1 GiB
 cannot hold, so the keys live beside the spend, in the deployment's Redis.
 """
@@ -9,16 +10,11 @@ cannot hold, so the keys live beside the spend, in the deployment's Redis.
 from __future__ import annotations
 
 import hmac
-import json
 import os
-import sys
-from pathlib import Path
 from typing import Any
 
-if str(Path(__file__).parent) not in sys.path:  # LiteLLM loads this file by path
-    sys.path.insert(0, str(Path(__file__).parent))
-
-from hybrid_store import Store, StoreDown, key_digest, shared_store
+from .rules import load_policy
+from .store import Store, StoreDown, key_digest, shared_store
 
 MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
 CLIENT_PATHS = ("/chat/completions", "/v1/chat/completions", "/models", "/v1/models")
@@ -34,7 +30,7 @@ def _fail(status: int, message: str) -> Exception:
 def _store() -> Store:
     global _STORE
     if _STORE is None:
-        policy = json.loads(Path(__file__).with_name("hybrid_policy.json").read_text("utf-8"))
+        policy = load_policy()
         _STORE = shared_store(policy.get("spend_store"))
     return _STORE
 

@@ -1,6 +1,6 @@
 """The gateway's shared state in Redis: hashed client keys, daily cloud spend, and its metrics.
 
-Rendered by hybridctl. One Redis (the deployment's, append-only) holds the state of every
+Part of the gateway hook package. One Redis (the deployment's, append-only) holds the state of every
 gateway node, so N nodes share one budget and a restart loses nothing. Without a Redis in the
 policy (a single-node tier) spend is counted in this process and client keys are unavailable.
 When the policy names a Redis that does not answer, the budget counts as spent (fail safe: no

@@ -1,6 +1,6 @@
 """The hybrid routing strategy's complexity score of a chat request (its factors, 0-10 scale).
 
-Rendered by hybridctl into the gateway's router/ folder; standard library only.
+Part of the gateway hook package (copied into the bundle as it is); standard library only.
 """
 
 from __future__ import annotations

@@ -1,19 +1,30 @@
 """The routing policy's decisions: which route and model serve a request, and what it may not do.
 
-Pure functions over hybrid_policy.json; rendered by hybridctl, standard library only. Every
+Pure functions over hybrid_policy.json (which load_policy reads); standard library only. Every
 model name a client may send (the auto model, a route, a local model, a cloud model's own name)
 goes through the same rules: complexity and task type, then the user tier, then the budgets.
 """
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
-from hybrid_scoring import required_route
+from .scoring import required_route
 
 ROUTE_ORDER = ("local", "medium", "large")  # least to most capable
+POLICY_NAME = "hybrid_policy.json"
+# The renderer writes the policy beside this package: the bundle's router/ folder, which is also
+# the folder on the gateway's PYTHONPATH.
+POLICY_FILE = Path(__file__).parent.parent / POLICY_NAME
 LOCAL_COMPLEX_STRATEGIES = ("local_first", "cost_optimized")
+
+
+def load_policy(path: Path = POLICY_FILE) -> dict[str, Any]:
+    """The routing policy hybridctl rendered from the catalog."""
+    return dict(json.loads(path.read_text(encoding="utf-8")))
 
 
 class Rejected(Exception):

@@ -1,6 +1,6 @@
 """Client keys in the deployment's Redis: add (printed once, stored hashed), list, revoke.
 
-Rendered by hybridctl and run inside the gateway container (`hybridctl keys` runs it there
+Run inside the gateway container as `python -m hybrid_hook.keys` (`hybridctl keys` runs it there
 through `docker compose exec`, locally or over SSH): it reads the Redis address from
 hybrid_policy.json and the password from the container's environment. Prints one JSON document.
 """
@@ -13,16 +13,16 @@ import json
 import re
 import secrets
 import sys
-from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from hybrid_store import key_digest, name_key, record_key, redis_kwargs, spend_key, today
+from .rules import load_policy
+from .store import key_digest, name_key, record_key, redis_kwargs, spend_key, today
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 KEY_PREFIX = "sk-hyb-"
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     print(json.dumps({"error": message}))
     sys.exit(code)
 
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     revoked = sub.add_parser("revoke")
     revoked.add_argument("name")
     args = parser.parse_args(argv)
-    policy = json.loads(Path(__file__).with_name("hybrid_policy.json").read_text("utf-8"))
+    policy = load_policy()
     client = _client(policy)
     try:
         if args.action == "add":

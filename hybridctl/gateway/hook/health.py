@@ -1,10 +1,11 @@
 """The gateway's health check that acts: a gateway that stops answering is killed and restarted.
 
-Rendered by hybridctl; compose runs it as the gateway's healthcheck (`python3 hybrid_health.py
-PORT`), in a container started with an init process (`init: true`), so the gateway is a child
-of that init and not the container's PID 1, which a signal from inside could not end. After
-FAILURES_TO_RESTART checks in a row that get no answer, it kills the gateway; the init then
-exits and the restart policy starts a fresh one. Standard library only.
+Compose runs it as the gateway's healthcheck, as a script by its path (`python3
+/app/router/hybrid_hook/health.py PORT`: it imports nothing from its package), in a container
+started with an init process (`init: true`), so the gateway is a child of that init and not the
+container's PID 1, which a signal from inside could not end. After FAILURES_TO_RESTART checks in
+a row that get no answer, it kills the gateway; the init then exits and the restart policy
+starts a fresh one. Standard library only.
 """
 
 from __future__ import annotations

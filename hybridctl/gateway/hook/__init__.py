@@ -1,0 +1,1 @@
+"""The gateway's LiteLLM hook: routing policy, keys, spend, health (stdlib and litellm only)."""
