@@ -7,11 +7,8 @@ from typing import Annotated
 
 import typer
 
-from hybridctl.catalog import load_catalog, validate_catalog
 from hybridctl.cli.options import CatalogOption, JsonOption
 from hybridctl.cli.output import print_json
-from hybridctl.paths import catalog_to_validate
-from hybridctl.planning.promise import promise_checks
 
 
 def tiers(catalog: CatalogOption = None, as_json: JsonOption = False) -> None:
@@ -19,6 +16,7 @@ def tiers(catalog: CatalogOption = None, as_json: JsonOption = False) -> None:
 
     Example: hybridctl tiers --json
     """
+    from hybridctl.catalog import load_catalog
     from hybridctl.planning.tier_rows import tier_rows
 
     cat = load_catalog(catalog)
@@ -36,6 +34,8 @@ def models(catalog: CatalogOption = None, as_json: JsonOption = False) -> None:
 
     Example: hybridctl models
     """
+    from hybridctl.catalog import load_catalog
+
     cat = load_catalog(catalog)
     if as_json:
         print_json({mid: m.model_dump(mode="json") for mid, m in cat.models.items()})
@@ -62,6 +62,10 @@ def validate(
 
     Example: hybridctl validate tiers.yaml
     """
+    from hybridctl.catalog import validate_catalog
+    from hybridctl.paths import catalog_to_validate
+    from hybridctl.planning.promise import promise_checks
+
     report = validate_catalog(catalog_to_validate(path or catalog))
     speed = promise_checks(report.catalog)
     if as_json:

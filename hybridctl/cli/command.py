@@ -117,27 +117,18 @@ class Command(TyperCommand):
 
 @dataclass
 class Lazy:
-    """A command registered by 'module:function', imported only when it runs or shows help."""
+    """A command registered by 'module:function', imported only when it is looked up (Click's
+    lazily loaded subcommands: `--help` imports each command module, none of the core)."""
 
     target: str
     wrap: Callable[[Callable[..., Any]], Callable[..., Any]]
     settings: dict[str, Any] = field(default_factory=dict)
 
-    def summary(self) -> str | None:
-        """The docstring's first paragraph, read from the source: `--help` imports no command."""
-        module, _, function = self.target.partition(":")
-        spec = importlib.util.find_spec(module)
-        try:
-            source = Path(spec.origin).read_text() if spec and spec.origin else ""
-        except OSError:
-            return None
-        start = source.find(f"\ndef {function}(")
-        quote = source.find('"""', start) if start >= 0 else -1
-        if quote < 0:
-            return None
-        end = source.find('"""', quote + 3)
-        first_paragraph = source[quote + 3 : end].strip().split("\n\n")[0]
-        return " ".join(line.strip() for line in first_paragraph.splitlines()) or None
+
+def summary(doc: str | None) -> str | None:
+    """A docstring's first paragraph on one line: the command's line in `--help`, unshortened."""
+    first = inspect.cleandoc(doc or "").split("\n\n")[0]
+    return " ".join(line.strip() for line in first.splitlines()) or None
 
 
 REGISTRY: dict[str, Lazy | None] = {}  # every command in registration order; None: eager
@@ -158,9 +149,12 @@ def _build(name: str, lazy: Lazy, markup: Any) -> Any:
             raise failure
 
         settings["context_settings"] = {"ignore_unknown_options": True, "allow_extra_args": True}
+    settings.setdefault("short_help", summary(target.__doc__))
     group = _group_of(target)
     if group is not None:
-        return _build_group(name, group, lazy)
+        built = _build_group(name, group, lazy)
+        built.short_help = settings["short_help"]
+        return built
     info = CommandInfo(name=name, cls=Command, callback=lazy.wrap(target), **settings)
     return get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=markup)
 
@@ -229,27 +223,12 @@ class Group(TyperGroup):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.commands = _Commands(dict(self.commands), self.rich_markup_mode)
-        self._listing = False
 
     def get_params(self, ctx: Any) -> list[Any]:
         return tidy(super().get_params(ctx))
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        commands = self.commands
-        if self._listing and isinstance(commands, _Commands) and cmd_name in commands:
-            loaded = commands.peek(cmd_name)
-            lazy = REGISTRY.get(cmd_name)
-            summary = lazy.summary() if loaded is None and lazy is not None else None
-            if summary:
-                return Command(name=cmd_name, help=summary, short_help=summary)
-        return commands.get(cmd_name)
+        return self.commands.get(cmd_name)  # a lazy command's module is imported here, once
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(self.commands)  # names only: listing imports nothing
-
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        self._listing = True  # the command list needs each one's summary, not its module
-        try:
-            super().format_help(ctx, formatter)
-        finally:
-            self._listing = False

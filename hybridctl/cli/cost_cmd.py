@@ -6,11 +6,10 @@ from typing import Annotated
 
 import typer
 
-from hybridctl.catalog import load_catalog
 from hybridctl.cli.options import CatalogOption, JsonOption, bounded
 from hybridctl.cli.output import print_json
 from hybridctl.errors import UsageError
-from hybridctl.planning.workload import DAYS_PER_MONTH, MAX_BUDGET_USD, MAX_REQUESTS_PER_DAY
+from hybridctl.planning.limits import DAYS_PER_MONTH, MAX_BUDGET_USD, MAX_REQUESTS_PER_DAY
 from hybridctl.suggest import close_matches
 
 
@@ -68,6 +67,8 @@ def cost(
 
     Example: hybridctl cost --tier 2 --requests-per-month 25000
     """
+    from hybridctl.catalog import load_catalog
+
     cat = load_catalog(catalog)
     scenarios = cat.cost_scenarios
     if tier is not None:

@@ -9,7 +9,7 @@ import typer
 
 from hybridctl.cli.options import CatalogOption, JsonOption, bounded
 from hybridctl.cli.output import print_json
-from hybridctl.planning import workload as w
+from hybridctl.planning import limits as w
 
 _PER_MINUTE_MAX = w.MAX_REQUESTS_PER_DAY // 1440  # 69,444
 _SHAPE = "Traffic shape"

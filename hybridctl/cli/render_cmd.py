@@ -15,7 +15,7 @@ from hybridctl.cli.options import (
     complete_provider,
     complete_tier,
 )
-from hybridctl.providers.registry import DEFAULT_CLOUD
+from hybridctl.providers.names import DEFAULT_CLOUD
 
 
 def _check(bundle: Path, catalog_path: Path | None, as_json: bool) -> None:

@@ -6,19 +6,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hybridctl.planning.limits import (
+    DAYS_PER_MONTH,
+    MAX_BUDGET_USD,
+    MAX_LATENCY_S,
+    MAX_NODES,
+    MAX_PEAK_FACTOR,
+    MAX_PROMPT_TOKENS,
+    MAX_REQUESTS_PER_DAY,
+    MAX_RESPONSE_TOKENS,
+    SECONDS_PER_DAY,
+)
 from hybridctl.providers.names import CLOUDS
 
-SECONDS_PER_DAY = 86_400
-DAYS_PER_MONTH = 30
-
-# Bounds a real workload stays within; past them the arithmetic stops meaning anything.
-MAX_REQUESTS_PER_DAY = 100_000_000  # ~69,000 a minute
-MAX_PROMPT_TOKENS = 1_000_000  # the longest context windows on sale
-MAX_RESPONSE_TOKENS = 100_000
-MAX_PEAK_FACTOR = 100.0
-MAX_LATENCY_S = 3_600.0
-MAX_BUDGET_USD = 1e9
-MAX_NODES = 10_000
 SUB_SECOND_S = 1.0  # the tier guide's "sub-second response", read as the first token's p95
 # The tier guide's "better quality answers" question sends the user to Tier 3's Mistral 7B: a
 # complex request counts as answered well only by a local model at least this large.

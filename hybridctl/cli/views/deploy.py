@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from hybridctl.providers.registry import is_local
-
 
 def _compact(value: Any, nested: bool = False) -> str:
     """A value as short readable text: k=v pairs (description last), {..} when nested, [a, b]."""
@@ -75,6 +73,7 @@ def print_plan(report: Any) -> None:
 def print_deployed(record: Any, as_json: bool) -> None:
     """A finished deploy: its outputs (endpoint, CA, a request), then the pinned key and SSH."""
     from hybridctl.cli.output import console, print_json
+    from hybridctl.providers.registry import is_local
 
     if as_json:
         print_json(record.model_dump())
@@ -195,6 +194,7 @@ def print_status(result: dict[str, Any]) -> None:
     """`status NAME`: the saved record, its outputs, then what the live look found."""
     from hybridctl.catalog.deployments import DeploymentRecord
     from hybridctl.cli.output import console
+    from hybridctl.providers.registry import is_local
 
     record = DeploymentRecord.model_validate(result["record"])
     where = (
