@@ -48,8 +48,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from hybridctl.catalog import load_catalog  # noqa: E402
-from hybridctl.deploy.box.serving import ONE_SHOT  # noqa: E402
 from hybridctl.render.context import GATEWAY_PORT, LLM_PORT  # noqa: E402
+from hybridctl.stackfacts import ONE_SHOT_SERVICES as ONE_SHOT  # noqa: E402
 
 NAME = "bench-serving"
 HTTPS_PORT, HTTP_PORT = 28443, 28080

@@ -12,7 +12,16 @@ from hybridctl.cli.app import REGISTRY
 PACKAGE = Path(__file__).resolve().parent.parent / "hybridctl"
 MODULES = sorted(PACKAGE.rglob("*.py"))
 # The layer order of the packages is enforced by tests/test_import_cycles.py.
-ROOT_MODULES = {"__init__", "__main__", "errors", "paths", "suggest", "extras"}
+ROOT_MODULES = {
+    "__init__",
+    "__main__",
+    "errors",
+    "paths",
+    "suggest",
+    "extras",
+    "stackfacts",
+    "waiting",
+}
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))

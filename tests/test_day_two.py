@@ -234,7 +234,7 @@ class TestDayTwo:
     ) -> None:
         from hybridctl.catalog import load_catalog
         from hybridctl.catalog.deployments import load_record
-        from hybridctl.deploy.box.boxrunner import SshRunner
+        from hybridctl.deploy.box.adapter import RemoteBox
         from hybridctl.ops.check import check_deployment
         from hybridctl.ops.logs import show_logs
         from hybridctl.remote.ssh import SshClient, SshSettings, SshTarget
@@ -244,7 +244,9 @@ class TestDayTwo:
             known_hosts=sshd.known_hosts, identity_file=sshd.identity_file, config_file="none"
         )
         client = SshClient(SshTarget.parse(sshd.target), settings)
-        runner = SshRunner(client, project="d2-a", directory=str(site.bundle("d2-a")))
+        runner = RemoteBox(
+            client, project="d2-a", directory=str(site.bundle("d2-a")), project_directory=True
+        )
         report = check_deployment(load_record("d2-a"), load_catalog(), runner=runner)
         assert report.healthy, [(i.what, i.detail) for i in report.problems]
         assert report.where == str(client.target)
@@ -263,10 +265,11 @@ class TestDayTwo:
         wrong = SshSettings(
             known_hosts=sshd.wrong_known_hosts, identity_file=sshd.identity_file, config_file="none"
         )
-        impostor = SshRunner(
+        impostor = RemoteBox(
             SshClient(SshTarget.parse(sshd.target), wrong),
             project="d2-a",
             directory=str(site.bundle("d2-a")),
+            project_directory=True,
         )
         from hybridctl.errors import HybridctlError
 

@@ -25,7 +25,9 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"cli"}),
 )
 # Modules at the package root, usable by every package; they import no package themselves.
-ROOT_MODULES = frozenset({"hybridctl", "errors", "paths", "suggest", "extras"})
+ROOT_MODULES = frozenset(
+    {"hybridctl", "errors", "paths", "suggest", "extras", "stackfacts", "waiting"}
+)
 ENTRY_POINT = "__main__"  # starts the commands: the one root module above every package
 
 

@@ -10,7 +10,8 @@ import pytest
 from hybridctl.providers.aws import PLACEHOLDER_AMI
 from hybridctl.providers.aws.program import CANONICAL_OWNER
 from hybridctl.providers.mock_run import run_program
-from hybridctl.providers.spec import GATEWAY_HEALTH_PATH, SHARED_STORE_PORT
+from hybridctl.providers.spec import SHARED_STORE_PORT
+from hybridctl.stackfacts import GATEWAY_HEALTH_PATH
 from tests.stacks_fixtures import (
     ADMIN_CIDR,
     deployable_offers,

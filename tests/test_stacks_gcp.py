@@ -8,11 +8,11 @@ from hybridctl.providers.gcp import region_of, zone_for
 from hybridctl.providers.gcp.program import GPU_TYPE
 from hybridctl.providers.mock_run import run_program
 from hybridctl.providers.spec import (
-    GATEWAY_HEALTH_PATH,
     PRIVATE_RANGE,
     SHARED_STORE_PORT,
     private_ip,
 )
+from hybridctl.stackfacts import GATEWAY_HEALTH_PATH
 from tests.stacks_fixtures import (
     ADMIN_CIDR,
     deployable_offers,

@@ -7,7 +7,8 @@ import pytest
 from hybridctl.errors import InputError
 from hybridctl.providers.mock_run import ProgramRun, RecordedResource, run_program
 from hybridctl.providers.registry import check_spec, get_cloud
-from hybridctl.providers.spec import GATEWAY_HEALTH_PATH, PRIVATE_RANGE, private_ip
+from hybridctl.providers.spec import PRIVATE_RANGE, private_ip
+from hybridctl.stackfacts import GATEWAY_HEALTH_PATH
 from tests.stacks_fixtures import (
     ADMIN_CIDR,
     deployable_offers,

@@ -60,12 +60,12 @@ def logs(
     Example: hybridctl logs hybridctl-hetzner --follow
     """
     from hybridctl.catalog.deployments import load_record
-    from hybridctl.deploy.box.boxrunner import runner_for
+    from hybridctl.deploy.box.adapter import box_for
     from hybridctl.ops.logs import show_logs
 
     record = load_record(name)
     show_logs(
-        runner_for(record),
+        box_for(record),
         name,
         service,
         write=_write,
@@ -92,12 +92,12 @@ def backup(
     """
     from hybridctl.catalog.deployments import load_record
     from hybridctl.cli.output import print_json
-    from hybridctl.deploy.box.boxrunner import runner_for
+    from hybridctl.deploy.box.adapter import box_for
     from hybridctl.ops.backup import create_backup
 
     record = load_record(name)
     manifest = create_backup(
-        record, runner_for(record), out, with_prometheus=with_prometheus, say=_say
+        record, box_for(record), out, with_prometheus=with_prometheus, say=_say
     )
     if as_json:
         print_json(manifest)
@@ -125,12 +125,12 @@ def restore(
     from hybridctl.catalog import load_catalog
     from hybridctl.catalog.deployments import load_record
     from hybridctl.cli.output import print_json
-    from hybridctl.deploy.box.boxrunner import runner_for
+    from hybridctl.deploy.box.adapter import box_for
     from hybridctl.ops.restore import restore_backup
 
     record = load_record(name)
     loaded = load_catalog(catalog)
-    result = restore_backup(record, loaded, runner_for(record), source, wait_s=wait, say=_say)
+    result = restore_backup(record, loaded, box_for(record), source, wait_s=wait, say=_say)
     if as_json:
         print_json(
             {

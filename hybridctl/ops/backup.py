@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridctl.catalog.deployments import DeploymentRecord
-from hybridctl.deploy.box.boxrunner import BoxRunner
+from hybridctl.deploy.box.adapter import Box
 from hybridctl.errors import InputError, OperationFailed
 from hybridctl.ops.probes import containers, declared_services
 
@@ -53,7 +53,7 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _tar_out(runner: BoxRunner, part: Part, running: bool) -> bytes:
+def _tar_out(runner: Box, part: Part, running: bool) -> bytes:
     """The volume as a tar stream, read inside the service's own container (or a one-off)."""
     words = ("tar", "-cf", "-", "-C", part.path, ".")
     if running:
@@ -71,14 +71,14 @@ def _tar_out(runner: BoxRunner, part: Part, running: bool) -> bytes:
     return done.stdout
 
 
-def _images(runner: BoxRunner) -> list[str]:
+def _images(runner: Box) -> list[str]:
     done = runner.compose("config", "--images", timeout=60)
     return sorted({line.strip() for line in done.text.splitlines() if line.strip()})
 
 
 def create_backup(
     record: DeploymentRecord,
-    runner: BoxRunner,
+    runner: Box,
     out: Path,
     *,
     with_prometheus: bool = False,

@@ -10,8 +10,9 @@ from typing import Any
 
 from hybridctl.catalog.deployments import DeploymentRecord, deployment_dir
 from hybridctl.catalog.schema import Catalog, Tier
-from hybridctl.deploy.box.boxrunner import BoxRunner, runner_for
+from hybridctl.deploy.box.adapter import Box, box_for
 from hybridctl.errors import InputError, OperationFailed
+from hybridctl.stackfacts import MODELS_INI
 
 LLM_SERVICE = "llm"
 SERVER_URL = "http://127.0.0.1:8080"  # llama-server inside its container
@@ -29,7 +30,7 @@ def server_limits(record: DeploymentRecord) -> dict[str, Any]:
     limits = compose["services"][LLM_SERVICE].get("deploy", {}).get("resources", {})
     limits = limits.get("limits", {})
     threads = None
-    for line in (bundle / "llm" / "models.ini").read_text().splitlines():
+    for line in (bundle / MODELS_INI).read_text().splitlines():
         key, _, value = line.partition("=")
         if key.strip() == "threads":
             threads = int(value)
@@ -37,9 +38,7 @@ def server_limits(record: DeploymentRecord) -> dict[str, Any]:
             "threads": threads}  # fmt: skip
 
 
-def _completion(
-    runner: BoxRunner, model: str, prompt_tokens: int, gen_tokens: int
-) -> dict[str, Any]:
+def _completion(runner: Box, model: str, prompt_tokens: int, gen_tokens: int) -> dict[str, Any]:
     """One /completion on the box's llama-server: its own timings (no proxy, no gateway)."""
     body = json.dumps(
         {
@@ -79,7 +78,7 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 
 def measure_model(
-    runner: BoxRunner,
+    runner: Box,
     model: str,
     *,
     repetitions: int,
@@ -157,7 +156,7 @@ def bench_box(
             f"deployment {record.name} serves tier {record.tier}, not {tier.id}",
             hint="Leave out --tier: the bench takes the deployment's.",
         )
-    runner = runner_for(record)
+    runner = box_for(record)
     limits = server_limits(record)
     cpus = host_cpus()
     threads = limits["threads"] or 1

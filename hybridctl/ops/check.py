@@ -9,13 +9,12 @@ from typing import Any, Literal
 
 from hybridctl.catalog.deployments import DeploymentRecord, deployment_dir
 from hybridctl.catalog.schema import Catalog
-from hybridctl.deploy.box.boxrunner import BoxRunner, runner_for
+from hybridctl.deploy.box.adapter import Box, box_for
 from hybridctl.ops import probes
 from hybridctl.providers.registry import is_local
+from hybridctl.stackfacts import CA_FILE, GATEWAY_HEALTH_PATH, ONE_SHOT_SERVICES
 
 Level = Literal["ok", "warn", "fail"]
-ONE_SHOT = ("models-init", "models-warm", "ollama-import")
-HEALTH_PATH = "/health/liveliness"
 MIB = 2**20
 GIB = 2**30
 LEAF_WARN = timedelta(hours=1)  # Caddy's internal certificates live 12 h and renew themselves
@@ -72,20 +71,20 @@ def public_certificate(record: DeploymentRecord) -> bool:
     return bool(record.outputs.get("domain"))
 
 
-def ca_file_for(record: DeploymentRecord, runner: BoxRunner) -> Path | None:
+def ca_file_for(record: DeploymentRecord, runner: Box) -> Path | None:
     """The deployment's own CA: the saved one (local), else fetched from the box's proxy."""
     saved = record.outputs.get("ca_cert")
     if saved and Path(saved).is_file():
         return Path(saved)
-    dest = deployment_dir(record.name) / "ca.crt"
+    dest = deployment_dir(record.name) / CA_FILE
     return dest if probes.fetch_ca(runner, dest) else None
 
 
 def check_deployment(
-    record: DeploymentRecord, catalog: Catalog, *, runner: BoxRunner | None = None
+    record: DeploymentRecord, catalog: Catalog, *, runner: Box | None = None
 ) -> CheckReport:
     """Check a deployment live: services, gateway over TLS, models, memory, disk, spend, certs."""
-    runner = runner or runner_for(record)
+    runner = runner or box_for(record)
     tier = catalog.tier(record.tier)
     report = CheckReport(
         record.name,
@@ -132,7 +131,7 @@ def _services(report: CheckReport, declared: list[str], found: list[probes.Conta
             report.add(f"service {service}", "fail", "no container (never started)")
             continue
         data = {"state": state.state, "health": state.health, "exit_code": state.exit_code}
-        if service in ONE_SHOT:
+        if service in ONE_SHOT_SERVICES:
             done = state.state == "exited" and state.exit_code == 0
             level: Level = "ok" if done or state.state == "running" else "fail"
             detail = "done" if done else state.label
@@ -157,10 +156,10 @@ def _gateway(
         report.add("gateway", "fail", "the proxy's CA certificate could not be read")
         return
     trust = "the system's trust store" if public else str(ca_file)
-    if https_ok(base_url + HEALTH_PATH, ca_file):
+    if https_ok(base_url + GATEWAY_HEALTH_PATH, ca_file):
         report.add("gateway", "ok", f"answers at {base_url} (TLS verified with {trust})")
     else:
-        report.add("gateway", "fail", f"does not answer at {base_url}{HEALTH_PATH}")
+        report.add("gateway", "fail", f"does not answer at {base_url}{GATEWAY_HEALTH_PATH}")
         return
     try:
         facts = probes.tls_facts(base_url, ca_file)

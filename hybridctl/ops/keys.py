@@ -14,9 +14,10 @@ import re
 from typing import Any, Protocol
 
 from hybridctl.errors import InputError, OperationFailed, UsageError
+from hybridctl.stackfacts import HOOK_PACKAGE
 
 # The hook package is on the gateway container's PYTHONPATH (the mounted router folder).
-KEYS_MODULE = "hybrid_hook.keys"
+KEYS_MODULE = f"{HOOK_PACKAGE}.keys"
 # A box whose bundle was rendered before the hook became a package (until `hybridctl upgrade`).
 LEGACY_KEYS_SCRIPT = "/app/router/hybrid_keys.py"
 USER_TIERS = ("free", "paid", "own_key")
@@ -82,9 +83,9 @@ def run_keys(deployment: str, args: list[str], runner: Runner | None = None) -> 
     """Run the keys module with `args` in the deployment's gateway; its JSON answer."""
     if runner is None:
         from hybridctl.catalog import deployments
-        from hybridctl.deploy.box.boxrunner import runner_for
+        from hybridctl.deploy.box.adapter import box_for
 
-        runner = runner_for(deployments.load_record(deployment))
+        runner = box_for(deployments.load_record(deployment))
     done = runner.compose("exec", "-T", "gateway", "python", "-m", KEYS_MODULE, *args, timeout=120)
     missing = f"No module named {KEYS_MODULE.split('.')[0]!r}"
     if done.returncode != 0 and missing in done.stderr.decode("utf-8", "replace"):

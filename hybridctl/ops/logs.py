@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from hybridctl.deploy.box.boxrunner import BoxRunner
+from hybridctl.deploy.box.adapter import Box
 from hybridctl.errors import OperationFailed, UsageError
 from hybridctl.ops.probes import declared_services
 from hybridctl.suggest import close_matches
@@ -51,7 +51,7 @@ def logs_args(
     return args
 
 
-def check_service(runner: BoxRunner, service: str, deployment: str) -> None:
+def check_service(runner: Box, service: str, deployment: str) -> None:
     known = declared_services(runner)
     if known and service not in known:
         close = close_matches(service, known)
@@ -78,7 +78,7 @@ def failure_note(deployment: str) -> str | None:
 
 
 def show_logs(
-    runner: BoxRunner,
+    runner: Box,
     deployment: str,
     service: str | None,
     *,

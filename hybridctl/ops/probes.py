@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hybridctl.deploy.box.boxrunner import BoxRunner
+from hybridctl.deploy.box.adapter import Box
 from hybridctl.deploy.compose.compose import ServiceState, parse_ps
+from hybridctl.stackfacts import CADDY_ROOT_CA
 
-CADDY_ROOT_CA = "/data/caddy/pki/authorities/local/root.crt"
 _UNITS = {"b": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 _UNITS.update({"kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12})
 
@@ -28,7 +28,7 @@ class Container:
     state: ServiceState
 
 
-def containers(runner: BoxRunner) -> list[Container]:
+def containers(runner: Box) -> list[Container]:
     """Every container of the project (stopped ones too), with its service's state."""
     done = runner.compose("ps", "--all", "--format", "json", timeout=60)
     if done.returncode != 0:
@@ -42,7 +42,7 @@ def containers(runner: BoxRunner) -> list[Container]:
     ]
 
 
-def declared_services(runner: BoxRunner) -> list[str]:
+def declared_services(runner: Box) -> list[str]:
     """The services the box's compose file declares."""
     done = runner.compose("config", "--services", timeout=60)
     return [line.strip() for line in done.text.splitlines() if line.strip()]
@@ -64,7 +64,7 @@ def _json_rows(text: str) -> list[dict[str, Any]]:
     return [row for row in rows if isinstance(row, dict)]
 
 
-def served_models(runner: BoxRunner, port: int, path: str) -> dict[str, str] | str:
+def served_models(runner: Box, port: int, path: str) -> dict[str, str] | str:
     """The model server's model list as {id: status}, or why it could not be read."""
     url = f"http://127.0.0.1:{port}{path}"
     done = runner.compose("exec", "-T", "llm", "curl", "-fsS", "--max-time", "10", url, timeout=60)
@@ -91,7 +91,7 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS.get(match.group(2).lower(), 1))
 
 
-def memory_use(runner: BoxRunner, found: list[Container]) -> dict[str, tuple[int, int]]:
+def memory_use(runner: Box, found: list[Container]) -> dict[str, tuple[int, int]]:
     """Each running service's memory (used, limit) in bytes, from `docker stats`."""
     running = {c.id: c.service for c in found if c.state.state == "running" and c.id}
     if not running:
@@ -108,7 +108,7 @@ def memory_use(runner: BoxRunner, found: list[Container]) -> dict[str, tuple[int
     return out
 
 
-def disk_use(runner: BoxRunner) -> tuple[int, int] | None:
+def disk_use(runner: Box) -> tuple[int, int] | None:
     """(used, size) in bytes of the filesystem holding Docker's data (volumes, images)."""
     script = "df -Pk \"$(docker info --format '{{.DockerRootDir}}')\" | tail -n 1"
     done = runner.shell(script, timeout=60)
@@ -118,7 +118,7 @@ def disk_use(runner: BoxRunner) -> tuple[int, int] | None:
     return int(fields[2]) * 1024, int(fields[1]) * 1024
 
 
-def spend_today(runner: BoxRunner) -> float | str | None:
+def spend_today(runner: Box) -> float | str | None:
     """Today's cloud spend from Redis (USD), None when nothing was spent, or why unreadable."""
     day = datetime.now(UTC).strftime("%Y-%m-%d")
     key = f"hybridctl:cloud_spend_usd:{day}"
@@ -136,7 +136,7 @@ def spend_today(runner: BoxRunner) -> float | str | None:
         return f"Redis holds {value[:40]!r} for {key}"
 
 
-def fetch_ca(runner: BoxRunner, dest: Path) -> bool:
+def fetch_ca(runner: Box, dest: Path) -> bool:
     """Save the proxy's root CA certificate to dest (the box's own CA, for TLS checks)."""
     done = runner.compose("exec", "-T", "proxy", "cat", CADDY_ROOT_CA, timeout=60)
     if done.returncode != 0 or b"BEGIN CERTIFICATE" not in done.stdout:

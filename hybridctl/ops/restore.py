@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,12 +10,13 @@ from typing import Any
 
 from hybridctl.catalog.deployments import DeploymentRecord
 from hybridctl.catalog.schema import Catalog
-from hybridctl.deploy.box.boxrunner import BoxRunner
+from hybridctl.deploy.box.adapter import Box
 from hybridctl.errors import OperationFailed
 from hybridctl.ops.backup import ENV_PART, check_fits, read_backup
 from hybridctl.ops.check import CheckReport, check_deployment
 from hybridctl.ops.probes import declared_services, fetch_ca
 from hybridctl.providers.registry import is_local
+from hybridctl.waiting import poll_until
 
 POLL_S = 5.0
 
@@ -29,7 +29,7 @@ class RestoreResult:
     report: CheckReport
 
 
-def _untar_in(runner: BoxRunner, service: str, path: str, data: bytes) -> None:
+def _untar_in(runner: Box, service: str, path: str, data: bytes) -> None:
     """Empty the volume, then unpack the part into it, in a one-off container of the service."""
     target = shlex.quote(path)
     script = f"find {target} -mindepth 1 -delete && tar -xf - -C {target} -o"
@@ -44,7 +44,7 @@ def _untar_in(runner: BoxRunner, service: str, path: str, data: bytes) -> None:
         )
 
 
-def _write_env(runner: BoxRunner, data: bytes) -> None:
+def _write_env(runner: Box, data: bytes) -> None:
     folder = shlex.quote(runner.directory)
     script = f"umask 077 && cat > {folder}/.env.new && mv {folder}/.env.new {folder}/.env"
     done = runner.shell(script, stdin=data, timeout=60)
@@ -66,7 +66,7 @@ def _keep_local_env(record: DeploymentRecord, data: bytes) -> None:
 def restore_backup(
     record: DeploymentRecord,
     catalog: Catalog,
-    runner: BoxRunner,
+    runner: Box,
     archive: Path,
     *,
     wait_s: float = 600,
@@ -107,36 +107,38 @@ def restore_backup(
     return RestoreResult(manifest, restored, notes, report)
 
 
-def _refresh_ca(record: DeploymentRecord, runner: BoxRunner, say: Callable[[str], None]) -> None:
+def _refresh_ca(record: DeploymentRecord, runner: Box, say: Callable[[str], None]) -> None:
     """The box now serves with the backup's CA: replace the saved copy (local boxes keep one)."""
     saved = record.outputs.get("ca_cert")
     if not saved:
         return
-    deadline = time.monotonic() + 120
-    while not fetch_ca(runner, Path(saved)):
-        if time.monotonic() >= deadline:
-            raise OperationFailed("the proxy did not come back with its CA certificate")
-        time.sleep(2)
+    if not poll_until(lambda: fetch_ca(runner, Path(saved)), timeout_s=120, interval_s=2):
+        raise OperationFailed("the proxy did not come back with its CA certificate")
     say(f"proxy: the restored CA certificate saved to {saved}")
 
 
 def wait_until_healthy(
     record: DeploymentRecord,
     catalog: Catalog,
-    runner: BoxRunner,
+    runner: Box,
     *,
     wait_s: float,
     say: Callable[[str], None],
 ) -> CheckReport:
     """Check the box until it is healthy or wait_s passes; return the last report."""
-    deadline = time.monotonic() + wait_s
     said = ""
-    while True:
-        report = check_deployment(record, catalog, runner=runner)
-        if report.healthy or time.monotonic() >= deadline:
-            return report
+
+    def tell(report: CheckReport) -> None:
+        nonlocal said
         names = ", ".join(item.what for item in report.problems)
         if names != said:
             say(f"waiting for: {names}")
             said = names
-        time.sleep(POLL_S)
+
+    return poll_until(
+        lambda: check_deployment(record, catalog, runner=runner),
+        done=lambda report: report.healthy,
+        timeout_s=wait_s,
+        interval_s=POLL_S,
+        on_wait=tell,
+    )

@@ -15,7 +15,7 @@ from typing import Any
 from hybridctl.bench import defaults
 from hybridctl.catalog.deployments import DeploymentRecord, deployment_dir
 from hybridctl.catalog.schema import Catalog
-from hybridctl.deploy.box.boxrunner import BoxRunner, runner_for
+from hybridctl.deploy.box.adapter import Box, box_for
 from hybridctl.errors import InputError
 from hybridctl.ops.check import ca_file_for, endpoint_of, public_certificate
 
@@ -49,7 +49,7 @@ def serving_load(
     requests: int | None = None,
     max_tokens: int = defaults.LOAD_MAX_TOKENS,
     bandwidth_gbs: float | None = None,
-    runner: BoxRunner | None = None,
+    runner: Box | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """Load-test the deployment through its proxy at the plan's promised concurrency; the
@@ -73,7 +73,7 @@ def serving_load(
             "(--skip-serving).",
         )
     public = public_certificate(record)
-    ca_file = None if public else ca_file_for(record, runner or runner_for(record))
+    ca_file = None if public else ca_file_for(record, runner or box_for(record))
     if ca_file is None and not public:
         raise InputError(f"the proxy's CA certificate of {record.name} could not be read")
     trust = "the system's trust store" if public else str(ca_file)

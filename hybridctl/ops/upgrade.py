@@ -20,9 +20,8 @@ from rich.markup import escape
 from hybridctl.catalog import deployments
 from hybridctl.catalog.deployments import DeploymentRecord
 from hybridctl.catalog.schema import Catalog
-from hybridctl.deploy.box.boxcompose import LocalCompose
+from hybridctl.deploy.box.adapter import LocalBox
 from hybridctl.deploy.box.failure import (
-    DOWNLOADER,
     failed_services,
     keep_failure_log,
     model_file_hint,
@@ -42,6 +41,7 @@ from hybridctl.ops.upgrade_request import (
     tier_models,
 )
 from hybridctl.providers.registry import is_local
+from hybridctl.stackfacts import CA_FILE, MODEL_DOWNLOADER
 
 
 class LocalUpgrader:
@@ -57,7 +57,7 @@ class LocalUpgrader:
     def upgrade(self, catalog: Catalog, request: UpgradeRequest) -> UpgradeResult:
         from hybridctl.catalog import find_tier
         from hybridctl.deploy.compose.compose import check_engine, project_for
-        from hybridctl.deploy.compose.local import CA_FILE, LocalDeployer, endpoint
+        from hybridctl.deploy.compose.local import LocalDeployer, endpoint
         from hybridctl.deploy.compose.localopts import LocalOptions, load_local_options
 
         record = deployments.load_record(request.name)
@@ -72,16 +72,16 @@ class LocalUpgrader:
                 f"{record.name} has no bundle in {project.bundle}",
                 hint=f"Deploy it again: hybridctl deploy --provider local --name {record.name}",
             )
-        box = LocalCompose(project)
+        box = LocalBox(record.name, project.bundle, timeout_exit=True)
         folder = deployments.deployment_dir(record.name)
         self.console.print(
             f"[bold]Upgrading[/] {record.name}: tier {record.tier} -> {tier.id} (local)"
         )
-        from hybridctl.deploy.box.boxrunner import runner_for
+        from hybridctl.deploy.box.adapter import box_for
         from hybridctl.ops.backup import create_backup
 
         backup = backup_path(record.name)
-        create_backup(record, runner_for(record), backup, say=self._say)
+        create_backup(record, box_for(record), backup, say=self._say)
         self._say(f"backup written to {backup} (0600; `hybridctl restore` reads it)")
         previous = folder / PREVIOUS_BUNDLE
         shutil.rmtree(previous, ignore_errors=True)
@@ -133,7 +133,7 @@ class LocalUpgrader:
             problem += "\n" + shown
         self._say(f"the services' last lines before the rollback are kept in {kept}")
         unseeded = [m for m in tier_models(catalog, tier.id) if m not in request.model_files]
-        download_failed = any(s.service == DOWNLOADER for s in services)
+        download_failed = any(s.service == MODEL_DOWNLOADER for s in services)
         advice = model_file_hint(unseeded) if download_failed and unseeded else ""
         self.console.print(f"[red]Verification failed[/]; rolling back to tier {record.tier} ...")
         again = self._rollback(catalog, record, box, previous, base_url, ca_file, request)
@@ -143,13 +143,13 @@ class LocalUpgrader:
         self,
         catalog: Catalog,
         record: DeploymentRecord,
-        box: LocalCompose,
+        box: LocalBox,
         previous: Path,
         base_url: str,
         ca_file: Path,
         request: UpgradeRequest,
     ) -> str | None:
-        bundle = box.project.bundle
+        bundle = box.bundle
         failed = bundle.parent / FAILED_BUNDLE
         shutil.rmtree(failed, ignore_errors=True)
         shutil.move(str(bundle), str(failed))
@@ -181,7 +181,7 @@ class LocalUpgrader:
         return first_line
 
 
-def restart(box: LocalCompose, console: Console, what: str = "the new bundle") -> str | None:
+def restart(box: LocalBox, console: Console, what: str = "the new bundle") -> str | None:
     """Recreate every container on the bundle now in place: compose does not notice a changed
     file that a service mounts (models.ini, the router), so a plain `up` would keep the old
     configuration running. Volumes (models, Redis, the proxy's CA) stay."""

@@ -23,8 +23,6 @@ OUTPUT_NAMES = (
 WEB_PORTS: tuple[int, ...] = (80, 443)
 """The only ports open to the internet; 22 is open to the admin CIDR alone."""
 SSH_PORT = 22
-GATEWAY_HEALTH_PATH = "/health/liveliness"
-"""LiteLLM's unauthenticated liveness route, reached through the TLS proxy on 443."""
 HEALTH_CHECK_PORT = 443
 SHARED_STORE_PORT = 6379
 """Node 0's Redis, open to the deployment's private network only when N > 1 (one cache and one

@@ -16,11 +16,10 @@ from hybridctl.render.context import RenderContext, RenderOptions, build_context
 from hybridctl.render.engine import make_environment, render_template
 from hybridctl.render.envfile import EnvResult, ensure_env
 from hybridctl.render.files import WriteReport, write_files
+from hybridctl.stackfacts import MODELS_INI, ROUTER_DIR
 
 COMPOSE_FILE = "docker-compose.yml"
 CLOUD_INIT_FILE = "cloud-init.yaml"
-ROUTER_DIR = "router"
-ROUTER_CONFIG = "router/litellm_config.yaml"
 CLOUD_ROUTES = ("medium", "large")
 
 
@@ -33,7 +32,7 @@ def _bundle_templates(ctx: RenderContext) -> list[tuple[str, str]]:
         ("proxy/Caddyfile.j2", "proxy/Caddyfile"),
     ]
     if ctx.server == "llama.cpp":
-        pairs.append(("llm/models.ini.j2", "llm/models.ini"))
+        pairs.append((f"{MODELS_INI}.j2", MODELS_INI))
     if ctx.server == "bitnet.cpp":
         pairs.append(("bitnet/Dockerfile.j2", "bitnet/Dockerfile"))
     if ctx.server == "ollama":

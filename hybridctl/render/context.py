@@ -13,13 +13,18 @@ from hybridctl.errors import InputError
 from hybridctl.providers.admin_access import check_admin_cidr, check_ssh_public_key
 from hybridctl.providers.registry import DEFAULT_CLOUD, is_local
 from hybridctl.render import images
+from hybridctl.stackfacts import (
+    BUNDLE_DIR_ON_HOST,
+    GATEWAY_HEALTH_PATH,
+    MODEL_DOWNLOADER,
+    ON_BOX_PROJECT,
+)
 
 ServerKind = Literal["llama.cpp", "bitnet.cpp", "ollama"]
 
 ONE_SHOT_MEMORY_MIB = 64  # models-init and models-warm: curl and a shell
 LLM_PORT = 8080
 GATEWAY_PORT = 4000
-BUNDLE_DIR_ON_HOST = "/opt/hybridctl"
 MODELS_HOST_DIR = "/var/lib/hybridctl/models"  # the attached models volume on a cloud box
 ADMIN_USER = "hybridctl"
 
@@ -44,7 +49,7 @@ API_PATHS = (
     "/chat/completions",
     "/models",
     "/models/*",
-    "/health/liveliness",
+    GATEWAY_HEALTH_PATH,
 )
 # A request body's bytes per token of context: about 4 characters a token, doubled for JSON
 # escaping and the messages' structure, and doubled again for room.
@@ -155,6 +160,7 @@ class RenderContext(Frozen):
     llm_port: int = LLM_PORT
     gateway_port: int = GATEWAY_PORT
     bundle_dir: str = BUNDLE_DIR_ON_HOST
+    compose_project: str = ON_BOX_PROJECT
     api_key_env: list[str] = list(API_KEY_ENV)
     swap_gib: float = 0
     router: Any = None  # hybridctl.render.router.RouterContext when the router module exists
@@ -280,7 +286,7 @@ def build_context(catalog: Catalog, tier: Tier, options: RenderOptions) -> Rende
     notes: list[str] = []
 
     memory: dict[str, int] = {name: int(mib) for name, mib in sorted(budget.services_mib.items())}
-    memory["models-init"] = ONE_SHOT_MEMORY_MIB
+    memory[MODEL_DOWNLOADER] = ONE_SHOT_MEMORY_MIB
     memory["models-warm"] = ONE_SHOT_MEMORY_MIB
     ram_mib = int(budget.ram_mib)
     host_left = ram_mib - budget.os_reserved_mib - sum(memory.values())

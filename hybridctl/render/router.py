@@ -17,6 +17,7 @@ from hybridctl.gateway import hook
 from hybridctl.gateway.hook.rules import POLICY_NAME, ROUTE_ORDER
 from hybridctl.gateway.hook.scoring import FEATURES
 from hybridctl.gateway.policy import AUTO_MODEL, HEADERS, build_policy
+from hybridctl.stackfacts import HOOK_PACKAGE
 
 LOCAL_API_BASE = "http://llm:8080/v1"  # the `llm` compose service, internal network only
 # A local request may take this many times the tier's typical latency (its upper bound) before
@@ -33,7 +34,6 @@ ROUTER_FILES = ("litellm_config.yaml", POLICY_NAME)
 """Files rendered into the bundle's router/ folder from templates/router/<name>.j2."""
 # The hook package (hybridctl.gateway.hook) is copied under router/ with this name, as it is: the
 # gateway's PYTHONPATH is the router folder, and LiteLLM's config names the package's modules.
-HOOK_PACKAGE = "hybrid_hook"
 HOOK_SOURCE = Path(hook.__file__).parent
 HOOK_SUFFIXES = (".py", ".json")  # the package's code and the need model's weights
 CALLBACK = f"{HOOK_PACKAGE}.proxy.proxy_handler_instance"  # litellm_settings.callbacks

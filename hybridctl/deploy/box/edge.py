@@ -8,12 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hybridctl.catalog import deployments
-from hybridctl.deploy.box.serving import CADDY_ROOT_CA
 from hybridctl.errors import OperationFailed, UsageError
 from hybridctl.providers.registry import is_local
 from hybridctl.remote.ssh import SshClient, as_root, tail_lines
+from hybridctl.stackfacts import BUNDLE_DIR_ON_HOST, CA_FILE, CADDY_ROOT_CA
 
-CA_FILE = "ca.crt"  # beside the deployment's record, as a local box keeps it
 PKI_DIR = "/data/caddy/pki/authorities"
 CERTS_DIR = "/data/caddy/certificates/local"
 PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
@@ -118,7 +117,7 @@ def ca_certificate(name: str, *, fetch: bool = True) -> Path:
         )
     from hybridctl.deploy.box.topology import node_ips
     from hybridctl.remote.ssh import SshSettings, SshTarget
-    from hybridctl.render.context import ADMIN_USER, BUNDLE_DIR_ON_HOST
+    from hybridctl.render.context import ADMIN_USER
 
     ips = node_ips(record.outputs)
     if not ips:

@@ -7,14 +7,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hybridctl.catalog import deployments
-from hybridctl.deploy.box.boxcompose import Compose
-from hybridctl.deploy.box.serving import ONE_SHOT
+from hybridctl.deploy.box.adapter import Box
 from hybridctl.deploy.compose.compose import ServiceState, failed, tail
+from hybridctl.stackfacts import ONE_SHOT_SERVICES
 
 FAILURE_LOG = "last-failure.log"
 KEPT_LINES = 200  # per service, in the file
 SHOWN_LINES = 12  # per failed service, in the error message
-DOWNLOADER = "models-init"
 
 
 def failure_log(name: str) -> Path:
@@ -22,12 +21,12 @@ def failure_log(name: str) -> Path:
     return deployments.deployment_dir(name) / FAILURE_LOG
 
 
-def failed_services(box: Compose) -> list[ServiceState]:
-    return failed(list(box.states().values()), ONE_SHOT)
+def failed_services(box: Box) -> list[ServiceState]:
+    return failed(list(box.states().values()), ONE_SHOT_SERVICES)
 
 
 def keep_failure_log(
-    box: Compose, name: str, what: str, services: Sequence[ServiceState] = ()
+    box: Box, name: str, what: str, services: Sequence[ServiceState] = ()
 ) -> tuple[Path, str]:
     """Write every service's last lines to the deployment's failure log (0600); return its
     path and the failed services' last lines for the error message."""

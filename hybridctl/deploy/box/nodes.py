@@ -16,10 +16,11 @@ from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from hybridctl.deploy.box.boxcompose import Compose
-from hybridctl.deploy.box.serving import CADDY_ROOT_CA, HEALTH_PATH, ONE_SHOT
+from hybridctl.deploy.box.adapter import Box
 from hybridctl.deploy.box.verify import log_tail, wait_for_models
-from hybridctl.deploy.compose.compose import failed
+from hybridctl.deploy.compose.compose import ServiceState, failed
+from hybridctl.stackfacts import CADDY_ROOT_CA, GATEWAY_HEALTH_PATH, ONE_SHOT_SERVICES
+from hybridctl.waiting import poll_until
 
 POLL_S = 2.0
 Say = Callable[[str], None]
@@ -30,7 +31,7 @@ class Node:
     """One node: what to call it, its compose project, and the URL that reaches its proxy."""
 
     name: str
-    box: Compose
+    box: Box
     url: str
 
 
@@ -52,21 +53,17 @@ def tls_ok_as(url: str, server_name: str, ca_file: Path | None, timeout: float =
         ):
             conn = http.client.HTTPConnection(host, port, timeout=timeout)
             conn.sock = tls
-            conn.request("GET", HEALTH_PATH, headers={"Host": server_name})
+            conn.request("GET", GATEWAY_HEALTH_PATH, headers={"Host": server_name})
             return 200 <= conn.getresponse().status < 300
     except (OSError, ssl.SSLError, http.client.HTTPException):
         return False
 
 
 def _wait(what: Callable[[], bool], deadline: float) -> bool:
-    while not what():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(POLL_S)
-    return True
+    return poll_until(what, deadline=deadline, interval_s=POLL_S)
 
 
-def _proxy_running(box: Compose) -> bool:
+def _proxy_running(box: Box) -> bool:
     proxy = box.states().get("proxy")
     return proxy is not None and proxy.state == "running"
 
@@ -118,12 +115,21 @@ def _serve_one(
     deadline: float,
     say: Say,
 ) -> str | None:
-    while not tls_ok_as(node.url, server_name, ca_file):
-        dead = failed(list(node.box.states().values()), ONE_SHOT)
-        if any(s.service in ("gateway", "proxy") for s in dead) or time.monotonic() >= deadline:
-            what = f"the gateway did not answer through the proxy as {server_name}"
-            return what + "\n" + log_tail(node.box, [s.service for s in dead] or ["proxy"])
-        time.sleep(POLL_S)
+    def answers() -> list[ServiceState] | None:
+        """None once the node answers; else the services that stopped for good."""
+        if tls_ok_as(node.url, server_name, ca_file):
+            return None
+        return failed(list(node.box.states().values()), ONE_SHOT_SERVICES)
+
+    dead = poll_until(
+        answers,
+        done=lambda dead: dead is None or any(s.service in ("gateway", "proxy") for s in dead),
+        deadline=deadline,
+        interval_s=POLL_S,
+    )
+    if dead is not None:
+        what = f"the gateway did not answer through the proxy as {server_name}"
+        return what + "\n" + log_tail(node.box, [s.service for s in dead] or ["proxy"])
     checked = "TLS verified with node 0's CA" if ca_file else "public certificate verified"
     say(f"gateway: {node.name} answers as {server_name} ({checked})")
     left = max(30.0, deadline - time.monotonic())

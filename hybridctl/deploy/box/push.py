@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shlex
 import tempfile
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from hybridctl.catalog.deployments import DeploymentRecord
 from hybridctl.deploy.box.topology import node_env, node_ips
 from hybridctl.errors import HybridctlError, OperationFailed
 from hybridctl.remote.ssh import SshClient, as_root
+from hybridctl.waiting import poll_until
 
 RETRY_PAUSE_S = 5.0
 
@@ -29,19 +29,32 @@ def _fatal(exc: HybridctlError) -> bool:
 
 def wait_for_ssh(client: SshClient, *, timeout_s: float, say: Callable[[str], None]) -> None:
     """Retry until the box accepts the login, as a booting server eventually does."""
-    deadline = time.monotonic() + timeout_s
     said = False
-    while True:
+
+    def login() -> HybridctlError | None:
         try:
             client.check("true", what="the first login", timeout_s=60)
-            return
         except HybridctlError as exc:
-            if _fatal(exc) or time.monotonic() >= deadline:
+            if _fatal(exc):
                 raise
-            if not said:
-                say(f"waiting for SSH on {client.target} ({exc.message})")
-                said = True
-        time.sleep(RETRY_PAUSE_S)
+            return exc
+        return None
+
+    def tell(exc: HybridctlError | None) -> None:
+        nonlocal said
+        if exc is not None and not said:
+            say(f"waiting for SSH on {client.target} ({exc.message})")
+            said = True
+
+    failure = poll_until(
+        login,
+        done=lambda exc: exc is None,
+        timeout_s=timeout_s,
+        interval_s=RETRY_PAUSE_S,
+        on_wait=tell,
+    )
+    if failure is not None:
+        raise failure
 
 
 def wait_for_cloud_init(client: SshClient, *, timeout_s: float, say: Callable[[str], None]) -> None:
@@ -125,7 +138,8 @@ def deliver_stack(
     """Copy the bundle and .env to every node of a deployment, checking its pinned host key;
     each node's .env gets its own entries (hybridctl.deploy.box.topology.node_env)."""
     from hybridctl.remote.ssh import SshSettings, SshTarget
-    from hybridctl.render.context import ADMIN_USER, BUNDLE_DIR_ON_HOST
+    from hybridctl.render.context import ADMIN_USER
+    from hybridctl.stackfacts import BUNDLE_DIR_ON_HOST
 
     settings = SshSettings(known_hosts=Path(record.known_hosts))
     user = str(record.outputs.get("ssh_user") or ADMIN_USER)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import shlex
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,6 +23,7 @@ from hybridctl.deploy.box import hostkeys
 from hybridctl.errors import HybridctlError, OperationFailed
 from hybridctl.providers.registry import support_of
 from hybridctl.remote.ssh import SshClient, as_root
+from hybridctl.waiting import poll_until
 
 HOST_KEY_PATH = "/etc/ssh/ssh_host_ed25519_key"
 RELOAD_SSHD = "systemctl reload ssh 2>/dev/null || systemctl reload sshd"
@@ -101,20 +101,23 @@ def rotate_host_key(
         pinned = Path(tmp) / "known_hosts"
         pinned.write_text(hostkeys.known_hosts_line(hosts, new_public))
         fresh = SshClient(client.target, replace(client.settings, known_hosts=pinned))
-        deadline = time.monotonic() + settle_s
-        while True:  # sshd re-executes itself on reload; give it a moment to listen again
+
+        def login() -> HybridctlError | None:
             try:
                 fresh.check("true", what="the login with the new host key", timeout_s=60)
-                break
             except HybridctlError as exc:
-                if time.monotonic() >= deadline:
-                    raise OperationFailed(
-                        f"the box did not present its new host key "
-                        f"{hostkeys.fingerprint(new_public)}: {exc.message}",
-                        hint="Log in with the deployment's SSH command and check "
-                        f"{plan.key_path}.pub and sshd; then run the deploy again.",
-                    ) from None
-                time.sleep(1)
+                return exc
+            return None
+
+        # sshd re-executes itself on reload; give it a moment to listen again
+        failure = poll_until(login, done=lambda exc: exc is None, timeout_s=settle_s, interval_s=1)
+        if failure is not None:
+            raise OperationFailed(
+                f"the box did not present its new host key "
+                f"{hostkeys.fingerprint(new_public)}: {failure.message}",
+                hint="Log in with the deployment's SSH command and check "
+                f"{plan.key_path}.pub and sshd; then run the deploy again.",
+            )
     say(
         f"host key rotated on {client.target}: {hostkeys.fingerprint(new_public)}; the key in "
         "the user data no longer identifies the box"

@@ -10,11 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hybridctl.deploy.compose.compose import ComposeProject, ServiceState, failed
+from hybridctl.deploy.box.adapter import Box
+from hybridctl.deploy.compose.compose import ServiceState, failed
+from hybridctl.stackfacts import (
+    CADDY_ROOT_CA,
+    GATEWAY_HEALTH_PATH,
+    MODEL_DOWNLOADER,
+    ONE_SHOT_SERVICES,
+)
 
-HEALTH_PATH = "/health/liveliness"  # LiteLLM's liveness: answers without a key
-CADDY_ROOT_CA = "/data/caddy/pki/authorities/local/root.crt"
-ONE_SHOT = ("models-init", "models-warm", "ollama-import")
 POLL_S = 2.0
 
 
@@ -53,7 +57,7 @@ def _llm_ok(states: dict[str, ServiceState]) -> bool:
 
 
 def wait_for_box(
-    project: ComposeProject,
+    box: Box,
     base_url: str,
     ca_file: Path,
     *,
@@ -73,24 +77,24 @@ def wait_for_box(
     started = time.monotonic()
     seen: dict[str, str] = {}
     while True:
-        states = project.states()
+        states = box.states()
         for name, state in sorted(states.items()):
             if seen.get(name) != state.label:
                 seen[name] = state.label
                 say(f"{name}: {state.label}")
         result.states = states
         if not result.ca_fetched and "proxy" in states and states["proxy"].state == "running":
-            result.ca_fetched = project.copy_out(f"proxy:{CADDY_ROOT_CA}", ca_file)
+            result.ca_fetched = box.copy_out(f"proxy:{CADDY_ROOT_CA}", ca_file)
             if result.ca_fetched:
                 say(f"proxy: CA certificate saved to {ca_file}")
         if result.ca_fetched and not result.gateway_ok:
-            result.gateway_ok = https_ok(base_url + HEALTH_PATH, ca_file)
+            result.gateway_ok = https_ok(base_url + GATEWAY_HEALTH_PATH, ca_file)
             if result.gateway_ok:
                 say(f"gateway: answers through the proxy at {base_url} (TLS verified)")
         result.llm_ok = _llm_ok(states)
-        result.failed = failed(list(states.values()), ONE_SHOT)
+        result.failed = failed(list(states.values()), ONE_SHOT_SERVICES)
         result.seconds = time.monotonic() - started
-        llm_down = any(s.service in ("llm", "models-init") for s in result.failed)
+        llm_down = any(s.service in ("llm", MODEL_DOWNLOADER) for s in result.failed)
         up = up_status()
         if result.gateway_ok and (result.llm_ok or llm_down) and up is not None:
             return result

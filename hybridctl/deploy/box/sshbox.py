@@ -7,12 +7,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from hybridctl.catalog import deployments
 from hybridctl.catalog.deployments import DeploymentRecord
 from hybridctl.deploy.box import hostkeys
-from hybridctl.deploy.box.boxcompose import RemoteCompose
+from hybridctl.deploy.box.adapter import RemoteBox
 from hybridctl.deploy.box.edge import share_ca
 from hybridctl.deploy.box.nodes import Node, serve_nodes
 from hybridctl.deploy.box.push import wait_for_cloud_init, wait_for_ssh
@@ -21,8 +20,8 @@ from hybridctl.deploy.box.topology import balancer_host, node_ips
 from hybridctl.deploy.box.verify import verify_box
 from hybridctl.errors import CheckFailed, OperationFailed
 from hybridctl.remote.ssh import SshClient, SshSettings, SshTarget, as_root
+from hybridctl.stackfacts import BUNDLE_DIR_ON_HOST, CA_FILE, GATEWAY_HEALTH_PATH, ON_BOX_PROJECT
 
-CA_FILE = "ca.crt"
 PREVIOUS_SUFFIX = ".prev"
 FAILED_SUFFIX = ".failed"
 Say = Callable[[str], None]
@@ -48,8 +47,6 @@ class SshBox:
 
     def __post_init__(self) -> None:
         if not self.bundle_dir:
-            from hybridctl.render.context import BUNDLE_DIR_ON_HOST
-
             self.bundle_dir = BUNDLE_DIR_ON_HOST
 
     def connect(self, record: DeploymentRecord, ip: str) -> SshClient:
@@ -75,8 +72,8 @@ class SshBox:
             Path(record.known_hosts), record.name, record.host_key_public, fresh, rotated
         )
 
-    def _compose(self, client: SshClient) -> RemoteCompose:
-        return RemoteCompose(client, self.bundle_dir, project=self.project)
+    def _compose(self, client: SshClient) -> RemoteBox:
+        return RemoteBox(client, directory=self.bundle_dir, project=self.project)
 
     def rotate(self, record: DeploymentRecord, *, say: Say) -> DeploymentRecord:
         """Give every node that still has the user data's host key a key of its own, pinning
@@ -173,12 +170,15 @@ class SshBox:
             )
         return served(record)
 
-    def runner(self, record: DeploymentRecord, ip: str) -> Any:
+    def runner(self, record: DeploymentRecord, ip: str) -> RemoteBox:
         """The box runner (backup, check, keys) for one node over this box's SSH settings."""
-        from hybridctl.deploy.box.boxrunner import ON_BOX_PROJECT, SshRunner
-
         project = self.project or ON_BOX_PROJECT
-        return SshRunner(self.connect(record, ip), project=project, directory=self.bundle_dir)
+        return RemoteBox(
+            self.connect(record, ip),
+            directory=self.bundle_dir,
+            project=project,
+            project_directory=True,
+        )
 
     def rollback(
         self, record: DeploymentRecord, models: Sequence[str], *, timeout_s: float, say: Say
@@ -224,7 +224,7 @@ def served(record: DeploymentRecord) -> DeploymentRecord:
     extra = {
         "endpoint": endpoint,
         "ca_cert": str(ca_file),
-        "verify_tls": f"curl --cacert {ca_file} {endpoint}/health/liveliness",
+        "verify_tls": f"curl --cacert {ca_file} {endpoint}{GATEWAY_HEALTH_PATH}",
         "curl": curl_example(endpoint, ca_file, folder / ENV_FILE),
     }
     done = record.model_copy(update={"outputs": {**record.outputs, **extra}})

@@ -6,17 +6,18 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from hybridctl.deploy.box.boxcompose import Compose
+from hybridctl.deploy.box.adapter import Box
 from hybridctl.deploy.box.serving import BootResult, wait_for_box
-from hybridctl.deploy.compose.compose import ComposeProject, tail
+from hybridctl.deploy.compose.compose import tail
 from hybridctl.render.context import LLM_PORT
+from hybridctl.waiting import poll_until
 
 POLL_S = 3.0
 
 
-def model_states(box: Compose, port: int = LLM_PORT) -> dict[str, str]:
+def model_states(box: Box, port: int = LLM_PORT) -> dict[str, str]:
     """Each model the server lists: 'loaded', 'loading', 'failed' (router mode), or 'listed'."""
     done = box.compose(
         "exec",
@@ -51,30 +52,32 @@ def _state(status: Any) -> str:
 
 
 def wait_for_models(
-    box: Compose, names: Sequence[str], *, timeout_s: float, say: Callable[[str], None]
+    box: Box, names: Sequence[str], *, timeout_s: float, say: Callable[[str], None]
 ) -> list[str]:
     """Wait until every named model is loaded; the problems (a failed or missing model)."""
-    deadline = time.monotonic() + timeout_s
     seen: dict[str, str] = {}
-    while True:
+
+    def look() -> list[str]:
+        """Report each model whose state changed; the failed ones."""
         states = model_states(box)
         for name in names:
             state = states.get(name, "not listed")
             if seen.get(name) != state:
                 seen[name] = state
                 say(f"model {name}: {state}")
-        failed = [f"{n} {seen[n]}" for n in names if seen[n].startswith("failed")]
-        if failed:
-            return failed
-        if all(seen[n] in ("loaded", "listed") for n in names):
-            return []
-        if time.monotonic() >= deadline:
-            return [f"{n} {seen[n]}" for n in names if seen[n] not in ("loaded", "listed")]
-        time.sleep(POLL_S)
+        return [f"{n} {seen[n]}" for n in names if seen[n].startswith("failed")]
+
+    def ready(failed: list[str]) -> bool:
+        return bool(failed) or all(seen[n] in ("loaded", "listed") for n in names)
+
+    failed = poll_until(look, done=ready, timeout_s=timeout_s, interval_s=POLL_S)
+    if failed:
+        return failed
+    return [f"{n} {seen[n]}" for n in names if seen[n] not in ("loaded", "listed")]
 
 
 def verify_box(
-    box: Compose,
+    box: Box,
     base_url: str,
     ca_file: Path,
     models: Sequence[str],
@@ -85,8 +88,7 @@ def verify_box(
     """None when the box serves its tier (gateway through the proxy, models loaded), else why,
     with the last lines of each failed service's log."""
     started = time.monotonic()
-    # The serving wait reads states and copies the CA; both protocols offer those calls.
-    boot = wait_for_box(cast(ComposeProject, box), base_url, ca_file, timeout_s=timeout_s, say=say)
+    boot = wait_for_box(box, base_url, ca_file, timeout_s=timeout_s, say=say)
     problem = boot_problem(boot)
     if problem is None:
         left = max(30.0, timeout_s - (time.monotonic() - started))
@@ -109,7 +111,7 @@ def boot_problem(boot: BootResult) -> str | None:
     return f"the local models are not serving ({names})"
 
 
-def log_tail(box: Compose, services: Sequence[str]) -> str:
+def log_tail(box: Box, services: Sequence[str]) -> str:
     """The last lines of each named service's log, headed by its name."""
     return "\n".join(
         f"--- {service}, last lines:\n{tail(box.logs(service, 40))}" for service in services

@@ -13,9 +13,8 @@ from rich.markup import escape
 
 from hybridctl.catalog import deployments
 from hybridctl.catalog.schema import Catalog
-from hybridctl.deploy.box.boxcompose import LocalCompose
+from hybridctl.deploy.box.adapter import LocalBox
 from hybridctl.deploy.box.failure import (
-    DOWNLOADER,
     failed_services,
     keep_failure_log,
     model_file_hint,
@@ -34,6 +33,7 @@ from hybridctl.deploy.compose.localopts import save_local_options
 from hybridctl.deploy.compose.seed import ModelSeed, check_seeds
 from hybridctl.errors import CheckFailed, OperationFailed, UsageError
 from hybridctl.providers.local import LOCAL
+from hybridctl.stackfacts import CA_FILE, MODEL_DOWNLOADER
 
 if TYPE_CHECKING:
     from hybridctl.deploy.compose.compose import ServiceState
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 PROVIDER = LOCAL.name
 DEFAULT_NAME = "hybridctl-local"
-CA_FILE = "ca.crt"
 UP_LOG = "compose-up.log"
 PUBLISH_ADDRESS = "127.0.0.1"  # a local box is reached from this machine only
 EXAMPLE_PROMPT = "What are your opening hours?"
@@ -198,7 +197,7 @@ class LocalDeployer:
                 f"{seed.path}:/seed/{target}:ro",
                 "--entrypoint",
                 "/bin/sh",
-                "models-init",
+                MODEL_DOWNLOADER,
                 "-c",
                 script,
                 timeout=1800,
@@ -259,7 +258,7 @@ class LocalDeployer:
             up = project.start("up", "--detach", "--remove-orphans", log=log)
             try:
                 boot = wait_for_box(
-                    project,
+                    LocalBox(name, bundle, timeout_exit=True),
                     base_url,
                     ca_file,
                     timeout_s=request.timeout_s,
@@ -285,7 +284,7 @@ class LocalDeployer:
         problem = f"docker compose up failed (exit {code}):\n{said}"
         failed = {"status": "failed", "updated": deployments.now(), "last_error": problem}
         deployments.save_record(record.model_copy(update=failed))
-        box = LocalCompose(project)
+        box = LocalBox(project.name, project.bundle, timeout_exit=True)
         services = failed_services(box)
         kept, shown = keep_failure_log(box, record.name, f"deploy: {problem}", services)
         raise CheckFailed(
@@ -333,7 +332,10 @@ class LocalDeployer:
         deployments.save_record(record)
         if problem is not None:
             kept, shown = keep_failure_log(
-                LocalCompose(project), record.name, f"deploy: {problem}", boot.failed
+                LocalBox(project.name, project.bundle, timeout_exit=True),
+                record.name,
+                f"deploy: {problem}",
+                boot.failed,
             )
             raise CheckFailed(
                 f"{record.name}: {problem} after {boot.seconds:.0f} s"
@@ -394,5 +396,6 @@ def _failure_hint(
 ) -> str:
     """What to do about a failed boot: the model files where the download failed, the next
     step, and where every service's last lines are kept."""
-    first = model_file_hint(models) + " " if any(s.service == DOWNLOADER for s in services) else ""
+    download_failed = any(s.service == MODEL_DOWNLOADER for s in services)
+    first = model_file_hint(models) + " " if download_failed else ""
     return f"{first}{then.format(name=name)}. Every service's last lines are kept in {kept}."

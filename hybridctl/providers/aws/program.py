@@ -10,7 +10,6 @@ import pulumi_aws as aws
 from hybridctl.providers.aws import AWS
 from hybridctl.providers.component import NodesComponent
 from hybridctl.providers.spec import (
-    GATEWAY_HEALTH_PATH,
     HEALTH_CHECK_PORT,
     SHARED_STORE_PORT,
     SSH_PORT,
@@ -18,6 +17,7 @@ from hybridctl.providers.spec import (
     DeploySpec,
     short_name,
 )
+from hybridctl.stackfacts import GATEWAY_HEALTH_PATH
 
 CANONICAL_OWNER = "099720109477"
 UBUNTU_2404_NAME = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*"

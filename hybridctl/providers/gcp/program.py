@@ -8,7 +8,6 @@ import pulumi_gcp as gcp
 from hybridctl.providers.component import NodesComponent
 from hybridctl.providers.gcp import GCP, region_of, zone_for
 from hybridctl.providers.spec import (
-    GATEWAY_HEALTH_PATH,
     HEALTH_CHECK_PORT,
     PRIVATE_RANGE,
     SHARED_STORE_PORT,
@@ -18,6 +17,7 @@ from hybridctl.providers.spec import (
     default_ssh_user,
     private_ip,
 )
+from hybridctl.stackfacts import GATEWAY_HEALTH_PATH
 
 SUBNET_RANGE = PRIVATE_RANGE
 GPU_TYPE = "nvidia-tesla-t4"

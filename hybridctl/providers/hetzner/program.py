@@ -8,7 +8,6 @@ import pulumi_hcloud as hcloud
 from hybridctl.providers.component import NodesComponent
 from hybridctl.providers.hetzner import HETZNER
 from hybridctl.providers.spec import (
-    GATEWAY_HEALTH_PATH,
     HEALTH_CHECK_PORT,
     PRIVATE_RANGE,
     SSH_PORT,
@@ -16,6 +15,7 @@ from hybridctl.providers.spec import (
     DeploySpec,
     private_ip,
 )
+from hybridctl.stackfacts import GATEWAY_HEALTH_PATH
 
 ANYWHERE = ["0.0.0.0/0", "::/0"]
 LOAD_BALANCER_TYPE = "lb11"

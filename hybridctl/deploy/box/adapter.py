@@ -1,19 +1,24 @@
-"""Box runners: `docker compose` (and a shell) on a deployment's box, here or over SSH."""
+"""The box adapter: a deployment's compose project and a shell, on this machine or over SSH."""
 
 from __future__ import annotations
 
+import io
 import shlex
 import subprocess
+import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from hybridctl.catalog.deployments import DeploymentRecord
+from hybridctl.deploy.compose.compose import ComposeProject, ServiceState, parse_ps
 from hybridctl.errors import InputError, OperationFailed
 from hybridctl.providers.registry import is_local
+from hybridctl.remote.ssh import SshClient, as_root
+from hybridctl.stackfacts import BUNDLE_DIR_ON_HOST, ON_BOX_PROJECT
 
-ON_BOX_PROJECT = "hybridctl"  # the rendered compose file's `name:`
+__all__ = ["ON_BOX_PROJECT", "Box", "Done", "LocalBox", "RemoteBox", "box_for", "ssh_client_for"]
 
 
 @dataclass(frozen=True)
@@ -33,33 +38,58 @@ class Done:
         return self.stderr.decode("utf-8", "replace").strip()
 
 
-class BoxRunner(Protocol):
-    """Runs commands on the box that holds a deployment's compose project."""
+class Box(Protocol):
+    """A deployment's compose project and a shell beside it, wherever the box runs: what deploy
+    (serving wait, verify, upgrade) and ops (keys, bench, logs, status, backup) use."""
 
     where: str
     directory: str  # the bundle's folder on the box (docker-compose.yml, .env)
 
-    def compose(self, *args: str, stdin: bytes | None = None, timeout: float = 300) -> Done: ...
+    def compose(self, *args: str, stdin: bytes | None = None, timeout: float = 300) -> Done:
+        """Run `docker compose ARGS` in the project; output as bytes, exit code kept."""
+        ...
 
     def shell(self, script: str, *, stdin: bytes | None = None, timeout: float = 120) -> Done: ...
 
     def follow(self, *args: str, on_chunk: Callable[[bytes], None]) -> int: ...
 
+    def states(self) -> dict[str, ServiceState]: ...
 
-def _compose_words(project: str, directory: str) -> list[str]:
-    from hybridctl.deploy.compose.compose import compose_command
+    def logs(self, service: str, lines: int = 30) -> str: ...
 
-    return [*compose_command(), "--project-name", project, "--project-directory", directory]
+    def copy_out(self, source: str, dest: Path) -> bool: ...
 
 
-class LocalRunner:
-    """A box under Docker Compose on this machine (`deploy --provider local`)."""
+def single_file_from_tar(stream: bytes, dest: Path) -> bool:
+    """Write the one regular file in a tar stream (what `compose cp SRC -` prints) to dest."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(stream), mode="r:") as tar:
+            for member in tar.getmembers():
+                if member.isfile():
+                    data = tar.extractfile(member)
+                    if data is None:
+                        return False
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    dest.write_bytes(data.read())
+                    return True
+    except tarfile.TarError:
+        return False
+    return False
 
-    def __init__(self, project: str, bundle: Path) -> None:
-        self.project = project
+
+class LocalBox:
+    """A box under Docker Compose on this machine (`deploy --provider local`).
+
+    With `timeout_exit`, a compose command past its limit ends with exit 124 instead of an
+    error, so that the deploy's and upgrade's waits report it as a failed step."""
+
+    def __init__(self, name: str, bundle: Path, *, timeout_exit: bool = False) -> None:
+        self.name = name
         self.bundle = bundle
+        self.project = ComposeProject(name, bundle)
         self.directory = str(bundle)
         self.where = "this machine"
+        self.timeout_exit = timeout_exit
 
     def _run(self, argv: list[str], stdin: bytes | None, timeout: float) -> Done:
         try:
@@ -71,51 +101,63 @@ class LocalRunner:
                 timeout=timeout,
             )
         except subprocess.TimeoutExpired:
+            if self.timeout_exit:
+                return Done(124, b"", b"timed out")
             raise OperationFailed(
                 f"{' '.join(argv[:3])} ... did not finish within {timeout:.0f} s"
             ) from None
         return Done(done.returncode, done.stdout, done.stderr)
 
     def compose(self, *args: str, stdin: bytes | None = None, timeout: float = 300) -> Done:
-        return self._run([*_compose_words(self.project, str(self.bundle)), *args], stdin, timeout)
+        return self._run(self.project.argv(*args), stdin, timeout)
 
     def shell(self, script: str, *, stdin: bytes | None = None, timeout: float = 120) -> Done:
         return self._run(["/bin/sh", "-c", script], stdin, timeout)
 
     def follow(self, *args: str, on_chunk: Callable[[bytes], None]) -> int:
-        argv = [*_compose_words(self.project, str(self.bundle)), *args]
-        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            self.project.argv(*args), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
+        )
         return _pump(process, on_chunk)
 
+    def states(self) -> dict[str, ServiceState]:
+        return self.project.states()
 
-class SshRunner:
-    """A cloud box over SSH (pinned host key), as root, in the bundle's directory."""
+    def logs(self, service: str, lines: int = 30) -> str:
+        return self.project.logs(service, lines)
 
-    def __init__(self, client: object, *, project: str, directory: str) -> None:
-        from hybridctl.remote.ssh import SshClient
+    def copy_out(self, source: str, dest: Path) -> bool:
+        return self.project.copy_out(source, dest)
 
-        assert isinstance(client, SshClient)
+
+class RemoteBox:
+    """A cloud box over SSH (pinned host key), as root, in the bundle's directory.
+
+    `project` None runs the bundle's own project name; `project_directory` also names the
+    directory to compose (as day-two operations do) beside changing into it."""
+
+    def __init__(
+        self,
+        client: SshClient,
+        *,
+        directory: str,
+        project: str | None = None,
+        project_directory: bool = False,
+    ) -> None:
         self.client = client
         self.project = project
         self.directory = directory
+        self.project_directory = project_directory
         self.where = str(client.target)
 
     def _script(self, words: list[str]) -> str:
-        from hybridctl.remote.ssh import as_root
-
         quoted = " ".join(shlex.quote(w) for w in words)
         return as_root(f"cd {shlex.quote(self.directory)} && {quoted}")
 
     def _compose(self, args: tuple[str, ...]) -> list[str]:
-        return [
-            "docker",
-            "compose",
-            "--project-name",
-            self.project,
-            "--project-directory",
-            self.directory,
-            *args,
-        ]
+        named = ["--project-name", self.project] if self.project else []
+        folder = ["--project-directory", self.directory] if self.project_directory else []
+        return ["docker", "compose", *named, *folder, *args]
 
     def _run(self, script: str, stdin: bytes | None, timeout: float) -> Done:
         import tempfile
@@ -134,14 +176,26 @@ class SshRunner:
         return self._run(self._script(self._compose(args)), stdin, timeout)
 
     def shell(self, script: str, *, stdin: bytes | None = None, timeout: float = 120) -> Done:
-        from hybridctl.remote.ssh import as_root
-
         return self._run(as_root(script), stdin, timeout)
 
     def follow(self, *args: str, on_chunk: Callable[[bytes], None]) -> int:
         argv = self.client.command(self._script(self._compose(args)))
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         return _pump(process, on_chunk)
+
+    def states(self) -> dict[str, ServiceState]:
+        done = self.compose("ps", "--all", "--format", "json", timeout=120)
+        if done.returncode != 0:
+            return {}
+        return {s.service: s for s in parse_ps(done.stdout.decode("utf-8", "replace"))}
+
+    def logs(self, service: str, lines: int = 30) -> str:
+        done = self.compose("logs", "--no-color", "--tail", str(lines), service, timeout=120)
+        return (done.stdout + done.stderr).decode("utf-8", "replace").strip()
+
+    def copy_out(self, source: str, dest: Path) -> bool:
+        done = self.compose("cp", source, "-", timeout=120)
+        return done.returncode == 0 and single_file_from_tar(done.stdout, dest)
 
 
 def _pump(process: subprocess.Popen[bytes], on_chunk: Callable[[bytes], None]) -> int:
@@ -157,10 +211,10 @@ def _pump(process: subprocess.Popen[bytes], on_chunk: Callable[[bytes], None]) -
         return 0
 
 
-def ssh_client_for(record: DeploymentRecord) -> object:
+def ssh_client_for(record: DeploymentRecord) -> SshClient:
     """An SSH client to a cloud deployment's (first) node, its host key pinned."""
     from hybridctl.deploy.box.topology import node_ips
-    from hybridctl.remote.ssh import SshClient, SshSettings, SshTarget
+    from hybridctl.remote.ssh import SshSettings, SshTarget
     from hybridctl.render.context import ADMIN_USER
 
     ips = node_ips(record.outputs)
@@ -179,18 +233,19 @@ def ssh_client_for(record: DeploymentRecord) -> object:
     return SshClient(SshTarget(host=ips[0], user=user), settings)
 
 
-def runner_for(record: DeploymentRecord) -> BoxRunner:
-    """The runner that reaches a deployment's compose project: Docker here, or SSH."""
+def box_for(record: DeploymentRecord) -> Box:
+    """The box that holds a deployment's compose project: Docker here, or SSH."""
     if is_local(record.provider):
-        from hybridctl.deploy.compose.compose import project_for
+        from hybridctl.deploy.compose.compose import check_engine, project_for
 
         project = project_for(record.name)
         if not project.bundle.is_dir():
             raise InputError(f"deployment {record.name} has no bundle at {project.bundle}")
-        from hybridctl.deploy.compose.compose import check_engine
-
         check_engine()
-        return LocalRunner(record.name, project.bundle)
-    from hybridctl.render.context import BUNDLE_DIR_ON_HOST
-
-    return SshRunner(ssh_client_for(record), project=ON_BOX_PROJECT, directory=BUNDLE_DIR_ON_HOST)
+        return LocalBox(record.name, project.bundle)
+    return RemoteBox(
+        ssh_client_for(record),
+        directory=BUNDLE_DIR_ON_HOST,
+        project=ON_BOX_PROJECT,
+        project_directory=True,
+    )
