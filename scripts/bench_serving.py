@@ -56,6 +56,7 @@ HTTPS_PORT, HTTP_PORT = 28443, 28080
 LOAD_CONTAINER = f"{NAME}-load"
 LOAD_LABEL = "hybridctl.bench=serving"
 LOAD_SCRIPT = Path(__file__).resolve().with_name("bench_serving_load.py")
+LOAD_PACKAGE = REPO / "hybridctl" / "bench"  # the load generator the script imports
 MODELS_DIR = REPO / ".cache" / "models"
 LOCAL_IMAGES = REPO / ".cache" / "local-images" / "images.yaml"  # written by local_images.sh
 MODEL_FILES = {"tinyllama-1.1b-chat-q4_k_m": "tinyllama-1.1b-q4_k_m.gguf"}  # shared cache names
@@ -387,13 +388,19 @@ def start_load_container(image: str, ca_cert: Path, scratch: Path) -> None:
     ca_file = scratch / "ca.crt"  # a readable copy: the image's user is not root
     shutil.copyfile(ca_cert, ca_file)
     ca_file.chmod(0o644)
+    package = scratch / "bench"  # the bench package, imported by the script beside it as `bench`
+    shutil.rmtree(package, ignore_errors=True)
+    shutil.copytree(LOAD_PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in [package, *package.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
     scratch.chmod(0o755)
     run(
         [
             "docker", "run", "-d", "--name", LOAD_CONTAINER, "--label", LOAD_LABEL,
             "--network", f"{NAME}_internal", "--cap-drop", "ALL",
             "--security-opt", "no-new-privileges:true",
-            "-v", f"{LOAD_SCRIPT}:/bench/load.py:ro", "-v", f"{ca_file}:/bench/ca.crt:ro",
+            "-v", f"{LOAD_SCRIPT}:/bench/load.py:ro", "-v", f"{package}:/bench/bench:ro",
+            "-v", f"{ca_file}:/bench/ca.crt:ro",
             "--entrypoint", "python3", image, "-c", "import time; time.sleep(4 * 3600)",
         ],
         120,

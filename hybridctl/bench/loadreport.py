@@ -5,7 +5,6 @@ Standard library only, like the rest of the bench.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -64,7 +63,7 @@ def summarize(
             "p50": _rounded(percentile(latencies, 0.5)),
             "p95": _rounded(percentile(latencies, 0.95)),
         },
-        "requests": [asdict(r) for r in records],
+        "requests": [r.brief() for r in records],
         "not_measured": "server-side queueing apart from compute; when the server reports no "
         "usage, generated tokens are counted from streamed chunks (capped at max_tokens)",
     }

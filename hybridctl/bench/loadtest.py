@@ -11,6 +11,11 @@ one chunk per token).
 Aggregated: requests per minute and generated tokens per second over the wall time of the
 whole run, latency and TTFT p50/p95, and every error. Not measured: the server's own queueing
 split from its compute, and network time beyond loopback or the box's own interface.
+
+The same generator drives scripts/bench_serving.py's batches (`generate` and `batch_json`):
+one kept-alive connection per client, opened before the clock starts, a server name for
+SNI and the Host header, whole (not streamed) answers, chosen response headers kept, and
+llama-server's own timings (prompt plus generation) as `server_ms`.
 """
 
 from __future__ import annotations
@@ -50,6 +55,20 @@ class RequestRecord:
     latency_s: float | None = None
     completion_tokens: int = 0
     error: str | None = None
+    # Kept for a serving batch (batch_json) and left out of the load test's own report:
+    status: int | None = None  # HTTP status; 0 when no answer came
+    prompt_tokens: int = 0
+    server_ms: float | None = None  # llama-server's timings: prompt_ms + predicted_ms
+    prompt_n: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # the kept ones that were present
+    reconnected: bool | None = None  # a kept-alive connection had to be opened again
+
+    def brief(self) -> dict[str, Any]:
+        """The fields the load test's report lists per request."""
+        return {name: getattr(self, name) for name in BRIEF_FIELDS}
+
+
+BRIEF_FIELDS = ("index", "ok", "ttft_s", "latency_s", "completion_tokens", "error")
 
 
 @dataclass
@@ -65,6 +84,11 @@ class LoadSettings:
     api_key: str | None = field(default=None, repr=False)
     ca_file: str | None = None  # verify https against this CA (a box's own) instead of the system's
     extra_body: dict[str, Any] = field(default_factory=dict)  # e.g. a gateway's cache control
+    stream: bool = True  # False: ask for the whole answer at once (no time to first token)
+    keep_alive: bool = False  # one connection per client, opened before the clock starts
+    server_name: str | None = None  # TLS server name and Host header, when not the URL's host
+    kept_headers: tuple[str, ...] = ()  # response headers to keep per request
+    unique_tag: str | None = None  # appended to the prompt with the index: no cache can answer
 
 
 def chat_completions_url(url: str) -> str:
@@ -82,12 +106,31 @@ def chat_completions_url(url: str) -> str:
     return urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, path, "", ""))
 
 
-def _connection(
-    endpoint: str, timeout_s: float, ca_file: str | None = None
+class NamedTLSConnection(http.client.HTTPConnection):
+    """HTTPS to an address, with SNI and the certificate check for another name (a proxy's)."""
+
+    def __init__(
+        self, host: str, port: int, context: ssl.SSLContext, server_name: str, timeout: float
+    ) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._context = context
+        self._server_name = server_name
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self._server_name)
+
+
+def open_connection(
+    endpoint: str, timeout_s: float, ca_file: str | None = None, server_name: str | None = None
 ) -> tuple[http.client.HTTPConnection, str]:
+    """A connection (not yet opened) to the endpoint's server, and the endpoint's path."""
     parsed = urllib.parse.urlsplit(endpoint)
     if parsed.scheme == "https":
         context = ssl.create_default_context(cafile=ca_file)  # verified, always
+        if server_name:
+            host, port = parsed.hostname or "", parsed.port or 443
+            return NamedTLSConnection(host, port, context, server_name, timeout_s), parsed.path
         return http.client.HTTPSConnection(
             parsed.netloc, timeout=timeout_s, context=context
         ), parsed.path
@@ -112,7 +155,7 @@ def tls_problem(url: str, timeout_s: float, ca_file: str | None = None) -> str |
     endpoint = chat_completions_url(url)
     if urllib.parse.urlsplit(endpoint).scheme != "https":
         return None
-    conn, _path = _connection(endpoint, timeout_s, ca_file)
+    conn, _path = open_connection(endpoint, timeout_s, ca_file)
     try:
         conn.connect()
     except ssl.SSLCertVerificationError as exc:
@@ -134,8 +177,14 @@ def untrusted(url: str, problem: str, ca_file: str | None) -> tuple[str, str]:
     )
 
 
-def _headers(api_key: str | None) -> dict[str, str]:
-    headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+def _headers(
+    api_key: str | None, stream: bool = True, server_name: str | None = None
+) -> dict[str, str]:
+    headers = {"Content-Type": "application/json"}
+    if stream:
+        headers["Accept"] = "text/event-stream"
+    if server_name:
+        headers["Host"] = server_name
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
     return headers
@@ -146,7 +195,7 @@ def discover_model(
 ) -> str | None:
     """The first model id the server lists at /v1/models, or None when it lists none."""
     models_path = endpoint.rsplit("/chat/completions", 1)[0] + "/models"
-    conn, path = _connection(models_path, timeout_s, ca_file)
+    conn, path = open_connection(models_path, timeout_s, ca_file)
     try:
         conn.request("GET", path, headers=_headers(api_key))
         response = conn.getresponse()
@@ -173,57 +222,122 @@ def _is_token_chunk(choice: dict[str, Any]) -> bool:
     return "content" in delta and delta["content"] is not None
 
 
-def one_request(index: int, settings: LoadSettings, endpoint: str) -> RequestRecord:
-    """Send one streaming chat completion and time it."""
+def request_body(index: int, settings: LoadSettings) -> dict[str, Any]:
+    """The chat completion request for one index (the prompt made unique when asked)."""
+    prompt = settings.prompt
+    if settings.unique_tag is not None:
+        prompt = f"{prompt} (request {settings.unique_tag}-{index})"
     body: dict[str, Any] = {
-        "messages": [{"role": "user", "content": settings.prompt}],
+        "messages": [{"role": "user", "content": prompt}],
         "max_tokens": settings.max_tokens,
-        "stream": True,
-        # Servers that support it (llama.cpp's server, vLLM, LiteLLM) then report exact usage.
-        "stream_options": {"include_usage": True},
+        "stream": settings.stream,
     }
+    if settings.stream:
+        # Servers that support it (llama.cpp's server, vLLM, LiteLLM) then report exact usage.
+        body["stream_options"] = {"include_usage": True}
     if settings.model:
         body["model"] = settings.model
     body.update(settings.extra_body)
-    conn, path = _connection(endpoint, settings.request_timeout_s, settings.ca_file)
+    return body
+
+
+def one_request(
+    index: int,
+    settings: LoadSettings,
+    endpoint: str,
+    conn: http.client.HTTPConnection | None = None,
+) -> RequestRecord:
+    """Send one chat completion and time it, on `conn` kept alive or on a connection of its own."""
+    own = conn is None
+    if conn is None:
+        conn, path = open_connection(
+            endpoint, settings.request_timeout_s, settings.ca_file, settings.server_name
+        )
+    else:
+        path = urllib.parse.urlsplit(endpoint).path
+    reconnected = None if own else conn.sock is None
+    body = json.dumps(request_body(index, settings))
+    headers = _headers(settings.api_key, settings.stream, settings.server_name)
     start = time.perf_counter()
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        if settings.stream:
+            record = _streamed(index, settings, response, start)
+        else:
+            record = _whole(index, settings, response, start)
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        conn.close()
+        latency = None if own else time.perf_counter() - start
+        error = f"{type(exc).__name__}: {exc}"
+        return RequestRecord(
+            index, False, latency_s=latency, error=error, status=0, reconnected=reconnected
+        )
+    finally:
+        if own:
+            conn.close()
+    record.reconnected = reconnected
+    if not own:
+        _ready_for_next(conn, response)
+    return record
+
+
+def _ready_for_next(conn: http.client.HTTPConnection, response: http.client.HTTPResponse) -> None:
+    """Leave a kept-alive connection ready for the next request, or closed (it then reopens)."""
+    if not response.isclosed():
+        try:
+            response.read()  # the rest of a stream after [DONE]: the chunked body's end
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            return
+    if response.will_close:
+        conn.close()
+
+
+def _kept(response: http.client.HTTPResponse, settings: LoadSettings) -> dict[str, str]:
+    found = ((name, response.getheader(name)) for name in settings.kept_headers)
+    return {name: value for name, value in found if value}
+
+
+def _streamed(
+    index: int, settings: LoadSettings, response: http.client.HTTPResponse, start: float
+) -> RequestRecord:
+    """Read a streamed answer chunk by chunk: time to first token, latency, tokens."""
+    status, headers = response.status, _kept(response, settings)
+    if status != 200:
+        detail = response.read(300).decode("utf-8", "replace").strip()
+        return RequestRecord(
+            index, False, error=f"HTTP {status}: {detail}", status=status, headers=headers
+        )
     ttft: float | None = None
     chunks = 0
     usage_tokens: int | None = None
     finish_reason: str | None = None
-    try:
-        conn.request("POST", path, body=json.dumps(body), headers=_headers(settings.api_key))
-        response = conn.getresponse()
-        if response.status != 200:
-            detail = response.read(300).decode("utf-8", "replace").strip()
-            return RequestRecord(index, False, error=f"HTTP {response.status}: {detail}")
-        while True:
-            line = response.readline()
-            if not line:
-                break
-            text = line.decode("utf-8", "replace").strip()
-            if not text.startswith("data:"):
-                continue
-            payload = text[5:].strip()
-            if payload == "[DONE]":
-                break
-            chunk = json.loads(payload)
-            if chunk.get("error"):
-                return RequestRecord(index, False, error=f"stream error: {chunk['error']}")
-            choice = _choice_of(chunk)
-            if _is_token_chunk(choice):
-                chunks += 1
-                if ttft is None:
-                    ttft = time.perf_counter() - start
-            finish_reason = choice.get("finish_reason") or finish_reason
-            usage = chunk.get("usage")
-            if isinstance(usage, dict) and usage.get("completion_tokens") is not None:
-                usage_tokens = int(usage["completion_tokens"])
-        latency = time.perf_counter() - start
-    except (OSError, ValueError, http.client.HTTPException) as exc:
-        return RequestRecord(index, False, error=f"{type(exc).__name__}: {exc}")
-    finally:
-        conn.close()
+    while True:
+        line = response.readline()
+        if not line:
+            break
+        text = line.decode("utf-8", "replace").strip()
+        if not text.startswith("data:"):
+            continue
+        payload = text[5:].strip()
+        if payload == "[DONE]":
+            break
+        chunk = json.loads(payload)
+        if chunk.get("error"):
+            return RequestRecord(
+                index, False, error=f"stream error: {chunk['error']}", status=status
+            )
+        choice = _choice_of(chunk)
+        if _is_token_chunk(choice):
+            chunks += 1
+            if ttft is None:
+                ttft = time.perf_counter() - start
+        finish_reason = choice.get("finish_reason") or finish_reason
+        usage = chunk.get("usage")
+        if isinstance(usage, dict) and usage.get("completion_tokens") is not None:
+            usage_tokens = int(usage["completion_tokens"])
+    latency = time.perf_counter() - start
     # Without usage, count chunks: llama.cpp-based servers send one per token, but
     # llama-cpp-python splits a token that ends inside a UTF-8 character over several chunks.
     tokens = usage_tokens if usage_tokens is not None else min(chunks, settings.max_tokens)
@@ -232,25 +346,94 @@ def one_request(index: int, settings: LoadSettings, endpoint: str) -> RequestRec
         # llama-cpp-python server started without --interrupt_requests False does this to a
         # running request when the next one arrives).
         return RequestRecord(
-            index, False, latency_s=latency, error="stream ended without a finish_reason"
+            index,
+            False,
+            latency_s=latency,
+            error="stream ended without a finish_reason",
+            status=status,
+            headers=headers,
         )
-    return RequestRecord(index, True, ttft_s=ttft, latency_s=latency, completion_tokens=tokens)
+    return RequestRecord(
+        index,
+        True,
+        ttft_s=ttft,
+        latency_s=latency,
+        completion_tokens=tokens,
+        status=status,
+        headers=headers,
+    )
 
 
-def run_load(settings: LoadSettings, progress: Any = None) -> dict[str, Any]:
-    """Run the load test and return its figures (no verdict)."""
-    endpoint = chat_completions_url(settings.url)
-    if settings.model is None:
-        settings.model = discover_model(
-            endpoint, settings.api_key, settings.request_timeout_s, settings.ca_file
+def _whole(
+    index: int, settings: LoadSettings, response: http.client.HTTPResponse, start: float
+) -> RequestRecord:
+    """Read a whole answer: latency to its last byte, usage, and llama-server's own timings."""
+    payload = response.read()
+    record = RequestRecord(
+        index,
+        response.status == 200,
+        latency_s=time.perf_counter() - start,
+        status=response.status,
+        headers=_kept(response, settings),
+    )
+    try:
+        answer = json.loads(payload)
+        usage = answer.get("usage") or {}
+        timings = answer.get("timings") or {}  # llama-server's own; LiteLLM passes them on
+    except (ValueError, AttributeError):
+        usage, timings = {}, {}
+    record.completion_tokens = int(usage.get("completion_tokens") or 0)
+    record.prompt_tokens = int(usage.get("prompt_tokens") or 0)
+    if "prompt_ms" in timings and "predicted_ms" in timings:
+        record.server_ms = float(timings["prompt_ms"]) + float(timings["predicted_ms"])
+        record.prompt_n = timings.get("prompt_n")
+    if response.status != 200:
+        detail = payload[:300].decode("utf-8", "replace").strip()
+        record.error = f"HTTP {response.status}: {detail}"
+    return record
+
+
+@dataclass
+class LoadRun:
+    """What one run of the generator saw: every answered request and the clock around them."""
+
+    records: list[RequestRecord]  # in index order
+    wall_s: float
+    connect_s: list[float]  # per kept-alive connection, opened before the clock (else empty)
+    unsent: int  # requests never sent: the time limit came first
+    stopped_by_deadline: bool
+
+
+def connect_all(
+    settings: LoadSettings, endpoint: str
+) -> tuple[list[http.client.HTTPConnection], list[float]]:
+    """One connection per client, opened (TCP and TLS) before the clock starts, and each's time."""
+    conns: list[http.client.HTTPConnection] = []
+    seconds: list[float] = []
+    for _ in range(settings.clients):
+        conn, _path = open_connection(
+            endpoint, settings.request_timeout_s, settings.ca_file, settings.server_name
         )
+        started = time.perf_counter()
+        conn.connect()
+        seconds.append(time.perf_counter() - started)
+        conns.append(conn)
+    return conns, seconds
+
+
+def generate(settings: LoadSettings, endpoint: str, progress: Any = None) -> LoadRun:
+    """Send settings.requests requests from settings.clients concurrent clients, and time them."""
     records: list[RequestRecord] = []
     lock = threading.Lock()
     next_index = [0]
-    deadline = time.monotonic() + settings.duration_limit_s
     stopped_by_deadline = [False]
+    conns: list[http.client.HTTPConnection | None] = [None] * settings.clients
+    connect_s: list[float] = []
+    if settings.keep_alive:
+        opened, connect_s = connect_all(settings, endpoint)
+        conns = list(opened)
 
-    def client() -> None:
+    def client(conn: http.client.HTTPConnection | None) -> None:
         while True:
             with lock:
                 if next_index[0] >= settings.requests:
@@ -260,7 +443,7 @@ def run_load(settings: LoadSettings, progress: Any = None) -> dict[str, Any]:
                     return
                 index = next_index[0]
                 next_index[0] += 1
-            record = one_request(index, settings, endpoint)
+            record = one_request(index, settings, endpoint, conn)
             with lock:
                 records.append(record)
                 done = len(records)
@@ -268,16 +451,55 @@ def run_load(settings: LoadSettings, progress: Any = None) -> dict[str, Any]:
                 progress(_progress_line(record, done, settings.requests))
 
     started = time.perf_counter()
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(settings.clients)]
+    deadline = time.monotonic() + settings.duration_limit_s
+    threads = [threading.Thread(target=client, args=(c,), daemon=True) for c in conns]
     for thread in threads:
         thread.start()
     for thread in threads:
         # A request cannot outlive its own socket timeout by much; this bounds the whole run.
         thread.join(timeout=max(0.0, deadline - time.monotonic()) + settings.request_timeout_s)
     wall = time.perf_counter() - started
+    for conn in conns:
+        if conn is not None:
+            conn.close()
     with lock:
         finished = sorted(records, key=lambda r: r.index)
-    return summarize(settings, endpoint, finished, wall, stopped_by_deadline[0])
+        unsent = settings.requests - next_index[0]
+    return LoadRun(finished, wall, connect_s, unsent, stopped_by_deadline[0])
+
+
+def batch_json(run: LoadRun) -> dict[str, Any]:
+    """A serving batch's JSON: the clock, the connections and every request's raw figures."""
+    requests = []
+    for r in run.records:
+        raw: dict[str, Any] = {"index": r.index, "reconnected": r.reconnected}
+        raw.update(latency_s=r.latency_s, status=r.status)
+        if r.status:  # an answer came: its headers, usage and the server's timings
+            raw["headers"] = r.headers
+            raw["completion_tokens"] = r.completion_tokens
+            raw["prompt_tokens"] = r.prompt_tokens
+            if r.server_ms is not None:
+                raw.update(server_ms=r.server_ms, prompt_n=r.prompt_n)
+        if r.error is not None:
+            raw["error"] = r.error
+        requests.append(raw)
+    return {
+        "wall_s": run.wall_s,
+        "connect_s": run.connect_s,
+        "unsent": run.unsent,
+        "requests": requests,
+    }
+
+
+def run_load(settings: LoadSettings, progress: Any = None) -> dict[str, Any]:
+    """Run the load test and return its figures (no verdict)."""
+    endpoint = chat_completions_url(settings.url)
+    if settings.model is None:
+        settings.model = discover_model(
+            endpoint, settings.api_key, settings.request_timeout_s, settings.ca_file
+        )
+    run = generate(settings, endpoint, progress)
+    return summarize(settings, endpoint, run.records, run.wall_s, run.stopped_by_deadline)
 
 
 def _progress_line(record: RequestRecord, done: int, total: int) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .result import BenchResult
+
 
 def _mean_sd(figure: dict[str, Any] | None, digits: int) -> str:
     if not figure or figure.get("mean") is None:
@@ -11,7 +13,7 @@ def _mean_sd(figure: dict[str, Any] | None, digits: int) -> str:
     return f"{figure['mean']:.{digits}f} ± {figure['stddev']:.{digits}f}"
 
 
-def table(result: dict[str, Any]) -> str:
+def table(result: BenchResult) -> str:
     header = (
         "model",
         "status",

@@ -19,6 +19,7 @@ from .ggufmeta import GGUFError, read_gguf
 from .machine import default_threads, llama_cpp_info, machine_info
 from .memory import machine_memory_mib
 from .planfile import ModelEntry, Plan
+from .result import BenchResult
 
 SCHEMA = "hybridctl-bench/1"
 METHOD = (
@@ -353,7 +354,7 @@ def judge(row: dict[str, Any], entry: ModelEntry) -> dict[str, Any]:
     return verdict
 
 
-def run_plan(plan: Plan) -> dict[str, Any]:
+def run_plan(plan: Plan) -> BenchResult:
     """Bench every model of the plan; the result dict is RESULT.json."""
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for warning in plan.warnings:

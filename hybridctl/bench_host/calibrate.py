@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hybridctl.bench.result import BenchResult
 from hybridctl.catalog.calibration_records import insert_efficiency
 from hybridctl.catalog.measurements import (
     insert_measurement,
@@ -15,7 +16,7 @@ from hybridctl.catalog.measurements import (
 )
 
 
-def bench_command(result: dict[str, Any]) -> str:
+def bench_command(result: BenchResult) -> str:
     """The command line that reproduces a bench run's settings (recorded with each efficiency)."""
     settings = result.get("settings") or {}
     parts = ["hybridctl bench"]
@@ -33,7 +34,7 @@ def bench_command(result: dict[str, Any]) -> str:
 
 
 def record_bench_result(
-    result: dict[str, Any], catalog_path: Path, catalog_files: set[str], model_ids: set[str]
+    result: BenchResult, catalog_path: Path, catalog_files: set[str], model_ids: set[str]
 ) -> list[str]:
     """Write measurements (catalog files only) and efficiencies (any file); returns what it did."""
     from hybridctl.planning.calibration import fit_efficiencies
@@ -65,7 +66,7 @@ def record_bench_result(
 
 
 def update_catalog(
-    result: dict[str, Any],
+    result: BenchResult,
     plan: dict[str, Any],
     catalog_path: Path | None,
     progress: Callable[[str], None],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,7 +125,7 @@ def note_typical_latency(
         )
 
 
-def write_out(result: dict[str, Any], out: Path | None) -> None:
+def write_out(result: Mapping[str, Any], out: Path | None) -> None:
     """Write the result JSON to --out, when given."""
     if out:
         out.write_text(json.dumps(result, indent=2) + "\n")

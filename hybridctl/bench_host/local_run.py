@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridctl.bench import defaults
+from hybridctl.bench.result import BenchResult
 from hybridctl.errors import InputError
 
 
@@ -15,7 +16,7 @@ def run_local_bench(
     progress: Callable[[str], None],
     *,
     timeout_s: float = defaults.LOCAL_RUN_TIMEOUT_S,
-) -> dict[str, Any]:
+) -> BenchResult:
     """Run `python -m hybridctl.bench run` on this machine in a child process, streaming progress.
 
     The bench runs in its own process (it starts one more per model), so a crash in llama.cpp
@@ -63,5 +64,5 @@ def run_local_bench(
                 f"the bench exited with {code} and no result: {' | '.join(tail[-5:])}",
                 hint="Run `python -m hybridctl.bench run --plan PLAN.json` to see all its output.",
             )
-        result: dict[str, Any] = json.loads(out_path.read_text())
+        result: BenchResult = json.loads(out_path.read_text())
     return result

@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hybridctl.bench.result import BenchResult
 from hybridctl.errors import OperationFailed
 
 
 class BenchInterrupted(OperationFailed):
     """The connection to the box was lost mid-bench; `partial` holds the finished models."""
 
-    def __init__(self, message: str, hint: str, partial: dict[str, Any] | None) -> None:
+    def __init__(self, message: str, hint: str, partial: BenchResult | None) -> None:
         super().__init__(message, hint=hint)
         self.partial = partial
 
@@ -35,7 +36,7 @@ def run_plan(
     install_deps: bool,
     out: Path | None,
     progress: Callable[[str], None],
-) -> dict[str, Any]:
+) -> BenchResult:
     """The bench's result: run here when `ssh` is None, else on the box through it."""
     if ssh is None:
         from hybridctl.bench_host.local_run import run_local_bench

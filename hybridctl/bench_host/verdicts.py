@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from hybridctl.bench.result import BenchResult
 from hybridctl.bench_host.tune_settings import Setting
 
 
-def verdict_lines(result: dict[str, Any]) -> list[str]:
+def verdict_lines(result: BenchResult) -> list[str]:
     """Plain verdict lines: what holds, what falls short and by how much (rich markup)."""
     lines = []
     for row in result.get("rows", []):

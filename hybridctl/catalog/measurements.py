@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from hybridctl.bench.result import BenchResult
 from hybridctl.errors import CatalogError, InputError
 
 _FIELD_ORDER = (
@@ -36,8 +38,8 @@ class MeasurementUpdate:
     fields: dict[str, Any]
 
 
-def machine_label(result: dict[str, Any]) -> str:
-    """A short description of the machine a result was measured on."""
+def machine_label(result: Mapping[str, Any]) -> str:
+    """A short description of the machine a result (a bench's or a tune report) was measured on."""
     machine = result.get("machine") or {}
     cpu = machine.get("cpu_model") or "unknown CPU"
     cpus = machine.get("logical_cpus")
@@ -51,7 +53,7 @@ def machine_label(result: dict[str, Any]) -> str:
 
 
 def updates_from_result(
-    result: dict[str, Any],
+    result: BenchResult,
     model_ids: set[str],
     *,
     catalog_files: set[str] | None = None,

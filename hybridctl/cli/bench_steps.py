@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from hybridctl.errors import UsageError
 
 if TYPE_CHECKING:
+    from hybridctl.bench.result import BenchResult
     from hybridctl.bench_host.load import LoadOptions
 
 
@@ -45,12 +46,12 @@ def models(
 
 
 def serving(
-    result: dict[str, Any],
+    result: BenchResult,
     deployment: str,
     catalog_path: Path | None,
     clients: int | None,
     max_tokens: int,
-) -> dict[str, Any]:
+) -> BenchResult:
     """The model figures plus the load test through the deployment's proxy and gateway."""
     from hybridctl.ops.servebench import with_serving
 
@@ -61,7 +62,7 @@ def serving(
 
 def box(
     deployment: str, cat: Any, tier: Any, plan: dict[str, Any], update_catalog: bool
-) -> dict[str, Any]:
+) -> BenchResult:
     """A local deployment's models, timed by its own model server, beside the plan's figures."""
     from hybridctl.catalog.deployments import load_record
     from hybridctl.ops.boxbench import bench_box
@@ -77,7 +78,7 @@ def box(
     )  # fmt: skip
 
 
-def finish(result: dict[str, Any], out: Path | None, as_json: bool) -> None:
+def finish(result: BenchResult, out: Path | None, as_json: bool) -> None:
     """Write the result to --out, when given, and show it."""
     from hybridctl.bench_host.load import write_out
 
@@ -92,7 +93,7 @@ def run_bench(
     install_deps: bool,
     out: Path | None,
     as_json: bool,
-) -> dict[str, Any]:
+) -> BenchResult:
     """The bench's result; an interrupted one shows the models that finished, then fails."""
     from hybridctl.bench_host.runs import BenchInterrupted, run_plan
 
@@ -111,7 +112,7 @@ def run_bench(
         raise
 
 
-def show(result: dict[str, Any], as_json: bool, *, partial: bool = False) -> None:
+def show(result: BenchResult, as_json: bool, *, partial: bool = False) -> None:
     from hybridctl.cli.output import console, print_json
 
     if as_json:
@@ -163,7 +164,7 @@ def tune(
     return report["best"] is not None
 
 
-def update_catalog(result: dict[str, Any], plan: dict[str, Any], catalog_path: Path | None) -> None:
+def update_catalog(result: BenchResult, plan: dict[str, Any], catalog_path: Path | None) -> None:
     from hybridctl.bench_host.calibrate import update_catalog as record
 
     record(result, plan, catalog_path, progress)

@@ -8,6 +8,7 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
+from hybridctl.bench.result import BenchResult
 from hybridctl.catalog.deployments import DeploymentRecord, deployment_dir
 from hybridctl.catalog.schema import Catalog, Tier
 from hybridctl.deploy.box.adapter import Box, box_for
@@ -146,7 +147,7 @@ def bench_box(
     prompt_tokens: int,
     gen_tokens: int,
     progress: Callable[[str], None],
-) -> dict[str, Any]:
+) -> BenchResult:
     """Every model the box serves, timed by its own server under its limits, beside the plan."""
     from hybridctl.deploy.compose.localfit import host_cpus
     from hybridctl.planning.speed import predict

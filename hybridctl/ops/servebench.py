@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hybridctl.bench import defaults
+from hybridctl.bench.result import BenchResult
 from hybridctl.catalog.deployments import DeploymentRecord, deployment_dir
 from hybridctl.catalog.schema import Catalog
 from hybridctl.deploy.box.adapter import Box, box_for
@@ -147,11 +148,11 @@ def _judge_volume(result: dict[str, Any], per_day: float | None) -> None:
         verdict["notes"].append(line)
 
 
-def merge(bench_result: dict[str, Any], serving: dict[str, Any]) -> dict[str, Any]:
+def merge(bench_result: BenchResult, serving: dict[str, Any]) -> BenchResult:
     """One report: the model figures and the serving stack's, with one verdict over both."""
-    merged = dict(bench_result)
+    merged = bench_result.copy()
     merged["serving"] = serving
-    verdict = dict(merged.get("verdict") or {"ok": True, "shortfalls": []})
+    verdict = (merged.get("verdict") or {"ok": True, "shortfalls": []}).copy()
     gaps = [f"serving: {gap}" for gap in serving["verdict"]["shortfalls"]]
     verdict["shortfalls"] = [*verdict.get("shortfalls", []), *gaps]
     verdict["ok"] = bool(verdict.get("ok", True)) and serving["verdict"]["ok"]
@@ -160,14 +161,14 @@ def merge(bench_result: dict[str, Any], serving: dict[str, Any]) -> dict[str, An
 
 
 def with_serving(
-    bench_result: dict[str, Any],
+    bench_result: BenchResult,
     name: str,
     catalog_path: Path | None,
     *,
     clients: int | None,
     max_tokens: int,
     progress: Callable[[str], None],
-) -> dict[str, Any]:
+) -> BenchResult:
     """`bench --deployment`: the model figures plus the serving load test, in one report."""
     from hybridctl.bench.loadreport import summary_text
     from hybridctl.catalog import load_catalog

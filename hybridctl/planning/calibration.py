@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hybridctl.bench.result import BenchResult
 from hybridctl.catalog.schema import SpeedEfficiency
 from hybridctl.planning.speed import quant_family
 
@@ -51,7 +52,7 @@ def row_fit(row: dict[str, Any], bandwidth_bytes_per_s: float) -> RowFit | None:
     )
 
 
-def _bandwidth(result: dict[str, Any], threads: int) -> float | None:
+def _bandwidth(result: BenchResult, threads: int) -> float | None:
     by_threads = ((result.get("bandwidth") or {}).get("by_threads")) or {}
     if not by_threads:
         return None
@@ -65,7 +66,7 @@ def _pooled(values: list[float | None]) -> float | None:
 
 
 def fit_efficiencies(
-    result: dict[str, Any], *, machine: str, command: str, today: str | None = None
+    result: BenchResult, *, machine: str, command: str, today: str | None = None
 ) -> tuple[list[SpeedEfficiency], list[str]]:
     """One efficiency per quantization family benched (its models pooled), and what was skipped.
 

@@ -8,8 +8,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from hybridctl.bench.result import BenchResult
 from hybridctl.errors import HybridctlError, InputError, OperationFailed
 from hybridctl.remote.ssh import (
     DEFAULT_REMOTE_PYTHON,
@@ -47,7 +48,7 @@ class RemoteBenchRun:
 
     target: str
     exit_code: int
-    result: dict[str, Any] | None
+    result: BenchResult | None
     connection_lost: bool = False
     remote_dir: str | None = None
     stderr_tail: str = ""
@@ -193,7 +194,7 @@ def _bench_on_box(
             one.write_text(json.dumps({**plan, "models": [model]}, indent=2))
             client.upload(one, f"{workdir}/plan-{index}.json")
 
-    results: list[dict[str, Any]] = []
+    results: list[BenchResult] = []
     for index, model in enumerate(models):
         name = str(model.get("name"))
         progress(f"[{index + 1}/{len(models)}] {name} on {client.target}")
@@ -212,7 +213,7 @@ def _bench_on_box(
         if code == SSH_EXIT_ERROR:
             run.connection_lost = True
             progress(f"connection to {client.target} lost while benching {name}")
-            late = _fetch_json(client, f"{workdir}/result-{index}.json")  # it may have finished
+            late = _fetch_result(client, f"{workdir}/result-{index}.json")  # it may have finished
             if late is not None:
                 results.append(late)
             break
@@ -221,7 +222,7 @@ def _bench_on_box(
                 f"the bench on {client.target} refused the plan for {name}: {tail_lines(tail)}",
                 hint="This is a hybridctl bug if the plan came from the catalog; please report it.",
             )
-        result = _fetch_json(client, f"{workdir}/result-{index}.json")
+        result = _fetch_result(client, f"{workdir}/result-{index}.json")
         if result is None:
             run.exit_code = max(run.exit_code, 1)
             progress(f"the bench for {name} exited {code} without a result")
@@ -235,14 +236,19 @@ def _bench_on_box(
     ]
 
 
-def merge_results(results: list[dict[str, Any]]) -> dict[str, Any]:
+def merge_results(results: list[BenchResult]) -> BenchResult:
     """One RESULT from per-model RESULTs of the same machine: rows joined, verdicts combined."""
-    merged = dict(results[0])
+    merged = results[0].copy()
     merged["rows"] = [row for result in results for row in result.get("rows", [])]
     shortfalls = [s for result in results for s in result.get("verdict", {}).get("shortfalls", [])]
     merged["verdict"] = {"ok": not shortfalls, "shortfalls": shortfalls}
     merged["finished_at"] = results[-1].get("finished_at")
     return merged
+
+
+def _fetch_result(client: SshClient, remote_path: str) -> BenchResult | None:
+    """A bench result (RESULT.json) from a file on the box, or None when missing or unreadable."""
+    return cast("BenchResult | None", _fetch_json(client, remote_path))
 
 
 def _fetch_json(client: SshClient, remote_path: str) -> dict[str, Any] | None:

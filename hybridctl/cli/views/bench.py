@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from hybridctl.bench.result import BenchResult
+
 
 def _fmt(value: Any, spec: str = ".1f") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def result_table(result: dict[str, Any]) -> Any:
+def result_table(result: BenchResult) -> Any:
     """A rich Table of a bench RESULT: one row per model, every figure with its spread."""
     from rich.table import Table
 
@@ -50,7 +52,7 @@ def result_table(result: dict[str, Any]) -> Any:
     return table
 
 
-def box_table(result: dict[str, Any]) -> Any:
+def box_table(result: BenchResult) -> Any:
     """A rich Table of a local box's bench: per model the plan's prediction beside the
     measurement, then the serving part's p95 at the promised concurrency."""
     from rich.table import Table
