@@ -40,7 +40,10 @@ def test_a_stand_in_file_calibrates_its_family_but_not_the_catalog_model(
     (record,) = loaded.speed_efficiencies[len(shipped) :]
     assert record.quant_family == "F16" and record.backend == "cpu"
     assert record.models == [TINYLLAMA] and record.threads == 1
-    assert record.at_slots == loaded.tier("2").parallel_slots and record.parallel_gain
+    if record.parallel_gain is None:  # other work slowed the slots run: left out, and said so
+        assert "is below 1" in result.stderr, result.stderr
+    else:
+        assert record.at_slots == loaded.tier("2").parallel_slots and record.parallel_gain >= 1
     assert record.command.startswith("hybridctl bench --tier 2 --model")
     assert not loaded.models[TINYLLAMA].measurements  # a stand-in is not the catalog's file
 
