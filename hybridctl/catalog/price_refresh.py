@@ -16,9 +16,9 @@ from hybridctl.catalog.price_snapshot import (
 )
 from hybridctl.catalog.schema import Catalog, Source
 from hybridctl.errors import InputError, OperationFailed
+from hybridctl.providers.base import missing_credentials
 from hybridctl.providers.prices import (
     FetchResult,
-    MissingCredentials,
     PricedOffer,
     Wanted,
     fetcher_for,
@@ -131,9 +131,9 @@ def _fetchers(
                 raise
             skipped.append(f"{provider}: {exc.message}")
     if not fetchers:
-        raise MissingCredentials(
-            "any provider",
+        raise missing_credentials(
             "HCLOUD_TOKEN (Hetzner), AWS credentials (AWS) or GCP_BILLING_API_KEY (GCP)",
+            "Credentials for every price source",
             "Or name one with --provider to see what it needs. Skipped: " + "; ".join(skipped),
         )
     return fetchers, skipped

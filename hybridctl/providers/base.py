@@ -86,6 +86,14 @@ def missing_credentials(variable: str, what: str, how: str) -> UsageError:
     return UsageError(f"{what} are missing: {variable} is not set", hint=how)
 
 
+def required_variable(env: Mapping[str, str], variable: str, what: str, how: str) -> str:
+    """A credential's value from the environment, or missing_credentials naming the variable."""
+    value = env.get(variable, "").strip()
+    if not value:
+        raise missing_credentials(variable, what, how)
+    return value
+
+
 MockOutputs = Callable[[str, int, dict[str, Any]], dict[str, Any]]
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from hybridctl.errors import OperationFailed, UsageError
+from hybridctl.errors import OperationFailed
 
 HOURS_PER_MONTH = 730  # the month the providers' own monthly figures use (24 x 365 / 12)
 
@@ -62,16 +62,6 @@ class FetchResult:
     priced: list[PricedOffer] = field(default_factory=list)
     missing: list[tuple[Wanted, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. the provider's shape differs
-
-
-class MissingCredentials(UsageError):
-    """A price source needs a credential that is not set (exit 2)."""
-
-    def __init__(self, provider: str, variables: str, how: str) -> None:
-        super().__init__(
-            f"no credentials to read {provider}'s prices: set {variables}",
-            hint=how,
-        )
 
 
 class PriceFetchError(OperationFailed):

@@ -6,10 +6,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hybridctl.providers.base import missing_credentials
 from hybridctl.providers.prices import (
     Fetcher,
     FetchResult,
-    MissingCredentials,
     PricedOffer,
     PriceFetchError,
     Wanted,
@@ -34,9 +34,9 @@ def client_from_environment() -> Any:
 
     session = boto3.Session()
     if session.get_credentials() is None:
-        raise MissingCredentials(
-            "AWS",
+        raise missing_credentials(
             CREDENTIAL_VARIABLES,
+            "Credentials to read AWS's prices",
             "Any IAM identity allowed pricing:GetProducts will do (the policy "
             "AWSPriceListServiceFullAccess, or that one action).",
         )
@@ -88,7 +88,9 @@ def _call(client: Any, request: dict[str, Any], offer: Wanted) -> Any:
     except Exception as exc:  # botocore's errors, without importing botocore here
         name = type(exc).__name__
         if name in ("NoCredentialsError", "PartialCredentialsError"):
-            raise MissingCredentials("AWS", CREDENTIAL_VARIABLES, str(exc)) from None
+            raise missing_credentials(
+                CREDENTIAL_VARIABLES, "Credentials to read AWS's prices", str(exc)
+            ) from None
         raise PriceFetchError(f"GetProducts for {offer.label} failed: {name}: {exc}") from None
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hybridctl.providers.base import required_variable
 from hybridctl.providers.prices import (
     Fetcher,
     FetchResult,
-    MissingCredentials,
     PricedOffer,
     PriceFetchError,
     Transport,
@@ -40,16 +40,14 @@ _SKIP = ("custom", "premium", "reserved", "sole tenancy", "extended", "virtual w
 
 
 def key_from(environ: Mapping[str, str]) -> str:
-    """The API key from the environment, or MissingCredentials naming the variable."""
-    key = environ.get(KEY_ENV, "").strip()
-    if not key:
-        raise MissingCredentials(
-            "GCP",
-            KEY_ENV,
-            "Create an API key in a project with the Cloud Billing API enabled (APIs & Services >"
-            f" Credentials) and export it as {KEY_ENV}; the catalog's public prices need no more.",
-        )
-    return key
+    """The API key from the environment, or the error naming the variable."""
+    return required_variable(
+        environ,
+        KEY_ENV,
+        "Credentials to read GCP's prices",
+        "Create an API key in a project with the Cloud Billing API enabled (APIs & Services >"
+        f" Credentials) and export it as {KEY_ENV}; the catalog's public prices need no more.",
+    )
 
 
 def skus(api_key: str, transport: Transport | None = None) -> list[dict[str, Any]]:

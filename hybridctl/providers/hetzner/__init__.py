@@ -10,7 +10,7 @@ from hybridctl.providers.base import (
     MockData,
     ProviderConfig,
     ProviderSupport,
-    missing_credentials,
+    required_variable,
 )
 
 SUPPORT = ProviderSupport(
@@ -40,14 +40,13 @@ SUPPORT = ProviderSupport(
 
 def credentials(region: str, env: Mapping[str, str]) -> ProviderConfig:
     """HCLOUD_TOKEN, as the hcloud provider's secret config (the location needs no config)."""
-    token = env.get("HCLOUD_TOKEN", "").strip()
-    if not token:
-        raise missing_credentials(
-            "HCLOUD_TOKEN",
-            "Hetzner Cloud credentials",
-            "Create an API token (Read & Write) in the Hetzner Cloud Console under Security > "
-            "API tokens, then `export HCLOUD_TOKEN=...` (use --plan to preview without one).",
-        )
+    token = required_variable(
+        env,
+        "HCLOUD_TOKEN",
+        "Hetzner Cloud credentials",
+        "Create an API token (Read & Write) in the Hetzner Cloud Console under Security > "
+        "API tokens, then `export HCLOUD_TOKEN=...` (use --plan to preview without one).",
+    )
     return ProviderConfig("hetzner", secret={"hcloud:token": token}, source="HCLOUD_TOKEN")
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hybridctl.providers.base import required_variable
 from hybridctl.providers.prices import (
     Fetcher,
     FetchResult,
-    MissingCredentials,
     PricedOffer,
     PriceFetchError,
     Transport,
@@ -26,16 +26,14 @@ _MAX_PAGES = 20
 
 
 def token_from(environ: Mapping[str, str]) -> str:
-    """The API token from the environment, or MissingCredentials naming the variable."""
-    token = environ.get(TOKEN_ENV, "").strip()
-    if not token:
-        raise MissingCredentials(
-            "Hetzner",
-            TOKEN_ENV,
-            "Create a read-only API token in the Hetzner Cloud Console (a project's Security > "
-            f"API tokens) and export it as {TOKEN_ENV}.",
-        )
-    return token
+    """The API token from the environment, or the error naming the variable."""
+    return required_variable(
+        environ,
+        TOKEN_ENV,
+        "Credentials to read Hetzner's prices",
+        "Create a read-only API token in the Hetzner Cloud Console (a project's Security > "
+        f"API tokens) and export it as {TOKEN_ENV}.",
+    )
 
 
 def server_types(token: str, transport: Transport | None = None) -> list[dict[str, Any]]:
