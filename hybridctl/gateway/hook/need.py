@@ -15,6 +15,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from .scoring import message_text
+
 MODEL_FILE = Path(__file__).with_name("need_model.json")
 # A request's kind shows in its first words and its question at its end; the middle of a long
 # text adds little, and a client cannot buy CPU time with a longer prompt.
@@ -157,15 +159,6 @@ class NeedModel:
         return sigmoid(logit(ids, dense, self.weights, self.dense_weights, self.bias))
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [p.get("text", "") for p in content if isinstance(p, dict)]
-        return "\n".join(part for part in parts if isinstance(part, str))
-    return ""
-
-
 def _user_message(messages: list[dict[str, Any]], order: Any) -> int | None:
     for index in order:
         message = messages[index]
@@ -181,7 +174,7 @@ def request_text(messages: list[dict[str, Any]]) -> str:
     if last is None:
         return ""
     first = _user_message(messages, range(last))
-    text = _text(messages[last].get("content"))
+    text = message_text(messages[last].get("content"))
     if first is None:
         return text
-    return _text(messages[first].get("content"))[:HEAD_CHARS] + "\n" + text
+    return message_text(messages[first].get("content"))[:HEAD_CHARS] + "\n" + text

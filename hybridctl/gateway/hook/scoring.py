@@ -58,7 +58,7 @@ FAQ_MAX_CHARS = 240
 SCAN_CHARS = 32_768
 
 
-def _text(content: Any) -> str:
+def message_text(content: Any) -> str:
     """The text of an OpenAI message content (a string or a list of parts)."""
     if isinstance(content, str):
         return content
@@ -89,13 +89,13 @@ def has_email(text: str) -> bool:
 def request_features(messages: list[dict[str, Any]], long_request_chars: int) -> dict[str, bool]:
     """Which of the hybrid strategy's complexity factors a chat request shows."""
     turns = [m for m in messages if isinstance(m, dict) and m.get("role") in ("user", "assistant")]
-    user_texts = [_text(m.get("content")) for m in turns if m.get("role") == "user"]
+    user_texts = [message_text(m.get("content")) for m in turns if m.get("role") == "user"]
     last = user_texts[-1] if user_texts else ""
     all_user = _bounded("\n".join(user_texts))
     multi_turn = len(user_texts) > 1 or any(m.get("role") == "assistant" for m in turns)
     analysis = bool(_ANALYSIS.search(all_user))
     creativity = bool(_CREATIVITY.search(all_user))
-    length = sum(len(_text(m.get("content"))) for m in turns)
+    length = sum(len(message_text(m.get("content"))) for m in turns)
     return {
         "multi_turn": multi_turn,
         "requires_analysis": analysis,
