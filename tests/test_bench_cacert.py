@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import shutil
 import ssl
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from hybridctl.bench import loadtest
 from hybridctl.cli.app import app
 from tests.record_fixtures import LOCAL_RECORD, save_test_record
 from tests.ssh_fixtures import SshServer
+from tests.tls_fixtures import QuietServer, make_ca, make_server_cert
 
 runner = CliRunner()
 CHUNKS = (
@@ -29,44 +29,6 @@ CHUNKS = (
         "usage": {"completion_tokens": 1},
     },
 )
-
-
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
-def make_ca(folder: Path, name: str) -> tuple[Path, Path]:
-    """A throwaway CA: its certificate and key (EC P-256, valid two days)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    ca, key = folder / f"{name}.pem", folder / f"{name}.key"
-    _openssl(
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", key.name, "-out", ca.name, "-days", "2", "-subj", f"/CN={name}",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        cwd=folder,
-    )  # fmt: skip
-    return ca, key
-
-
-def make_server_cert(folder: Path, ca: Path, ca_key: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 signed by the CA: certificate and key."""
-    cert, key, csr = folder / "server.pem", folder / "server.key", folder / "server.csr"
-    ext = folder / "server.ext"
-    ext.write_text(
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
-        "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
-        "authorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n"
-    )
-    _openssl(
-        "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", key.name, "-out", csr.name, "-subj", "/CN=127.0.0.1", cwd=folder,
-    )  # fmt: skip
-    _openssl(
-        "x509", "-req", "-in", csr.name, "-CA", str(ca), "-CAkey", str(ca_key),
-        "-CAcreateserial", "-out", cert.name, "-days", "2", "-extfile", ext.name, cwd=folder,
-    )  # fmt: skip
-    return cert, key
 
 
 @dataclass
@@ -103,13 +65,6 @@ def _handler(server: TlsServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass  # a client that refuses the certificate ends its handshake: expected here
-
-
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
     if shutil.which("openssl") is None:
@@ -120,7 +75,7 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
     cert, key = make_server_cert(folder, ca, ca_key)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
-    httpd = _QuietServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    httpd = QuietServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
     server = TlsServer(f"https://127.0.0.1:{httpd.server_address[1]}", ca, other_ca)
     httpd.RequestHandlerClass = _handler(server)

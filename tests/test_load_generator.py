@@ -12,14 +12,14 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hybridctl.bench import loadtest
-from tests.test_bench_cacert import _openssl, make_ca
+from tests.tls_fixtures import QuietServer, make_ca, make_server_cert
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "bench_serving_load.py"
@@ -91,15 +91,8 @@ def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass
-
-
 def _serve(stub: Stub, context: ssl.SSLContext | None = None) -> Iterator[Stub]:
-    httpd = _QuietServer(("127.0.0.1", 0), _handler(stub))
+    httpd = QuietServer(("127.0.0.1", 0), _handler(stub))
     if context is not None:
         httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
     scheme = "https" if context is not None else "http"
@@ -222,20 +215,9 @@ def test_a_server_name_is_the_tls_name_and_the_host(tmp_path: Path) -> None:
     if shutil.which("openssl") is None:
         pytest.skip("the openssl command is needed to make the throwaway CA")
     ca, ca_key = make_ca(tmp_path, "proxy-ca")
-    (tmp_path / "server.ext").write_text(
-        "subjectAltName=DNS:proxy.test\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
-    )
-    _openssl(
-        "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-        "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=proxy.test", cwd=tmp_path,
-    )  # fmt: skip
-    _openssl(
-        "x509", "-req", "-in", "server.csr", "-CA", str(ca), "-CAkey", str(ca_key),
-        "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext",
-        cwd=tmp_path,
-    )  # fmt: skip
+    cert, key = make_server_cert(tmp_path, ca, ca_key, "proxy.test")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(tmp_path / "server.pem", tmp_path / "server.key")
+    context.load_cert_chain(cert, key)
     for stub in _serve(Stub(), context):
         args = ["--requests", "2", "--concurrency", "1", "--cafile", str(ca)]
         result = _script(SCRIPT, stub.url, *args, "--server-name", "proxy.test")
