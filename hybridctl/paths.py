@@ -8,6 +8,7 @@ from pathlib import Path
 CATALOG_ENV = "HYBRIDCTL_CATALOG"
 STATE_ENV = "HYBRIDCTL_STATE_DIR"
 CACHE_ENV = "HYBRIDCTL_CACHE_DIR"
+PRICES_ENV = "HYBRIDCTL_PRICES"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _SOURCE_ROOT = _PACKAGE_DIR.parent
@@ -46,6 +47,15 @@ def cache_dir() -> Path:
         return Path(override)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "hybridctl"
+
+
+def prices_path() -> Path:
+    """The user's price snapshot (`hybridctl prices refresh`): $HYBRIDCTL_PRICES or XDG config."""
+    override = os.environ.get(PRICES_ENV)
+    if override:
+        return Path(override)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "hybridctl" / "prices.yaml"
 
 
 def not_a_file(path: Path) -> str | None:

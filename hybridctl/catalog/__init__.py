@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hybridctl.catalog.schema import Catalog, Model, Tier
 from hybridctl.errors import CatalogError, InputError
-from hybridctl.paths import default_catalog_path
+from hybridctl.paths import default_catalog_path, prices_path
 from hybridctl.suggest import close_matches
 
 __all__ = ["Catalog", "Report", "find_model", "find_tier", "load_catalog", "validate_catalog"]
@@ -50,10 +50,15 @@ def load_catalog(path: Path | None = None) -> Catalog:
         from hybridctl.catalog.cache import load_cached
 
         _cache[key] = load_cached(path, lambda p: validate_catalog(p).catalog)
+    prices = prices_path()
+    try:
+        mtime_ns = prices.stat().st_mtime_ns
+    except OSError:  # no snapshot (`prices refresh` writes one): the catalog's own prices
+        return _cache[key]
     from hybridctl.catalog.price_snapshot import with_snapshot
 
     # After the cache: the snapshot is its own file, read (and checked) when it changes.
-    return with_snapshot(_cache[key])
+    return with_snapshot(_cache[key], prices, mtime_ns)
 
 
 def find_tier(catalog: Catalog, tier_id: str) -> Tier:

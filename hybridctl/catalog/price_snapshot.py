@@ -14,7 +14,6 @@ from hybridctl.catalog.schema import Catalog, Offer, PositiveFloat, PriceSnapsho
 from hybridctl.errors import CatalogError, InputError
 from hybridctl.paths import not_a_file
 
-PRICES_ENV = "HYBRIDCTL_PRICES"
 _HEADER = (
     "# Server prices read from the providers' own price sources by `hybridctl prices refresh`.\n"
     "# hybridctl reads them over the catalog's offers (same provider, instance type and region).\n"
@@ -66,15 +65,6 @@ class SnapshotFile(Strict):
     @classmethod
     def _day(cls, value: object) -> object:
         return _day(value)
-
-
-def default_prices_path() -> Path:
-    """$HYBRIDCTL_PRICES, else prices.yaml in hybridctl's config folder (XDG)."""
-    override = os.environ.get(PRICES_ENV)
-    if override:
-        return Path(override)
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "hybridctl" / "prices.yaml"
 
 
 def read_snapshot(path: Path) -> SnapshotFile:
@@ -187,18 +177,13 @@ class _Applied:
 _last: list[_Applied] = []
 
 
-def with_snapshot(catalog: Catalog) -> Catalog:
-    """The catalog with the user's price snapshot over it, when there is one (else as it is)."""
-    path = default_prices_path()
-    try:
-        mtime = path.stat().st_mtime_ns
-    except OSError:  # none yet (`prices refresh` writes it): the catalog's own prices
-        return catalog
+def with_snapshot(catalog: Catalog, path: Path, mtime_ns: int) -> Catalog:
+    """The catalog with the price snapshot at path over it (applied once per file version)."""
     for applied in _last:
-        if applied.base is catalog and (applied.path, applied.mtime_ns) == (path, mtime):
+        if applied.base is catalog and (applied.path, applied.mtime_ns) == (path, mtime_ns):
             return applied.catalog
     result = apply_snapshot(catalog, read_snapshot(path), path)
-    _last[:] = [_Applied(path, mtime, catalog, result)]
+    _last[:] = [_Applied(path, mtime_ns, catalog, result)]
     return result
 
 

@@ -80,11 +80,11 @@ def refresh_prices(
 
     from hybridctl.catalog import load_catalog
     from hybridctl.catalog.price_refresh import refresh
-    from hybridctl.catalog.price_snapshot import default_prices_path
+    from hybridctl.paths import prices_path
 
     done = refresh(
         load_catalog(catalog),
-        out=out or default_prices_path(),
+        out=out or prices_path(),
         today=_today(),
         environ=os.environ,
         provider=provider,
@@ -103,9 +103,10 @@ def show_prices(
     Example: hybridctl prices show
     """
     from hybridctl.catalog import load_catalog
-    from hybridctl.catalog.price_snapshot import default_prices_path, read_snapshot
+    from hybridctl.catalog.price_snapshot import read_snapshot
+    from hybridctl.paths import prices_path
 
-    path = out or default_prices_path()
+    path = out or prices_path()
     snapshot = read_snapshot(path) if path.exists() else None
     _print_snapshot(path, snapshot, load_catalog(catalog), as_json)
 
