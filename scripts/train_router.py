@@ -19,8 +19,11 @@ training split (the rest is held out); with --gsm8k-proxy also on GSM8K's traini
 labelled problem of that kind may be trained on. GSM8K's labelled test prompts and MT-Bench
 (8 kinds: writing, roleplay, reasoning, math, coding, extraction, STEM, humanities; each turn
 scored 1-10 by GPT-4 for both models) are never trained on, only measured: APGR with a 95%
-bootstrap interval, MT-Bench also by kind and by turn. Writes the weights with their provenance
-and held-out scores to OUT (default: the shipped model file).
+bootstrap interval, MT-Bench also by kind and by turn. With --alpaca-eval, also measured (never
+trained on): AlpacaEval's 805 open instructions (https://github.com/tatsu-lab/alpaca_eval), where
+GPT-4 judged each small open model's answer against GPT-4 Turbo's (gpt-4-1106-preview, the strong
+model here too). Writes the weights with their provenance and held-out scores to OUT (default:
+the shipped model file).
 
 Example: python scripts/train_router.py ~/src/RouteLLM --out hybridctl/gateway/hook/need_model.json
 """
@@ -51,6 +54,18 @@ GSM8K_FILE = "routellm/evals/gsm8k/gsm8k_responses.csv"
 GSM8K_TRAIN = "routellm/evals/gsm8k/train.jsonl"  # GSM8K's training split: no model's answers
 MT_BENCH_QUESTIONS = "routellm/evals/mt_bench/question.jsonl"
 MT_BENCH_JUDGEMENTS = "routellm/evals/mt_bench/judgements.jsonl"
+ALPACA_EVAL_SOURCE = "https://github.com/tatsu-lab/alpaca_eval"
+ALPACA_EVAL_ANNOTATIONS = "results/{model}/weighted_alpaca_eval_gpt4_turbo/annotations.json"
+# Small open models of the size a box runs (1-7B parameters). Each annotation's `preference` is
+# 1 + P(the model's answer is preferred over GPT-4 Turbo's); the strong model's quality is 0.5,
+# its own answer against itself.
+ALPACA_EVAL_WEAK = (
+    "FuseChat-Llama-3.2-1B-Instruct",
+    "gemma-2b-it",
+    "gemma-7b-it",
+    "OpenHermes-2.5-Mistral-7B",
+)
+ALPACA_EVAL_STRONG = 0.5
 WEAK_COLUMNS = ("mistralai/Mixtral-8x7B-Instruct-v0.1", "weak")
 STRONG_COLUMNS = ("gpt-4-1106-preview", "strong")
 DIMENSIONS = 2**15
@@ -167,6 +182,58 @@ def read_mt_bench(folder: Path) -> list[route_eval.Prompt]:
     return [turn.prompt for turn in read_mt_bench_turns(folder)]
 
 
+@dataclass(frozen=True)
+class Instruction:
+    """One AlpacaEval instruction: its source set (helpful_base, koala, oasst, selfinstruct,
+    vicuna) and each small model's chance of beating GPT-4 Turbo's answer to it."""
+
+    text: str
+    subset: str
+    weak: dict[str, float]
+
+
+def read_alpaca_eval(folder: Path) -> list[Instruction]:
+    """AlpacaEval's instructions with every small model's judged preference found under folder."""
+    instructions: dict[str, Instruction] = {}
+    for name in ALPACA_EVAL_WEAK:
+        path = folder / ALPACA_EVAL_ANNOTATIONS.format(model=name)
+        if not path.exists():
+            continue
+        for row in json.loads(path.read_text(encoding="utf-8")):
+            if row.get("preference") is None:  # the judge gave no answer
+                continue
+            text = row["instruction"]
+            entry = instructions.setdefault(text, Instruction(text, row["dataset"], {}))
+            entry.weak[name] = float(row["preference"]) - 1.0
+    return list(instructions.values())
+
+
+def alpaca_eval_scores(model: need.NeedModel, instructions: list[Instruction]) -> dict:
+    """APGR against GPT-4 Turbo for each small model, and for their mean by source set."""
+    names = [n for n in ALPACA_EVAL_WEAK if any(n in i.weak for i in instructions)]
+    complete = [i for i in instructions if all(n in i.weak for n in names)]
+
+    def prompts(rows: list[Instruction], names: list[str]) -> list[route_eval.Prompt]:
+        return [
+            route_eval.Prompt(
+                i.text, sum(i.weak[n] for n in names) / len(names), ALPACA_EVAL_STRONG
+            )
+            for i in rows
+        ]
+
+    out: dict = {"models": {n: _public(evaluate(model, prompts(complete, [n]))) for n in names}}
+    mean = evaluate(model, prompts(complete, names))
+    out["mean_of_models"] = _public(mean)
+    out["curve"] = gap_recovered_at_shares(prompts(complete, names), mean["scores"])
+    out["subsets"] = {
+        subset: _public(
+            evaluate(model, prompts([i for i in complete if i.subset == subset], names))
+        )
+        for subset in sorted({i.subset for i in complete})
+    }
+    return out
+
+
 def train(
     examples_in: list[tuple[str, float]],
     seed: int = 0,
@@ -219,6 +286,14 @@ def model_data(
 
 
 BOOTSTRAP_ROUNDS = 1000
+# Each kind of traffic the planner knows (tiers.yaml routing.need_curves), and the measured set
+# whose held-out curve stands for it.
+TRAFFIC_SETS = {
+    "open_requests": "alpaca_eval",
+    "conversations": "mt_bench",
+    "questions": "mmlu_held_out",
+    "word_problems": "gsm8k",
+}
 
 
 def evaluate(
@@ -235,6 +310,15 @@ def evaluate(
         "gap": round(sum(p.strong - p.weak for p in prompts) / len(prompts), 4),
         "scores": scores,
     }
+
+
+SHARES = [share / 100 for share in range(5, 100, 5)]
+
+
+def gap_recovered_at_shares(prompts: list[route_eval.Prompt], scores: list[float]) -> dict:
+    """The cost-quality curve: the gap recovered at each strong-call share (5%, 10%, ...)."""
+    curve = route_eval.gap_curve(prompts, scores)
+    return {f"{share:.2f}": round(route_eval.at_share(curve, share).pgr, 2) for share in SHARES}
 
 
 def _public(result: dict) -> dict:
@@ -254,6 +338,10 @@ def mt_bench_scores(model: need.NeedModel, turns: list[Turn]) -> dict:
         if part:
             result = evaluate(model, [t.prompt for t in part], [t.question for t in part])
             out[name] = _public(result)
+            if name == "all":
+                out[name]["curve"] = gap_recovered_at_shares(
+                    [t.prompt for t in part], result["scores"]
+                )
     return out
 
 
@@ -268,6 +356,16 @@ def main(argv: list[str] | None = None) -> int:
         help="also train on GSM8K's training problems labelled by their solution's length "
         "(off: it lowered every held-out score)",
     )
+    parser.add_argument(
+        "--alpaca-eval",
+        type=Path,
+        default=None,
+        metavar="CLONE",
+        help=f"also measure on AlpacaEval: a clone of {ALPACA_EVAL_SOURCE} (never trained on)",
+    )
+    parser.add_argument(
+        "--alpaca-eval-commit", default=None, help="the AlpacaEval commit the data came from"
+    )
     args = parser.parse_args(argv)
     mmlu_files = sorted(args.data.glob(MMLU_GLOB))
     if not mmlu_files:
@@ -277,6 +375,12 @@ def main(argv: list[str] | None = None) -> int:
     gsm8k = read_results(gsm8k_path) if gsm8k_path.exists() else []
     gsm8k_train = read_gsm8k_train(args.data / GSM8K_TRAIN) if args.gsm8k_proxy else []
     mt_bench = read_mt_bench_turns(args.data)
+    alpaca = read_alpaca_eval(args.alpaca_eval) if args.alpaca_eval else []
+    if args.alpaca_eval and not alpaca:
+        sys.exit(
+            f"no {ALPACA_EVAL_ANNOTATIONS.format(model='MODEL')} for any of "
+            f"{', '.join(ALPACA_EVAL_WEAK)} under {args.alpaca_eval}; clone {ALPACA_EVAL_SOURCE}"
+        )
     training = [p for p in mmlu if not held_out(p)]
     test = [p for p in mmlu if held_out(p)]
     weights, dense_weights, bias = train([(p.text, target(p)) for p in training] + gsm8k_train)
@@ -287,10 +391,12 @@ def main(argv: list[str] | None = None) -> int:
             *([f"{SOURCE}/blob/main/{GSM8K_TRAIN}"] if gsm8k_train else []),
             f"{SOURCE}/blob/main/{GSM8K_FILE}",
             f"{SOURCE}/blob/main/{MT_BENCH_JUDGEMENTS}",
+            *([f"{ALPACA_EVAL_SOURCE}/tree/main/{ALPACA_EVAL_ANNOTATIONS}"] if alpaca else []),
         ],
         "weak_model": WEAK_COLUMNS[0],
         "strong_model": STRONG_COLUMNS[0],
         "source_commit": args.commit,
+        **({"alpaca_eval_commit": args.alpaca_eval_commit} if alpaca else {}),
         "label": "(1 + strong - weak) / 2: 1 when only the strong model is right",
         "trained": datetime.date.today().isoformat(),
         "split": f"MMLU prompts with CRC-32(prompt) mod 10 >= {HELD_OUT_PER_10} trained on "
@@ -301,7 +407,9 @@ def main(argv: list[str] | None = None) -> int:
             if gsm8k_train
             else ""
         )
-        + "GSM8K's labelled test prompts and MT-Bench never trained on, only measured (APGR "
+        + "GSM8K's labelled test prompts, MT-Bench"
+        + (" and AlpacaEval" if alpaca else "")
+        + " never trained on, only measured (APGR "
         f"with a 95% bootstrap interval, {BOOTSTRAP_ROUNDS} rounds; MT-Bench resampled by "
         "question)",
         "prior_weights": {
@@ -318,30 +426,35 @@ def main(argv: list[str] | None = None) -> int:
     }
     data = model_data(weights, dense_weights, bias, provenance)
     model = need.NeedModel(data)  # measured as shipped: with the rounded weights
+    if alpaca:
+        scores["alpaca_eval"] = alpaca_eval_scores(model, alpaca)
     if mt_bench:
         parts = mt_bench_scores(model, mt_bench)
         scores["mt_bench"] = {**parts.pop("all"), "parts": parts}
     for name, prompts in (("mmlu_held_out", test), ("gsm8k", gsm8k)):
         if prompts:
             result = evaluate(model, prompts)
-            scores[name] = _public(result)
+            scores[name] = {
+                **_public(result),
+                "curve": gap_recovered_at_shares(prompts, result["scores"]),
+            }
             # The need at each strong-call share on held-out prompts: what policy thresholds use.
             if name == "mmlu_held_out":
-                curve = route_eval.gap_curve(prompts, result["scores"])
-                # The cost-quality curve the planner reads (tiers.yaml routing.need_curve).
-                provenance["gap_recovered_at_share"] = {
-                    f"{share / 100:.2f}": round(route_eval.at_share(curve, share / 100).pgr, 2)
-                    for share in range(5, 100, 5)
-                }
                 provenance["need_at_share"] = {
-                    f"{share / 100:.2f}": round(
-                        route_eval.threshold_for_share(result["scores"], share / 100), 4
+                    f"{share:.2f}": round(
+                        route_eval.threshold_for_share(result["scores"], share), 4
                     )
-                    for share in range(5, 100, 5)
+                    for share in SHARES
                 }
+    # The cost-quality curve of each kind of traffic, as tiers.yaml routing.need_curves has it.
+    provenance["gap_recovered_by_traffic"] = {
+        kind: scores[name].pop("curve")
+        for kind, name in TRAFFIC_SETS.items()
+        if "curve" in scores.get(name, {})
+    }
     args.out.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n")
     summary = {"out": str(args.out), "kept_weights": len(data["weights"]), **scores}
-    summary["gap_recovered_at_share"] = provenance.get("gap_recovered_at_share")
+    summary["gap_recovered_by_traffic"] = provenance["gap_recovered_by_traffic"]
     print(json.dumps(summary))
     return 0
 

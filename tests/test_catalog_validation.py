@@ -142,6 +142,12 @@ CASES = [
         ["routing.routes.large[0]", "unknown cloud model 'gpt-5o'", "did you mean 'gpt-4o'"],
     ),
     (
+        "unknown-traffic",
+        lambda t: _replace(t, "  traffic: open_requests\n", "  traffic: open_request\n"),
+        ("  traffic: open_request", 1),
+        ["routing.traffic", "'open_request' has no curve", "did you mean 'open_requests'"],
+    ),
+    (
         "undeployable-provider",
         lambda t: _replace(
             t,

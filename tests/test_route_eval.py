@@ -231,7 +231,11 @@ def test_training_script_writes_a_model_the_hook_can_load(tmp_path: Path) -> Non
     assert set(bench["parts"]) == {"writing", "math", "first_turns", "multi_turn"}
     assert all(part["prompts"] == 2 for part in bench["parts"].values())
     assert len(bench["ci95"]) == 2 and len(provenance["scores"]["gsm8k"]["ci95"]) == 2
-    assert len(provenance["gap_recovered_at_share"]) == 19
+    # The cost-quality curve of each kind of traffic measured (no AlpacaEval here).
+    curves = provenance["gap_recovered_by_traffic"]
+    assert set(curves) == {"conversations", "questions", "word_problems"}
+    assert all(len(curve) == 19 for curve in curves.values())
+    assert summary["gap_recovered_by_traffic"] == curves
     assert 0.0 <= held_out["apgr"] <= 1.0
     assert len(provenance["need_at_share"]) == 19
     assert all(0 < model.need(row.text) < 1 for row in read_prompts(SAMPLE))
@@ -249,6 +253,57 @@ def test_training_script_takes_gsm8k_training_problems_only_when_asked(tmp_path:
     provenance = need.NeedModel.load(out).data["provenance"]
     assert provenance["proxy_prompts"] == 10  # GSM8K's training problems, no model labels
     assert any(source.endswith("train.jsonl") for source in provenance["sources"])
+
+
+def _alpaca_eval_folder(root: Path) -> Path:
+    """Two of the small models' AlpacaEval annotations, in the repository's layout: each
+    instruction's judged preference of the model's answer over GPT-4 Turbo's (1 to 2)."""
+    rows = list(csv.DictReader(SAMPLE.open()))[:10]
+    for name, offset in (("gemma-2b-it", 0.0), ("FuseChat-Llama-3.2-1B-Instruct", 0.3)):
+        folder = root / "results" / name / "weighted_alpaca_eval_gpt4_turbo"
+        folder.mkdir(parents=True)
+        annotations = [
+            {
+                "instruction": row["prompt"],
+                "dataset": "vicuna" if i % 2 else "oasst",
+                # The judge gives no preference for one instruction of one model: left out.
+                "preference": None if (i, offset) == (3, 0.0) else 1.0 + offset + 0.05 * i,
+            }
+            for i, row in enumerate(rows)
+        ]
+        (folder / "annotations.json").write_text(json.dumps(annotations))
+    return root
+
+
+def test_training_script_measures_alpaca_eval_without_training_on_it(tmp_path: Path) -> None:
+    data = _routellm_folder(tmp_path / "RouteLLM")
+    alpaca = _alpaca_eval_folder(tmp_path / "alpaca_eval")
+    out = tmp_path / "model.json"
+    script = str(REPO / "scripts" / "train_router.py")
+    plain = tmp_path / "plain.json"
+    for target, extra in ((out, ["--alpaca-eval", str(alpaca)]), (plain, [])):
+        done = subprocess.run(
+            [sys.executable, script, str(data), "--out", str(target), *extra],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    model = need.NeedModel.load(out)
+    measured = model.data["provenance"]["scores"]["alpaca_eval"]
+    assert set(measured["models"]) == {"gemma-2b-it", "FuseChat-Llama-3.2-1B-Instruct"}
+    # Only the instructions both models were judged on; the strong model is GPT-4 Turbo (0.5).
+    assert all(part["prompts"] == 9 for part in measured["models"].values())
+    assert measured["models"]["gemma-2b-it"]["gap"] == pytest.approx(0.5 - 2.1 / 9, abs=1e-4)
+    assert measured["mean_of_models"]["prompts"] == 9
+    assert set(measured["subsets"]) == {"oasst", "vicuna"}
+    assert "open_requests" in model.data["provenance"]["gap_recovered_by_traffic"]
+    assert "AlpacaEval never trained on" in model.data["provenance"]["split"].replace(",", "")
+    # Measured only: the weights are those of the run without it.
+    assert model.data["weights"] == need.NeedModel.load(plain).data["weights"]
+    missing = subprocess.run(
+        [sys.executable, script, str(data), "--out", str(out), "--alpaca-eval", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert missing.returncode != 0 and "github.com/tatsu-lab/alpaca_eval" in missing.stderr
 
 
 def test_a_bootstrap_interval_holds_the_apgr_and_resamples_whole_groups() -> None:

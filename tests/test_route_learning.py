@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from hybridctl.catalog import load_catalog
 from hybridctl.cli.app import app
+from hybridctl.errors import InputError
 from hybridctl.gateway.hook import need
 from hybridctl.gateway.route_record import MIN_CHECKED, parse_record, refit
 from hybridctl.planning.capacity import tier_load
@@ -192,11 +193,12 @@ def test_route_refit_says_how_to_save_the_record_when_the_file_has_none(tmp_path
     assert "hybrid_need_requests" in err and "/metrics/" in err
 
 
-def test_the_catalogs_curve_is_the_shipped_models() -> None:
-    curve = CATALOG.routing.need_curve
-    assert curve is not None
-    shipped = need.NeedModel.load().data["provenance"]["gap_recovered_at_share"]
-    assert {f"{share:.2f}": pgr for share, pgr in curve.gap_recovered.items()} == shipped
+def test_the_catalogs_curves_are_the_shipped_models() -> None:
+    shipped = need.NeedModel.load().data["provenance"]["gap_recovered_by_traffic"]
+    curves = CATALOG.routing.need_curves
+    assert set(curves) == set(shipped) and CATALOG.routing.traffic in curves
+    for kind, curve in curves.items():
+        assert {f"{share:.2f}": pgr for share, pgr in curve.gap_recovered.items()} == shipped[kind]
 
 
 def test_the_router_share_comes_from_the_strategys_targets_and_the_tiers_models() -> None:
@@ -206,22 +208,55 @@ def test_the_router_share_comes_from_the_strategys_targets_and_the_tiers_models(
     assert with_complex is not None and without is not None
     assert with_complex.local_share == pytest.approx(1 - targets["large"])
     assert without.local_share == pytest.approx(1 - targets["medium"])
-    assert "need_shares" in without.source and "RouteLLM" in without.source
+    assert "need_shares" in without.source and "alpaca_eval" in without.source
     load = tier_load(CATALOG, CATALOG.tier("1"), Workload(requests_per_day=10, complex_share=0))
     assert load.local_share == pytest.approx(without.local_share)  # the plan's cap
 
 
 def test_the_cost_of_quality_reads_the_curve() -> None:
-    routing = CATALOG.routing
-    assert routing.need_curve is not None
-    points = routing.need_curve.gap_recovered
-    assert gap_recovered(routing, 0.0) == 0.0 and gap_recovered(routing, 1.0) == 1.0
-    assert gap_recovered(routing, 0.30) == pytest.approx(points[0.3])
-    between = gap_recovered(routing, 0.325)
+    curve = CATALOG.routing.need_curves["questions"]
+    points = curve.gap_recovered
+    assert gap_recovered(curve, 0.0) == 0.0 and gap_recovered(curve, 1.0) == 1.0
+    assert gap_recovered(curve, 0.30) == pytest.approx(points[0.3])
+    between = gap_recovered(curve, 0.325)
     assert between == pytest.approx((points[0.3] + points[0.35]) / 2)
-    needed = cloud_for_quality(routing, 0.8)
-    assert needed is not None and points[needed] >= 0.8
+    needed = cloud_for_quality(curve, 0.8)
+    assert points[needed] >= 0.8
     assert all(pgr < 0.8 for share, pgr in points.items() if share < needed)
+
+
+def test_the_cost_of_quality_follows_the_kind_of_traffic() -> None:
+    tier = CATALOG.tier("1")
+    default = router_share(CATALOG, tier)
+    questions = router_share(CATALOG, tier, traffic="questions")
+    assert default is not None and questions is not None
+    assert default.traffic == CATALOG.routing.traffic == "open_requests"
+    assert questions.traffic == "questions" and "MMLU" in questions.source
+    # The same operating point: only what its cloud calls recover differs.
+    assert default.local_share == questions.local_share
+    open_curve = CATALOG.routing.need_curves["open_requests"]
+    assert default.gap_recovered == pytest.approx(gap_recovered(open_curve, default.cloud_share))
+    assert questions.gap_recovered is not None and default.gap_recovered is not None
+    assert questions.gap_recovered > default.gap_recovered
+    with pytest.raises(InputError, match="did you mean 'questions'"):
+        router_share(CATALOG, tier, traffic="question")
+
+
+def test_recommend_takes_the_kind_of_traffic_and_refuses_an_unknown_one() -> None:
+    runner = CliRunner()
+    base = ["recommend", "--requests-per-day", "3000", "--json"]
+    plans = {}
+    for kind in ("open_requests", "questions"):
+        done = runner.invoke(app, [*base, "--traffic", kind])
+        assert done.exit_code == 0, done.output
+        plans[kind] = json.loads(done.stdout)["hybrid"]["router"]
+    assert plans["open_requests"]["traffic"] == "open_requests"
+    assert plans["questions"]["gap_recovered"] > plans["open_requests"]["gap_recovered"]
+    text = runner.invoke(app, ["recommend", "--requests-per-day", "3000"])
+    assert "no better than a random pick" in " ".join(text.stdout.split())
+    bad = runner.invoke(app, [*base, "--traffic", "chat_turns"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+    assert "open_requests" in bad.output
 
 
 def test_recommend_states_where_its_local_share_comes_from() -> None:

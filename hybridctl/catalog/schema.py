@@ -361,8 +361,8 @@ class UserTierPolicy(Strict):
 
 
 class NeedCurve(Strict):
-    """The need model's held-out cost-quality curve: strong-call share -> share of the weak-to-
-    strong quality gap recovered (hybridctl/gateway/hook/need_model.json's provenance)."""
+    """The need model's held-out cost-quality curve on one kind of traffic: strong-call share ->
+    share of the weak-to-strong quality gap recovered (need_model.json's provenance)."""
 
     gap_recovered: dict[Fraction, Fraction] = Field(min_length=2)
     source: Source
@@ -388,7 +388,10 @@ class Routing(Strict):
     # Strategy -> route -> the share of requests the need model alone sends past the small local
     # model (medium) and to the large route; the policy's need thresholds give these shares.
     need_shares: dict[Strategy, dict[RouteName, Fraction]] = {}
-    need_curve: NeedCurve | None = None
+    # Kind of traffic -> the need model's cost-quality curve measured on such requests, and the
+    # kind the plan assumes unless told (recommend --traffic).
+    need_curves: dict[str, NeedCurve] = {}
+    traffic: str | None = None
     cache_ttl_s: Integer = Field(ge=0)
     # The largest request body the proxy passes to the gateway; None: sized from the longest
     # context the box serves (hybridctl.render.context.request_limit_mib).

@@ -126,6 +126,17 @@ def recommend_cmd(
             help="Ceiling on boxes behind a load balancer (the answer says when more would do).",
         ),
     ] = 1,
+    traffic: Annotated[
+        str | None,
+        typer.Option(
+            "--traffic",
+            metavar="KIND",
+            help="The kind of requests, for what the router's cloud calls recover of the "
+            "quality gap: a kind in the catalog's routing.need_curves (shipped: open_requests, "
+            "the default; conversations; questions; word_problems).",
+            show_default=False,
+        ),
+    ] = None,
     cloud_baseline: Annotated[
         CloudBaseline,
         typer.Option(

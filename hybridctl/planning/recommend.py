@@ -15,7 +15,7 @@ from hybridctl.planning.results import (
     NoFeasiblePlan,
     Recommendation,
 )
-from hybridctl.planning.router_share import router_share
+from hybridctl.planning.router_share import need_curve, router_share
 from hybridctl.planning.verdict import verdict
 from hybridctl.planning.workload import MAX_REQUESTS_PER_DAY, Workload
 
@@ -28,6 +28,7 @@ def recommend(catalog: Catalog, workload: Workload) -> Recommendation:
     Raises NoFeasiblePlan when the cloud is ruled out (local-only, or over the budget) and no
     box carries the workload either.
     """
+    need_curve(catalog.routing, workload.traffic)  # an unknown kind of traffic: exit 2 first
     speeds = Speeds(catalog)
     options = all_options(catalog, workload, speeds)
     best = cheapest(options, catalog)
@@ -135,7 +136,7 @@ def _hybrid_plan(catalog: Catalog, workload: Workload, option: Option) -> Hybrid
         savings_usd=bill.savings_usd,
         savings_fraction=bill.savings_fraction,
         break_even_requests_per_day=_carried_break_even(catalog, workload, option),
-        router=router_share(catalog, tier, load.serves_complex),
+        router=router_share(catalog, tier, load.serves_complex, workload.traffic),
     )
 
 

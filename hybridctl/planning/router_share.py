@@ -6,7 +6,9 @@ import itertools
 from dataclasses import dataclass
 
 from hybridctl.catalog.roles import local_roles
-from hybridctl.catalog.schema import Catalog, Routing, Tier
+from hybridctl.catalog.schema import Catalog, NeedCurve, Routing, Tier
+from hybridctl.errors import InputError
+from hybridctl.suggest import close_matches
 
 QUALITY_TARGET = 0.8  # the cost of quality: the cloud share that recovers this much of the gap
 
@@ -22,35 +24,50 @@ class RouterShare:
     quality_target: float
     cloud_for_quality: float | None  # the cloud share that recovers quality_target of the gap
     source: str
+    traffic: str | None = None  # the kind of requests the curve was measured on
 
 
-def gap_recovered(routing: Routing, cloud_share: float) -> float | None:
-    """The curve's gap recovered at a cloud share (straight lines between its points)."""
-    if routing.need_curve is None:
+def need_curve(routing: Routing, traffic: str | None = None) -> tuple[str, NeedCurve] | None:
+    """The cost-quality curve of a kind of traffic (default: the catalog's), with its name.
+    None: the catalog has no curves."""
+    kind = traffic or routing.traffic
+    if not routing.need_curves or kind is None:
         return None
-    points = sorted({0.0: 0.0, **routing.need_curve.gap_recovered, 1.0: 1.0}.items())
+    if kind not in routing.need_curves:
+        kinds = list(routing.need_curves)
+        guess = close_matches(kind, kinds)
+        raise InputError(
+            f"no cost-quality curve for traffic {kind!r}"
+            + (f" (did you mean {guess}?)" if guess else ""),
+            hint=f"The catalog's kinds of traffic (routing.need_curves): {', '.join(kinds)}.",
+        )
+    return kind, routing.need_curves[kind]
+
+
+def gap_recovered(curve: NeedCurve, cloud_share: float) -> float:
+    """The curve's gap recovered at a cloud share (straight lines between its points)."""
+    points = sorted({0.0: 0.0, **curve.gap_recovered, 1.0: 1.0}.items())
     for (x0, y0), (x1, y1) in itertools.pairwise(points):
         if x0 <= cloud_share <= x1:
             return y0 + (y1 - y0) * (cloud_share - x0) / (x1 - x0) if x1 > x0 else y1
     return 1.0
 
 
-def cloud_for_quality(routing: Routing, target: float = QUALITY_TARGET) -> float | None:
+def cloud_for_quality(curve: NeedCurve, target: float = QUALITY_TARGET) -> float:
     """The smallest cloud share of the curve that recovers at least `target` of the gap."""
-    if routing.need_curve is None:
-        return None
-    reached = [s for s, pgr in sorted(routing.need_curve.gap_recovered.items()) if pgr >= target]
+    reached = [s for s, pgr in sorted(curve.gap_recovered.items()) if pgr >= target]
     return float(reached[0]) if reached else 1.0
 
 
 def router_share(
-    catalog: Catalog, tier: Tier, complex_local: bool | None = None
+    catalog: Catalog, tier: Tier, complex_local: bool | None = None, traffic: str | None = None
 ) -> RouterShare | None:
     """What the rendered policy does on this tier: the need model sends the catalog's target
     share past the small local model (to the complex local model where the tier has one, so
     only the large route's share leaves the box), the rest stays local. None: no target shares.
     complex_local: whether the plan serves complex requests locally (default: the tier has a
-    complex-role model).
+    complex-role model). traffic: the kind of requests whose cost-quality curve says what those
+    cloud calls recover (default: the catalog's routing.traffic).
     """
     routing = catalog.routing
     strategy = str(routing.default_strategy)
@@ -60,21 +77,24 @@ def router_share(
     has_complex = local_roles(tier).complex is not None if complex_local is None else complex_local
     route = "large" if has_complex else "medium"
     cloud = float(targets.get(route, 0.0))  # type: ignore[call-overload]
-    curve = routing.need_curve
+    found = need_curve(routing, traffic)
     source = (
         f"the router's {strategy} operating point: {cloud:.0%} of requests to the {route} route "
         "by need (tiers.yaml routing.need_shares)"
     )
-    if curve is not None:
-        source += f"; gap recovered from {curve.source.ref}, {curve.source.as_of}"
+    if found is None:
+        return RouterShare(strategy, 1.0 - cloud, cloud, None, QUALITY_TARGET, None, source)
+    kind, curve = found
+    source += f"; gap recovered on {kind} from {curve.source.ref}, {curve.source.as_of}"
     return RouterShare(
         strategy=strategy,
         local_share=1.0 - cloud,
         cloud_share=cloud,
-        gap_recovered=gap_recovered(routing, cloud),
+        gap_recovered=gap_recovered(curve, cloud),
         quality_target=QUALITY_TARGET,
-        cloud_for_quality=cloud_for_quality(routing),
+        cloud_for_quality=cloud_for_quality(curve),
         source=source,
+        traffic=kind,
     )
 
 

@@ -58,6 +58,9 @@ class Workload(BaseModel):
     # What "cloud only" means: the gateway without a box (each request to the route its
     # complexity needs), or everything on the large route (what a user of one big model pays).
     cloud_baseline: Literal["routed", "large"] = "routed"
+    # The kind of requests (a key of the catalog's routing.need_curves, default its
+    # routing.traffic): what the router's cloud calls recover of the quality gap depends on it.
+    traffic: str | None = Field(default=None, min_length=1, max_length=64)
     # The VPS tier selection guide's decision-tree questions (Tier Selection Decision Tree).
     learning: bool = False
     quality: bool = False
