@@ -269,18 +269,26 @@ def train(
     return weights, dense_weights, bias
 
 
+def _rounded(weights: list[float], dense_weights: list[float], bias: float) -> dict:
+    """A linear part as the model file keeps it: non-zero weights, rounded."""
+    return {
+        "bias": round(bias, 4),
+        "dense_weights": [round(w, 4) for w in dense_weights],
+        "weights": {
+            str(i): round(w, DECIMALS) for i, w in enumerate(weights) if round(w, DECIMALS)
+        },
+    }
+
+
 def model_data(
     weights: list[float], dense_weights: list[float], bias: float, provenance: dict
 ) -> dict:
-    kept = {str(i): round(w, DECIMALS) for i, w in enumerate(weights) if round(w, DECIMALS)}
     return {
         "format": (
             "hashed words and size signs, logistic regression (hybridctl/gateway/hook/need.py)"
         ),
         "dimensions": DIMENSIONS,
-        "bias": round(bias, 4),
-        "dense_weights": [round(w, 4) for w in dense_weights],
-        "weights": kept,
+        **_rounded(weights, dense_weights, bias),
         "provenance": provenance,
     }
 
@@ -299,8 +307,14 @@ TRAFFIC_SETS = {
 def evaluate(
     model: need.NeedModel, prompts: list[route_eval.Prompt], groups: list | None = None
 ) -> dict:
+    """The model's APGR on prompts (see measure)."""
+    return measure(prompts, [model.need(p.text) for p in prompts], groups)
+
+
+def measure(
+    prompts: list[route_eval.Prompt], scores: list[float], groups: list | None = None
+) -> dict:
     """APGR with its 95% bootstrap interval (resampling `groups`, else prompts), and the gap."""
-    scores = [model.need(p.text) for p in prompts]
     curve = route_eval.gap_curve(prompts, scores)
     low, high = route_eval.bootstrap_interval(prompts, scores, groups, rounds=BOOTSTRAP_ROUNDS)
     return {
@@ -325,9 +339,9 @@ def _public(result: dict) -> dict:
     return {key: value for key, value in result.items() if key != "scores"}
 
 
-def mt_bench_scores(model: need.NeedModel, turns: list[Turn]) -> dict:
-    """MT-Bench overall, by kind, first and second (multi-turn) turns; intervals resample whole
-    questions (both turns together)."""
+def mt_bench_scores(turns: list[Turn], scores: dict[tuple[int, int], float]) -> dict:
+    """MT-Bench overall, by kind, first and second (multi-turn) turns, from each turn's score
+    (keyed by question and turn); intervals resample whole questions (both turns together)."""
     parts: dict[str, list[Turn]] = {"all": turns}
     for kind in sorted({t.category for t in turns}):
         parts[kind] = [t for t in turns if t.category == kind]
@@ -336,13 +350,138 @@ def mt_bench_scores(model: need.NeedModel, turns: list[Turn]) -> dict:
     out = {}
     for name, part in parts.items():
         if part:
-            result = evaluate(model, [t.prompt for t in part], [t.question for t in part])
+            prompts = [t.prompt for t in part]
+            result = measure(
+                prompts, [scores[(t.question, t.turn)] for t in part], [t.question for t in part]
+            )
             out[name] = _public(result)
             if name == "all":
-                out[name]["curve"] = gap_recovered_at_shares(
-                    [t.prompt for t in part], result["scores"]
-                )
+                out[name]["curve"] = gap_recovered_at_shares(prompts, result["scores"])
     return out
+
+
+# The kind part of the model (need.py): a second logistic model over the same features, whose
+# label is the mean weak-strong gap of the request's kind, not of the request itself. MT-Bench's
+# turns teach it the kinds (writing, roleplay, reasoning, math, coding, extraction, STEM,
+# humanities; by turn), and GSM8K's training problems (no model's answers), labelled by MT-Bench
+# math's gap, that a word problem is one kind, so that it hardly reorders word problems. A
+# multiple-choice question is one kind too, left to the request part (trained on MMLU's): the
+# kind part gives each the log-odds of MMLU's mean gap.
+KIND_REPEAT = 5  # each MT-Bench turn is seen this often per epoch: 160 turns against thousands
+KIND_WORD_PROBLEMS = 2000  # GSM8K training problems in the kind part
+KIND_SCALES = (1.0, 2.0, 4.0, 8.0)  # the kind part's weight beside the request's own need
+CV_FOLDS = 5  # MT-Bench is measured by cross-validation over its questions, both turns together
+
+
+def _kind_logit(gap: float) -> float:
+    """The log-odds of a kind's label (1 + gap) / 2."""
+    return math.log((1 + gap) / (1 - gap))
+
+
+class KindPart:
+    """The kind part trained on some MT-Bench turns: its log-odds for a text."""
+
+    def __init__(self, turns: list[Turn], word_problems: list[str], question_gap: float) -> None:
+        gaps: dict[tuple[str, int], list[float]] = {}
+        for t in turns:
+            gaps.setdefault((t.category, t.turn), []).append(t.prompt.strong - t.prompt.weak)
+        mean = {key: sum(v) / len(v) for key, v in gaps.items()}
+        math_gaps = [g for (kind, _), g in sorted(mean.items()) if kind == "math"]
+        word_problem_gap = math_gaps[0] if math_gaps else question_gap
+        examples = [
+            (t.prompt.text, (1 + mean[(t.category, t.turn)]) / 2) for t in turns
+        ] * KIND_REPEAT + [(text, (1 + word_problem_gap) / 2) for text in word_problems]
+        weights, dense_weights, bias = train(examples, prior=(0.0,) * need.PRIOR_FEATURES)
+        self.data = {
+            **_rounded(weights, dense_weights, bias),
+            "multiple_choice_logit": round(_kind_logit(question_gap), 4),
+        }
+        self.vector = [0.0] * DIMENSIONS
+        for index, value in self.data["weights"].items():
+            self.vector[int(index)] = value
+
+    def logit(self, text: str) -> float:
+        if need.multiple_choice(text):
+            return float(self.data["multiple_choice_logit"])
+        ids = need.feature_ids(text, DIMENSIONS)
+        dense = need.dense_features(text)
+        return need.logit(ids, dense, self.vector, self.data["dense_weights"], self.data["bias"])
+
+
+@dataclass(frozen=True)
+class KindData:
+    """What the kind part learns from beside MT-Bench."""
+
+    word_problems: list[str]
+    question_gap: float  # MMLU's mean gap on its training questions
+
+    def part(self, turns: list[Turn]) -> KindPart:
+        return KindPart(turns, self.word_problems, self.question_gap)
+
+
+def kind_data(training: list[route_eval.Prompt], word_problems: list[str]) -> KindData:
+    rng = random.Random(0)
+    return KindData(
+        word_problems=rng.sample(word_problems, min(KIND_WORD_PROBLEMS, len(word_problems))),
+        question_gap=sum(p.strong - p.weak for p in training) / len(training),
+    )
+
+
+def _folds(turns: list[Turn], count: int) -> dict[int, int]:
+    """Each question's fold: questions in order, dealt round."""
+    return {q: i % count for i, q in enumerate(sorted({t.question for t in turns}))}
+
+
+def _out_of_fold(turns: list[Turn], data: KindData, count: int) -> dict[tuple[int, int], float]:
+    """Each turn's kind log-odds from a kind part trained without its question."""
+    fold = _folds(turns, count)
+    out = {}
+    for k in range(count):
+        part = data.part([t for t in turns if fold[t.question] != k])
+        out.update(
+            {
+                (t.question, t.turn): part.logit(t.prompt.text)
+                for t in turns
+                if fold[t.question] == k
+            }
+        )
+    return out
+
+
+def choose_scale(
+    model: need.NeedModel, turns: list[Turn], kind: dict[tuple[int, int], float]
+) -> float:
+    """The scale whose out-of-fold kind log-odds, added to the request part's, rank the turns
+    best."""
+    prompts = [t.prompt for t in turns]
+    base = [model.request_logit(t.prompt.text) for t in turns]
+    keys = [(t.question, t.turn) for t in turns]
+
+    def score(scale: float) -> float:
+        combined = [b + scale * kind[key] for b, key in zip(base, keys, strict=True)]
+        return route_eval.apgr(route_eval.gap_curve(prompts, combined))
+
+    return max(KIND_SCALES, key=score)
+
+
+def cross_validated_mt_bench(
+    model: need.NeedModel, turns: list[Turn], data: KindData
+) -> tuple[dict[tuple[int, int], float], list[float]]:
+    """Every MT-Bench turn scored by a model whose kind part (and scale, chosen by an inner
+    cross-validation) never saw its question; and the scale each outer fold chose."""
+    fold = _folds(turns, CV_FOLDS)
+    scores, chosen = {}, []
+    for k in range(CV_FOLDS):
+        training = [t for t in turns if fold[t.question] != k]
+        part = data.part(training)
+        scale = choose_scale(model, training, _out_of_fold(training, data, CV_FOLDS - 1))
+        chosen.append(scale)
+        for t in turns:
+            if fold[t.question] == k:
+                scores[(t.question, t.turn)] = need.sigmoid(
+                    model.request_logit(t.prompt.text) + scale * part.logit(t.prompt.text)
+                )
+    return scores, chosen
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -373,7 +512,8 @@ def main(argv: list[str] | None = None) -> int:
     mmlu = [p for f in mmlu_files for p in read_results(f)]
     gsm8k_path = args.data / GSM8K_FILE
     gsm8k = read_results(gsm8k_path) if gsm8k_path.exists() else []
-    gsm8k_train = read_gsm8k_train(args.data / GSM8K_TRAIN) if args.gsm8k_proxy else []
+    word_problems = read_gsm8k_train(args.data / GSM8K_TRAIN)
+    gsm8k_train = word_problems if args.gsm8k_proxy else []
     mt_bench = read_mt_bench_turns(args.data)
     alpaca = read_alpaca_eval(args.alpaca_eval) if args.alpaca_eval else []
     if args.alpaca_eval and not alpaca:
@@ -407,11 +547,12 @@ def main(argv: list[str] | None = None) -> int:
             if gsm8k_train
             else ""
         )
-        + "GSM8K's labelled test prompts, MT-Bench"
+        + "GSM8K's labelled test prompts"
         + (" and AlpacaEval" if alpaca else "")
-        + " never trained on, only measured (APGR "
-        f"with a 95% bootstrap interval, {BOOTSTRAP_ROUNDS} rounds; MT-Bench resampled by "
-        "question)",
+        + " never trained on, only measured; MT-Bench measured by "
+        f"{CV_FOLDS}-fold cross-validation over its questions (the kind part trained on the "
+        f"other folds) (APGR with a 95% bootstrap interval, {BOOTSTRAP_ROUNDS} rounds; MT-Bench "
+        "resampled by question)",
         "prior_weights": {
             "features": "open quantity problem: log2(1 + fractions), log2(1 + relations), "
             "size - size_center (the median over GSM8K's training problems, text only)",
@@ -425,12 +566,42 @@ def main(argv: list[str] | None = None) -> int:
         "scores": scores,
     }
     data = model_data(weights, dense_weights, bias, provenance)
+    questions = len({t.question for t in mt_bench})
+    if questions >= 2 * CV_FOLDS:
+        kinds = kind_data(training, [text for text, _ in word_problems])
+        plain = need.NeedModel(data)  # the request part alone, as shipped (rounded)
+        cross_validated, fold_scales = cross_validated_mt_bench(plain, mt_bench, kinds)
+        part = kinds.part(mt_bench)
+        scale = choose_scale(plain, mt_bench, _out_of_fold(mt_bench, kinds, CV_FOLDS))
+        data["kind"] = {**part.data, "scale": scale}
+        provenance["kind"] = {
+            "label": "(1 + the mean strong - weak gap of the request's kind) / 2: MT-Bench's "
+            "turns by kind and turn; GSM8K training problems (no model's answers) by MT-Bench "
+            "math's; a multiple-choice question gets MMLU's (training questions), not the part",
+            "mt_bench_turns": len(mt_bench),
+            "word_problems": len(kinds.word_problems),
+            "scales": list(KIND_SCALES),
+            "scale": scale,
+            "how": f"the scale that ranks MT-Bench best by {CV_FOLDS}-fold cross-validation "
+            "over its questions; MT-Bench's scores are nested: each outer fold chose its own "
+            "scale on its training questions alone",
+            "cross_validated_scales": fold_scales,
+        }
+        mt_bench_scored = cross_validated
+    else:
+        provenance["kind"] = {"why": f"{questions} MT-Bench questions: too few for a kind part"}
     model = need.NeedModel(data)  # measured as shipped: with the rounded weights
+    if questions < 2 * CV_FOLDS:
+        mt_bench_scored = {(t.question, t.turn): model.need(t.prompt.text) for t in mt_bench}
     if alpaca:
         scores["alpaca_eval"] = alpaca_eval_scores(model, alpaca)
     if mt_bench:
-        parts = mt_bench_scores(model, mt_bench)
+        parts = mt_bench_scores(mt_bench, mt_bench_scored)
         scores["mt_bench"] = {**parts.pop("all"), "parts": parts}
+        in_sample = [model.need(t.prompt.text) for t in mt_bench]
+        scores["mt_bench"]["as_shipped_trained_on_it"] = round(
+            route_eval.apgr(route_eval.gap_curve([t.prompt for t in mt_bench], in_sample)), 4
+        )
     for name, prompts in (("mmlu_held_out", test), ("gsm8k", gsm8k)):
         if prompts:
             result = evaluate(model, prompts)
@@ -446,6 +617,22 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     for share in SHARES
                 }
+    # What the MMLU-set thresholds do elsewhere: the share of each set at or above the need that
+    # sends 30% (and 5%) of held-out MMLU questions past the small model.
+    sets = {
+        "gsm8k": [p.text for p in gsm8k],
+        "mt_bench": [t.prompt.text for t in mt_bench],
+        "alpaca_eval": [i.text for i in alpaca],
+    }
+    for name, texts in sets.items():
+        if texts and "need_at_share" in provenance:
+            needs = [model.need(text) for text in texts]
+            scores[name]["share_at_mmlu_thresholds"] = {
+                share: round(
+                    sum(n >= provenance["need_at_share"][share] for n in needs) / len(needs), 3
+                )
+                for share in ("0.30", "0.05")
+            }
     # The cost-quality curve of each kind of traffic, as tiers.yaml routing.need_curves has it.
     provenance["gap_recovered_by_traffic"] = {
         kind: scores[name].pop("curve")

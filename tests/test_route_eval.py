@@ -167,8 +167,9 @@ def test_route_with_an_unknown_subcommand_is_exit_2_and_suggests_one() -> None:
     assert code == 2 and "No such command 'fit'. Did you mean 'refit'?" in err
 
 
-def _routellm_folder(root: Path) -> Path:
-    """The fixture written in RouteLLM's file layout and column names."""
+def _routellm_folder(root: Path, questions: list[dict] | None = None) -> Path:
+    """The fixture written in RouteLLM's file layout and column names (MT-Bench: `questions`,
+    each {question_id, category, turns}, or two of them)."""
     rows = list(csv.DictReader(SAMPLE.open()))
     header = ["prompt", "mistralai/Mixtral-8x7B-Instruct-v0.1", "gpt-4-1106-preview"]
     mmlu = root / "routellm/evals/mmlu/responses"
@@ -191,7 +192,7 @@ def _routellm_folder(root: Path) -> Path:
     # MT-Bench: two questions of two turns, each turn of both models scored by a judge.
     bench = root / "routellm/evals/mt_bench"
     bench.mkdir(parents=True)
-    questions = [
+    questions = questions or [
         {"question_id": 81, "category": "writing", "turns": ["Write a poem.", "Shorter."]},
         {"question_id": 119, "category": "math", "turns": ["Solve 3x + 2 = 11.", "And 4x?"]},
     ]
@@ -200,7 +201,7 @@ def _routellm_folder(root: Path) -> Path:
         {"question_id": q["question_id"], "model": model, "judge": ["gpt-4", judge], "score": score}
         for q in questions
         for judge in ("single-v1", "single-v1-multi-turn")
-        for model, score in ((header[1], 4 if q["category"] == "math" else 8), (header[2], 9))
+        for model, score in ((header[1], 8 if q["category"] == "writing" else 3), (header[2], 9))
     ]
     (bench / "judgements.jsonl").write_text("".join(json.dumps(j) + "\n" for j in judgements))
     return root
@@ -239,6 +240,67 @@ def test_training_script_writes_a_model_the_hook_can_load(tmp_path: Path) -> Non
     assert 0.0 <= held_out["apgr"] <= 1.0
     assert len(provenance["need_at_share"]) == 19
     assert all(0 < model.need(row.text) < 1 for row in read_prompts(SAMPLE))
+
+
+def test_training_script_learns_the_kind_part_and_cross_validates_mt_bench(
+    tmp_path: Path,
+) -> None:
+    # Ten questions: writing (the weak model scores 8, the strong 9) and coding (3 and 9).
+    subjects = ("lighthouse", "harbour", "winter", "garden", "river")
+    questions = [
+        {"question_id": 100 + i, "category": "writing",
+         "turns": [f"Write a short poem about a {s}.", "Make it rhyme."]}
+        for i, s in enumerate(subjects)
+    ] + [
+        {"question_id": 200 + i, "category": "coding",
+         "turns": [f"Write a Python function that parses a {s} log file.", "Add unit tests."]}
+        for i, s in enumerate(subjects)
+    ]  # fmt: skip
+    data = _routellm_folder(tmp_path / "RouteLLM", questions)
+    out = tmp_path / "model.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "train_router.py"), str(data), "--out", str(out)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    model = need.NeedModel.load(out)
+    provenance = model.data["provenance"]
+    kind = provenance["kind"]
+    assert kind["scale"] in train_router.KIND_SCALES == tuple(kind["scales"])
+    assert model.data["kind"]["scale"] == kind["scale"] == model.kind_scale
+    # Nested: each of the five outer folds chose its own scale; all 20 turns were scored.
+    assert len(kind["cross_validated_scales"]) == train_router.CV_FOLDS
+    assert provenance["scores"]["mt_bench"]["prompts"] == 20
+    assert "as_shipped_trained_on_it" in provenance["scores"]["mt_bench"]
+    # A multiple-choice question is MMLU's kind: the log-odds of MMLU's mean training gap.
+    rows = list(csv.DictReader(SAMPLE.open()))
+    training = [r for r in rows if not train_router.held_out(Prompt(r["prompt"], 0, 0))]
+    gap = sum(int(r["strong"]) - int(r["weak"]) for r in training) / len(training)
+    assert model.multiple_choice_logit == pytest.approx(math.log((1 + gap) / (1 - gap)), abs=1e-4)
+    # The kind part learned which kind of request the weak model falls short on.
+    code = "Write a Python function that parses a config file."
+    poem = "Write a short poem about a mountain."
+    assert model.need(code) > model.need(poem)
+
+
+def test_a_multiple_choice_question_gets_its_kinds_log_odds_from_the_kind_part() -> None:
+    data = {
+        "dimensions": 16, "bias": 0.1, "dense_weights": [0.0] * 9, "weights": {"3": 0.5},
+        "kind": {"scale": 2.0, "bias": 1.0, "dense_weights": [0.0] * 9, "weights": {"3": 4.0},
+                 "multiple_choice_logit": -0.25},
+    }  # fmt: skip
+    model = need.NeedModel(data)
+    plain = need.NeedModel({k: v for k, v in data.items() if k != "kind"})
+    question = "Which is larger?\nA. 9\nB. 11\nC. 10\nD. 8"
+    assert need.multiple_choice(question) and not need.multiple_choice("Which is larger, 9 or 11?")
+    assert plain.request_logit(question) == model.request_logit(question)
+    own = model.request_logit(question)
+    assert model.need(question) == pytest.approx(need.sigmoid(own + 2.0 * -0.25))
+    # An open request gets the kind part's own log-odds, at the file's scale.
+    text = "Which is larger, 9 or 11?"
+    ids = need.feature_ids(text, 16)
+    kind = need.logit(ids, need.dense_features(text), model.kind_weights, [0.0] * 9, 1.0)
+    assert model.need(text) == pytest.approx(need.sigmoid(model.request_logit(text) + 2 * kind))
 
 
 def test_training_script_takes_gsm8k_training_problems_only_when_asked(tmp_path: Path) -> None:

@@ -92,7 +92,7 @@ def dense_features(text: str) -> list[float]:
     quantities = numbers + sum(1 for w in _WORD.findall(lower) if w in _NUMBER_WORDS)
     numeric = 1.0 if quantities >= NUMERIC_MIN else 0.0
     steps = len(_STEP_WORDS.findall(lower)) if numeric else 0
-    open_problem = numeric if len(_CHOICE.findall(head)) < 2 else 0.0
+    open_problem = 0.0 if multiple_choice(text) else numeric
     fractions = len(_FRACTION.findall(lower)) if open_problem else 0
     relations = len(_RELATION.findall(lower)) if open_problem else 0
     return [
@@ -106,6 +106,11 @@ def dense_features(text: str) -> list[float]:
         math.log2(relations + 1),
         open_problem * (size - OPEN_SIZE_CENTER),
     ]
+
+
+def multiple_choice(text: str) -> bool:
+    """Whether a text lists answer options, one a line ("A. 9", "(B) 11")."""
+    return len(_CHOICE.findall(bounded(text))) >= 2
 
 
 def feature_ids(text: str, dimensions: int) -> list[int]:
@@ -136,27 +141,57 @@ def sigmoid(value: float) -> float:
 
 
 class NeedModel:
-    """A trained model: probability that the local (weak) model's answer is not good enough."""
+    """A trained model: probability that the local (weak) model's answer is not good enough.
+
+    Two linear parts over the same features: the need of this request (trained on per-prompt
+    results), and, where the file has one, the need of its *kind* (trained on each kind's mean
+    result: writing, coding, extraction, ...), added at the file's `scale`.
+    """
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.data = data
         self.dimensions = int(data["dimensions"])
         self.bias = float(data["bias"])
         self.dense_weights = [float(w) for w in data["dense_weights"]]
-        self.weights = [0.0] * self.dimensions
-        for index, value in data["weights"].items():
-            self.weights[int(index)] = float(value)
+        self.weights = _dense_vector(data["weights"], self.dimensions)
+        kind = data.get("kind")
+        self.kind_scale = float(kind["scale"]) if kind else 0.0
+        self.kind_bias = float(kind["bias"]) if kind else 0.0
+        self.kind_dense_weights = [float(w) for w in kind["dense_weights"]] if kind else []
+        self.kind_weights = _dense_vector(kind["weights"], self.dimensions) if kind else []
+        # A multiple-choice question is one kind, whose need the request part ranks: the kind
+        # part gives every such question the same log-odds.
+        self.multiple_choice_logit = float(kind["multiple_choice_logit"]) if kind else 0.0
 
     @classmethod
     def load(cls, path: Path | str = MODEL_FILE) -> NeedModel:
         with open(path, encoding="utf-8") as handle:
             return cls(json.load(handle))
 
+    def request_logit(self, text: str) -> float:
+        """The first part's log-odds alone: the need of this request, not of its kind."""
+        ids = feature_ids(text, self.dimensions)
+        return logit(ids, dense_features(text), self.weights, self.dense_weights, self.bias)
+
     def need(self, text: str) -> float:
         """P(the local answer to this text is not good enough), 0-1."""
         ids = feature_ids(text, self.dimensions)
         dense = dense_features(text)
-        return sigmoid(logit(ids, dense, self.weights, self.dense_weights, self.bias))
+        total = logit(ids, dense, self.weights, self.dense_weights, self.bias)
+        if self.kind_scale:
+            total += self.kind_scale * (
+                self.multiple_choice_logit
+                if multiple_choice(text)
+                else logit(ids, dense, self.kind_weights, self.kind_dense_weights, self.kind_bias)
+            )
+        return sigmoid(total)
+
+
+def _dense_vector(weights: dict[str, Any], dimensions: int) -> list[float]:
+    vector = [0.0] * dimensions
+    for index, value in weights.items():
+        vector[int(index)] = float(value)
+    return vector
 
 
 def _user_message(messages: list[dict[str, Any]], order: Any) -> int | None:
