@@ -364,13 +364,14 @@ def mt_bench_scores(turns: list[Turn], scores: dict[tuple[int, int], float]) -> 
 # label is the mean weak-strong gap of the request's kind, not of the request itself. MT-Bench's
 # turns teach it the kinds (writing, roleplay, reasoning, math, coding, extraction, STEM,
 # humanities; by turn), and GSM8K's training problems (no model's answers), labelled by MT-Bench
-# math's gap, that a word problem is one kind, so that it hardly reorders word problems. A
+# math's first turns' gap, that a word problem is one kind, so that it hardly reorders them. A
 # multiple-choice question is one kind too, left to the request part (trained on MMLU's): the
 # kind part gives each the log-odds of MMLU's mean gap.
 KIND_REPEAT = 5  # each MT-Bench turn is seen this often per epoch: 160 turns against thousands
 KIND_WORD_PROBLEMS = 2000  # GSM8K training problems in the kind part
 KIND_SCALES = (1.0, 2.0, 4.0, 8.0)  # the kind part's weight beside the request's own need
 CV_FOLDS = 5  # MT-Bench is measured by cross-validation over its questions, both turns together
+CV_DEALS = 5  # ways the questions are dealt into folds: the first in order, then shuffled
 
 
 def _kind_logit(gap: float) -> float:
@@ -386,8 +387,7 @@ class KindPart:
         for t in turns:
             gaps.setdefault((t.category, t.turn), []).append(t.prompt.strong - t.prompt.weak)
         mean = {key: sum(v) / len(v) for key, v in gaps.items()}
-        math_gaps = [g for (kind, _), g in sorted(mean.items()) if kind == "math"]
-        word_problem_gap = math_gaps[0] if math_gaps else question_gap
+        word_problem_gap = mean.get(("math", 1), question_gap)  # a word problem opens a chat
         examples = [
             (t.prompt.text, (1 + mean[(t.category, t.turn)]) / 2) for t in turns
         ] * KIND_REPEAT + [(text, (1 + word_problem_gap) / 2) for text in word_problems]
@@ -427,9 +427,21 @@ def kind_data(training: list[route_eval.Prompt], word_problems: list[str]) -> Ki
     )
 
 
-def _folds(turns: list[Turn], count: int) -> dict[int, int]:
-    """Each question's fold: questions in order, dealt round."""
-    return {q: i % count for i, q in enumerate(sorted({t.question for t in turns}))}
+def _folds(turns: list[Turn], count: int, deal: int = 0) -> dict[int, int]:
+    """Each question's fold, stratified by kind: each kind's questions in order (deal 0) or
+    shuffled (seeded by the deal), dealt round, so every fold holds as many of each kind."""
+    by_kind: dict[str, list[int]] = {}
+    for t in turns:
+        if t.question not in by_kind.setdefault(t.category, []):
+            by_kind[t.category].append(t.question)
+    rng = random.Random(deal)
+    order = []
+    for kind in sorted(by_kind):
+        questions = sorted(by_kind[kind])
+        if deal:
+            rng.shuffle(questions)
+        order.extend(questions)
+    return {q: i % count for i, q in enumerate(order)}
 
 
 def _out_of_fold(turns: list[Turn], data: KindData, count: int) -> dict[tuple[int, int], float]:
@@ -465,11 +477,11 @@ def choose_scale(
 
 
 def cross_validated_mt_bench(
-    model: need.NeedModel, turns: list[Turn], data: KindData
+    model: need.NeedModel, turns: list[Turn], data: KindData, deal: int = 0
 ) -> tuple[dict[tuple[int, int], float], list[float]]:
     """Every MT-Bench turn scored by a model whose kind part (and scale, chosen by an inner
     cross-validation) never saw its question; and the scale each outer fold chose."""
-    fold = _folds(turns, CV_FOLDS)
+    fold = _folds(turns, CV_FOLDS, deal)
     scores, chosen = {}, []
     for k in range(CV_FOLDS):
         training = [t for t in turns if fold[t.question] != k]
@@ -571,6 +583,9 @@ def main(argv: list[str] | None = None) -> int:
         kinds = kind_data(training, [text for text, _ in word_problems])
         plain = need.NeedModel(data)  # the request part alone, as shipped (rounded)
         cross_validated, fold_scales = cross_validated_mt_bench(plain, mt_bench, kinds)
+        other_deals = [
+            cross_validated_mt_bench(plain, mt_bench, kinds, deal)[0] for deal in range(1, CV_DEALS)
+        ]
         part = kinds.part(mt_bench)
         scale = choose_scale(plain, mt_bench, _out_of_fold(mt_bench, kinds, CV_FOLDS))
         data["kind"] = {**part.data, "scale": scale}
@@ -598,6 +613,25 @@ def main(argv: list[str] | None = None) -> int:
     if mt_bench:
         parts = mt_bench_scores(mt_bench, mt_bench_scored)
         scores["mt_bench"] = {**parts.pop("all"), "parts": parts}
+        if questions >= 2 * CV_FOLDS:
+            # The same cross-validation with the questions dealt into folds in other ways.
+            scores["mt_bench"]["other_deals"] = {
+                name: [
+                    round(
+                        route_eval.apgr(
+                            route_eval.gap_curve(
+                                [t.prompt for t in part], [deal[(t.question, t.turn)] for t in part]
+                            )
+                        ),
+                        4,
+                    )
+                    for deal in other_deals
+                ]
+                for name, part in (
+                    ("all", mt_bench),
+                    ("multi_turn", [t for t in mt_bench if t.turn == 2]),
+                )
+            }
         in_sample = [model.need(t.prompt.text) for t in mt_bench]
         scores["mt_bench"]["as_shipped_trained_on_it"] = round(
             route_eval.apgr(route_eval.gap_curve([t.prompt for t in mt_bench], in_sample)), 4
@@ -624,15 +658,23 @@ def main(argv: list[str] | None = None) -> int:
         "mt_bench": [t.prompt.text for t in mt_bench],
         "alpaca_eval": [i.text for i in alpaca],
     }
+
+    def crossing(texts: list[str]) -> dict:
+        needs = [model.need(text) for text in texts]
+        return {
+            share: round(
+                sum(n >= provenance["need_at_share"][share] for n in needs) / len(needs), 3
+            )
+            for share in ("0.30", "0.05")
+        }
+
     for name, texts in sets.items():
         if texts and "need_at_share" in provenance:
-            needs = [model.need(text) for text in texts]
-            scores[name]["share_at_mmlu_thresholds"] = {
-                share: round(
-                    sum(n >= provenance["need_at_share"][share] for n in needs) / len(needs), 3
-                )
-                for share in ("0.30", "0.05")
-            }
+            scores[name]["share_at_mmlu_thresholds"] = crossing(texts)
+    if mt_bench and "need_at_share" in provenance:
+        for kind in sorted({t.category for t in mt_bench}):
+            texts = [t.prompt.text for t in mt_bench if t.category == kind]
+            scores["mt_bench"]["parts"][kind]["share_at_mmlu_thresholds"] = crossing(texts)
     # The cost-quality curve of each kind of traffic, as tiers.yaml routing.need_curves has it.
     provenance["gap_recovered_by_traffic"] = {
         kind: scores[name].pop("curve")

@@ -271,6 +271,12 @@ def test_training_script_learns_the_kind_part_and_cross_validates_mt_bench(
     # Nested: each of the five outer folds chose its own scale; all 20 turns were scored.
     assert len(kind["cross_validated_scales"]) == train_router.CV_FOLDS
     assert provenance["scores"]["mt_bench"]["prompts"] == 20
+    # The same cross-validation with the questions dealt into folds in four other ways.
+    deals = provenance["scores"]["mt_bench"]["other_deals"]
+    assert [len(deals[name]) for name in ("all", "multi_turn")] == [train_router.CV_DEALS - 1] * 2
+    # Per kind, the share the MMLU-set thresholds send past the small model.
+    parts = provenance["scores"]["mt_bench"]["parts"]
+    assert set(parts["coding"]["share_at_mmlu_thresholds"]) == {"0.30", "0.05"}
     assert "as_shipped_trained_on_it" in provenance["scores"]["mt_bench"]
     # A multiple-choice question is MMLU's kind: the log-odds of MMLU's mean training gap.
     rows = list(csv.DictReader(SAMPLE.open()))
@@ -281,6 +287,23 @@ def test_training_script_learns_the_kind_part_and_cross_validates_mt_bench(
     code = "Write a Python function that parses a config file."
     poem = "Write a short poem about a mountain."
     assert model.need(code) > model.need(poem)
+
+
+def test_mt_bench_folds_hold_as_many_of_each_kind_in_every_deal() -> None:
+    turns = [
+        train_router.Turn(q, kind, turn, Prompt(f"{kind} {q}", 0.0, 1.0))
+        for kind, first in (("coding", 100), ("writing", 200))
+        for q in range(first, first + 10)
+        for turn in (1, 2)
+    ]
+    deals = [train_router._folds(turns, 5, deal) for deal in range(3)]
+    for fold in deals:
+        assert set(fold) == {t.question for t in turns}
+        for kind in ("coding", "writing"):
+            counts = [sum(1 for q in {t.question for t in turns if t.category == kind}
+                          if fold[q] == k) for k in range(5)]  # fmt: skip
+            assert counts == [2] * 5
+    assert deals[0] != deals[1] != deals[2]
 
 
 def test_a_multiple_choice_question_gets_its_kinds_log_odds_from_the_kind_part() -> None:

@@ -257,6 +257,8 @@ def test_recommend_takes_the_kind_of_traffic_and_refuses_an_unknown_one() -> Non
     bad = runner.invoke(app, [*base, "--traffic", "chat_turns"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
     assert "open_requests" in bad.output
+    empty = runner.invoke(app, [*base, "--traffic", ""])
+    assert empty.exit_code == 2 and "--traffic" in empty.output
 
 
 def test_recommend_states_where_its_local_share_comes_from() -> None:

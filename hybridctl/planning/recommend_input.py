@@ -28,6 +28,7 @@ _FLAGS = {
     "monthly_budget_usd": "--budget",
     "providers": "--provider",
     "max_nodes": "--max-nodes",
+    "traffic": "--traffic",
 }
 # recommend's parameter names that differ from the Workload field they fill.
 _FIELDS = {
