@@ -207,13 +207,18 @@ def _routellm_folder(root: Path, questions: list[dict] | None = None) -> Path:
     return root
 
 
+def _train(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the training script with these arguments (the data folder first)."""
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "train_router.py"), *args],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
 def test_training_script_writes_a_model_the_hook_can_load(tmp_path: Path) -> None:
     data = _routellm_folder(tmp_path / "RouteLLM")
     out = tmp_path / "model.json"
-    done = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "train_router.py"), str(data), "--out", str(out)],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    done = _train(str(data), "--out", str(out))
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     model = need.NeedModel.load(out)
@@ -258,10 +263,7 @@ def test_training_script_learns_the_kind_part_and_cross_validates_mt_bench(
     ]  # fmt: skip
     data = _routellm_folder(tmp_path / "RouteLLM", questions)
     out = tmp_path / "model.json"
-    done = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "train_router.py"), str(data), "--out", str(out)],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    done = _train(str(data), "--out", str(out))
     assert done.returncode == 0, done.stderr
     model = need.NeedModel.load(out)
     provenance = model.data["provenance"]
@@ -329,11 +331,7 @@ def test_a_multiple_choice_question_gets_its_kinds_log_odds_from_the_kind_part()
 def test_training_script_takes_gsm8k_training_problems_only_when_asked(tmp_path: Path) -> None:
     data = _routellm_folder(tmp_path / "RouteLLM")
     out = tmp_path / "model.json"
-    script = str(REPO / "scripts" / "train_router.py")
-    done = subprocess.run(
-        [sys.executable, script, str(data), "--out", str(out), "--gsm8k-proxy"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    done = _train(str(data), "--out", str(out), "--gsm8k-proxy")
     assert done.returncode == 0, done.stderr
     provenance = need.NeedModel.load(out).data["provenance"]
     assert provenance["proxy_prompts"] == 10  # GSM8K's training problems, no model labels
@@ -364,13 +362,9 @@ def test_training_script_measures_alpaca_eval_without_training_on_it(tmp_path: P
     data = _routellm_folder(tmp_path / "RouteLLM")
     alpaca = _alpaca_eval_folder(tmp_path / "alpaca_eval")
     out = tmp_path / "model.json"
-    script = str(REPO / "scripts" / "train_router.py")
     plain = tmp_path / "plain.json"
     for target, extra in ((out, ["--alpaca-eval", str(alpaca)]), (plain, [])):
-        done = subprocess.run(
-            [sys.executable, script, str(data), "--out", str(target), *extra],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+        done = _train(str(data), "--out", str(target), *extra)
         assert done.returncode == 0, done.stderr
     model = need.NeedModel.load(out)
     measured = model.data["provenance"]["scores"]["alpaca_eval"]
@@ -384,10 +378,7 @@ def test_training_script_measures_alpaca_eval_without_training_on_it(tmp_path: P
     assert "AlpacaEval never trained on" in model.data["provenance"]["split"].replace(",", "")
     # Measured only: the weights are those of the run without it.
     assert model.data["weights"] == need.NeedModel.load(plain).data["weights"]
-    missing = subprocess.run(
-        [sys.executable, script, str(data), "--out", str(out), "--alpaca-eval", str(tmp_path)],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    missing = _train(str(data), "--out", str(out), "--alpaca-eval", str(tmp_path))
     assert missing.returncode != 0 and "github.com/tatsu-lab/alpaca_eval" in missing.stderr
 
 
@@ -405,10 +396,7 @@ def test_a_bootstrap_interval_holds_the_apgr_and_resamples_whole_groups() -> Non
 
 
 def test_training_script_names_the_source_when_the_folder_is_wrong(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "train_router.py"), str(tmp_path)],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    done = _train(str(tmp_path))
     assert done.returncode != 0
     assert "github.com/lm-sys/RouteLLM" in done.stderr
 
