@@ -651,30 +651,39 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     for share in SHARES
                 }
-    # What the MMLU-set thresholds do elsewhere: the share of each set at or above the need that
-    # sends 30% (and 5%) of held-out MMLU questions past the small model.
+    # What the thresholds do elsewhere: at the need that sends a share of held-out MMLU
+    # questions past the small model (what the policy's target shares set), the share of each
+    # other set that goes too.
     sets = {
+        "mmlu_held_out": [p.text for p in test],
         "gsm8k": [p.text for p in gsm8k],
         "mt_bench": [t.prompt.text for t in mt_bench],
         "alpaca_eval": [i.text for i in alpaca],
     }
 
-    def crossing(texts: list[str]) -> dict:
+    def crossing(texts: list[str], shares: list[str]) -> dict:
         needs = [model.need(text) for text in texts]
+        thresholds = provenance.get("need_at_share", {})
         return {
-            share: round(
-                sum(n >= provenance["need_at_share"][share] for n in needs) / len(needs), 3
-            )
-            for share in ("0.30", "0.05")
+            share: round(sum(n >= thresholds[share] for n in needs) / len(needs), 3)
+            for share in shares
         }
 
+    every_share = [f"{share:.2f}" for share in SHARES]
+    provenance["routed_share_by_traffic"] = {
+        kind: crossing(sets[name], every_share)
+        for kind, name in TRAFFIC_SETS.items()
+        if sets[name] and "need_at_share" in provenance
+    }
     for name, texts in sets.items():
-        if texts and "need_at_share" in provenance:
-            scores[name]["share_at_mmlu_thresholds"] = crossing(texts)
+        if texts and name != "mmlu_held_out" and "need_at_share" in provenance:
+            scores[name]["share_at_mmlu_thresholds"] = crossing(texts, ["0.30", "0.05"])
     if mt_bench and "need_at_share" in provenance:
         for kind in sorted({t.category for t in mt_bench}):
             texts = [t.prompt.text for t in mt_bench if t.category == kind]
-            scores["mt_bench"]["parts"][kind]["share_at_mmlu_thresholds"] = crossing(texts)
+            scores["mt_bench"]["parts"][kind]["share_at_mmlu_thresholds"] = crossing(
+                texts, ["0.30", "0.05"]
+            )
     # The cost-quality curve of each kind of traffic, as tiers.yaml routing.need_curves has it.
     provenance["gap_recovered_by_traffic"] = {
         kind: scores[name].pop("curve")
@@ -684,6 +693,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n")
     summary = {"out": str(args.out), "kept_weights": len(data["weights"]), **scores}
     summary["gap_recovered_by_traffic"] = provenance["gap_recovered_by_traffic"]
+    summary["routed_share_by_traffic"] = provenance["routed_share_by_traffic"]
     print(json.dumps(summary))
     return 0
 

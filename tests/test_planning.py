@@ -135,6 +135,36 @@ def test_request_seconds_use_the_speed_models_prompt_and_generation_speeds() -> 
     assert whole == pytest.approx(prompt + 150 / prediction.generation_tokens_per_s)
 
 
+# The catalog as if the thresholds sent exactly their target shares of every kind of traffic.
+AT_TARGETS = CATALOG.model_copy(
+    update={
+        "routing": CATALOG.routing.model_copy(
+            update={
+                "need_curves": {
+                    kind: curve.model_copy(update={"routed_share": {}})
+                    for kind, curve in CATALOG.routing.need_curves.items()
+                }
+            }
+        )
+    }
+)
+
+
+def test_the_local_share_is_what_the_thresholds_route_of_the_kind_of_traffic() -> None:
+    workload = Workload(requests_per_day=100, complex_share=0.3)
+    routing = CATALOG.routing
+    large = routing.need_shares[routing.default_strategy]["large"]
+    for traffic in ("open_requests", "word_problems", "conversations"):
+        routed = routing.need_curves[traffic].routed_share[large]
+        load = tier_load(
+            CATALOG, CATALOG.tier("2"), workload.model_copy(update={"traffic": traffic})
+        )
+        assert load.local_share == pytest.approx(1 - routed)
+    assert tier_load(CATALOG, CATALOG.tier("2"), workload).local_share == pytest.approx(
+        1 - routing.need_curves[str(routing.traffic)].routed_share[large]
+    )
+
+
 @pytest.mark.parametrize(
     ("tier_id", "complex_share", "local", "medium", "large"),
     [
@@ -155,7 +185,7 @@ def test_local_and_cloud_shares(
     tier_id: str, complex_share: float, local: float, medium: float, large: float
 ) -> None:
     workload = Workload(requests_per_day=100, complex_share=complex_share)
-    load = tier_load(CATALOG, CATALOG.tier(tier_id), workload)
+    load = tier_load(AT_TARGETS, AT_TARGETS.tier(tier_id), workload)
     assert load.local_share == pytest.approx(local)
     assert load.medium_share == pytest.approx(medium)
     assert load.large_share == pytest.approx(large)
@@ -197,10 +227,10 @@ def test_each_kind_of_request_goes_to_the_model_of_that_role(
 
 
 def test_without_its_complex_model_the_tier_sends_complex_requests_to_the_cloud() -> None:
-    tier = CATALOG.tier("3")
+    tier = AT_TARGETS.tier("3")
     workload = Workload(requests_per_day=10, complex_share=0.3)
-    served = tier_load(CATALOG, tier, workload)  # Mistral takes complex ones up to 95% local
-    skipped = tier_load(CATALOG, tier, workload, serve_complex=False)
+    served = tier_load(AT_TARGETS, tier, workload)  # Mistral takes complex ones up to 95% local
+    skipped = tier_load(AT_TARGETS, tier, workload, serve_complex=False)
     assert served.large_share == pytest.approx(0.05 / 3) and served.serves_complex
     assert skipped.large_share == pytest.approx(0.1) and not skipped.serves_complex
     assert skipped.medium_share == pytest.approx(0.2)

@@ -194,11 +194,14 @@ def test_route_refit_says_how_to_save_the_record_when_the_file_has_none(tmp_path
 
 
 def test_the_catalogs_curves_are_the_shipped_models() -> None:
-    shipped = need.NeedModel.load().data["provenance"]["gap_recovered_by_traffic"]
+    provenance = need.NeedModel.load().data["provenance"]
+    shipped = provenance["gap_recovered_by_traffic"]
+    routed = provenance["routed_share_by_traffic"]
     curves = CATALOG.routing.need_curves
-    assert set(curves) == set(shipped) and CATALOG.routing.traffic in curves
+    assert set(curves) == set(shipped) == set(routed) and CATALOG.routing.traffic in curves
     for kind, curve in curves.items():
         assert {f"{share:.2f}": pgr for share, pgr in curve.gap_recovered.items()} == shipped[kind]
+        assert {f"{share:.2f}": v for share, v in curve.routed_share.items()} == routed[kind]
 
 
 def test_the_router_share_comes_from_the_strategys_targets_and_the_tiers_models() -> None:
@@ -206,8 +209,10 @@ def test_the_router_share_comes_from_the_strategys_targets_and_the_tiers_models(
     with_complex = router_share(CATALOG, CATALOG.tier("2"))
     without = router_share(CATALOG, CATALOG.tier("1"))
     assert with_complex is not None and without is not None
-    assert with_complex.local_share == pytest.approx(1 - targets["large"])
-    assert without.local_share == pytest.approx(1 - targets["medium"])
+    # What the thresholds for those targets route of the catalog's kind of traffic leaves the box.
+    routed = CATALOG.routing.need_curves[str(CATALOG.routing.traffic)].routed_share
+    assert with_complex.local_share == pytest.approx(1 - routed[targets["large"]])
+    assert without.local_share == pytest.approx(1 - routed[targets["medium"]])
     assert "need_shares" in without.source and "alpaca_eval" in without.source
     load = tier_load(CATALOG, CATALOG.tier("1"), Workload(requests_per_day=10, complex_share=0))
     assert load.local_share == pytest.approx(without.local_share)  # the plan's cap
@@ -232,9 +237,13 @@ def test_the_cost_of_quality_follows_the_kind_of_traffic() -> None:
     assert default is not None and questions is not None
     assert default.traffic == CATALOG.routing.traffic == "open_requests"
     assert questions.traffic == "questions" and "MMLU" in questions.source
-    # The same operating point: only what its cloud calls recover differs.
-    assert default.local_share == questions.local_share
+    # The thresholds are set for a share of MMLU's questions: other traffic crosses them more or
+    # less often, and its cloud calls recover what its own curve says at that share.
+    target = CATALOG.routing.need_shares[CATALOG.routing.default_strategy]["medium"]
     open_curve = CATALOG.routing.need_curves["open_requests"]
+    assert questions.cloud_share == pytest.approx(target, abs=0.002)
+    assert default.cloud_share == pytest.approx(open_curve.routed_share[target])
+    assert default.local_share == pytest.approx(1 - default.cloud_share)
     assert default.gap_recovered == pytest.approx(gap_recovered(open_curve, default.cloud_share))
     assert questions.gap_recovered is not None and default.gap_recovered is not None
     assert questions.gap_recovered > default.gap_recovered

@@ -361,10 +361,13 @@ class UserTierPolicy(Strict):
 
 
 class NeedCurve(Strict):
-    """The need model's held-out cost-quality curve on one kind of traffic: strong-call share ->
-    share of the weak-to-strong quality gap recovered (need_model.json's provenance)."""
+    """The need model on one kind of traffic (need_model.json's provenance): its held-out
+    cost-quality curve (strong-call share -> share of the weak-to-strong quality gap recovered),
+    and the share of such requests the policy's thresholds send on (target share, as set on
+    MMLU's questions -> share of this traffic at or above that need)."""
 
     gap_recovered: dict[Fraction, Fraction] = Field(min_length=2)
+    routed_share: dict[Fraction, Fraction] = {}
     source: Source
 
 

@@ -197,7 +197,7 @@ def tier_load(
             )
         simple_local, complex_local = simple_share, workload.complex_share
     else:
-        cap = local_cap(catalog, tier, complex_model is not None)  # the router's share
+        cap = local_cap(catalog, tier, complex_model is not None, workload.traffic)
         simple_local = min(simple_share, cap)
         wanted_complex = workload.complex_share if complex_model else 0.0
         complex_local = min(wanted_complex, max(0.0, cap - simple_local))

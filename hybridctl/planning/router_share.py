@@ -44,13 +44,24 @@ def need_curve(routing: Routing, traffic: str | None = None) -> tuple[str, NeedC
     return kind, routing.need_curves[kind]
 
 
+def _between(points: dict[float, float], x: float) -> float:
+    """A curve through (0, 0), its points and (1, 1), read at x (straight lines between)."""
+    ordered = sorted({0.0: 0.0, **points, 1.0: 1.0}.items())
+    for (x0, y0), (x1, y1) in itertools.pairwise(ordered):
+        if x0 <= x <= x1:
+            return y0 + (y1 - y0) * (x - x0) / (x1 - x0) if x1 > x0 else y1
+    return 1.0
+
+
 def gap_recovered(curve: NeedCurve, cloud_share: float) -> float:
     """The curve's gap recovered at a cloud share (straight lines between its points)."""
-    points = sorted({0.0: 0.0, **curve.gap_recovered, 1.0: 1.0}.items())
-    for (x0, y0), (x1, y1) in itertools.pairwise(points):
-        if x0 <= cloud_share <= x1:
-            return y0 + (y1 - y0) * (cloud_share - x0) / (x1 - x0) if x1 > x0 else y1
-    return 1.0
+    return _between(curve.gap_recovered, cloud_share)
+
+
+def routed_share(curve: NeedCurve, target: float) -> float:
+    """The share of this traffic the thresholds for a target share send on (the target itself
+    where the curve does not say)."""
+    return _between(curve.routed_share, target) if curve.routed_share else target
 
 
 def cloud_for_quality(curve: NeedCurve, target: float = QUALITY_TARGET) -> float:
@@ -78,19 +89,24 @@ def router_share(
     route = "large" if has_complex else "medium"
     cloud = float(targets.get(route, 0.0))  # type: ignore[call-overload]
     found = need_curve(routing, traffic)
-    source = (
-        f"the router's {strategy} operating point: {cloud:.0%} of requests to the {route} route "
-        "by need (tiers.yaml routing.need_shares)"
-    )
     if found is None:
+        source = (
+            f"the router's {strategy} operating point: {cloud:.0%} of requests to the {route} "
+            "route by need (tiers.yaml routing.need_shares)"
+        )
         return RouterShare(strategy, 1.0 - cloud, cloud, None, QUALITY_TARGET, None, source)
     kind, curve = found
-    source += f"; gap recovered on {kind} from {curve.source.ref}, {curve.source.as_of}"
+    routed = routed_share(curve, cloud)
+    source = (
+        f"the router's {strategy} operating point on {kind}: the thresholds set for {cloud:.0%} "
+        f"of requests to the {route} route by need (tiers.yaml routing.need_shares) send "
+        f"{routed:.0%} of them ({curve.source.ref}, {curve.source.as_of})"
+    )
     return RouterShare(
         strategy=strategy,
-        local_share=1.0 - cloud,
-        cloud_share=cloud,
-        gap_recovered=gap_recovered(curve, cloud),
+        local_share=1.0 - routed,
+        cloud_share=routed,
+        gap_recovered=gap_recovered(curve, routed),
         quality_target=QUALITY_TARGET,
         cloud_for_quality=cloud_for_quality(curve),
         source=source,
@@ -98,7 +114,10 @@ def router_share(
     )
 
 
-def local_cap(catalog: Catalog, tier: Tier, complex_local: bool) -> float:
-    """The most of a workload the tier keeps local: the router's share, else the tier's promise."""
-    share = router_share(catalog, tier, complex_local)
+def local_cap(
+    catalog: Catalog, tier: Tier, complex_local: bool, traffic: str | None = None
+) -> float:
+    """The most of a workload the tier keeps local: the router's share on this kind of traffic,
+    else the tier's promise."""
+    share = router_share(catalog, tier, complex_local, traffic)
     return share.local_share if share is not None else tier.promises.local_share
