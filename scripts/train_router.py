@@ -496,6 +496,50 @@ def cross_validated_mt_bench(
     return scores, chosen
 
 
+def turns_apgr(turns: list[Turn], scores: dict[tuple[int, int], float]) -> float:
+    """APGR of MT-Bench turns by their scores (keyed by question and turn)."""
+    prompts = [t.prompt for t in turns]
+    return route_eval.apgr(
+        route_eval.gap_curve(prompts, [scores[(t.question, t.turn)] for t in turns])
+    )
+
+
+@dataclass(frozen=True)
+class KindFit:
+    """The kind part fitted on all of MT-Bench, with MT-Bench scored by cross-validation."""
+
+    section: dict  # the model file's "kind"
+    provenance: dict
+    scores: dict[tuple[int, int], float]  # every turn, by the nested cross-validation
+    other_deals: list[dict[tuple[int, int], float]]  # the same with the questions dealt anew
+
+
+def fit_kind(plain: need.NeedModel, turns: list[Turn], kinds: KindData) -> KindFit:
+    """Cross-validate the kind part on MT-Bench (CV_DEALS deals), then fit it on all of it at
+    the scale the cross-validation chooses. plain: the request part alone, as shipped."""
+    scores, fold_scales = cross_validated_mt_bench(plain, turns, kinds)
+    other_deals = [
+        cross_validated_mt_bench(plain, turns, kinds, deal)[0] for deal in range(1, CV_DEALS)
+    ]
+    part = kinds.part(turns)
+    scale = choose_scale(plain, turns, _out_of_fold(turns, kinds, CV_FOLDS))
+    provenance = {
+        "label": "(1 + the mean strong - weak gap of the request's kind) / 2: MT-Bench's "
+        "turns by kind and turn; GSM8K training problems (no model's answers) by MT-Bench's "
+        "first math turns'; a multiple-choice question gets MMLU's (training questions), not "
+        "the part",
+        "mt_bench_turns": len(turns),
+        "word_problems": len(kinds.word_problems),
+        "scales": list(KIND_SCALES),
+        "scale": scale,
+        "how": f"the scale that ranks MT-Bench best by {CV_FOLDS}-fold cross-validation over "
+        "its questions, stratified by kind; MT-Bench's scores are nested: each outer fold chose "
+        "its own scale on its training questions alone",
+        "cross_validated_scales": fold_scales,
+    }
+    return KindFit({**part.data, "scale": scale}, provenance, scores, other_deals)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("data", type=Path, help="a RouteLLM clone (or a folder with its paths)")
@@ -579,63 +623,28 @@ def main(argv: list[str] | None = None) -> int:
     }
     data = model_data(weights, dense_weights, bias, provenance)
     questions = len({t.question for t in mt_bench})
+    fit = None
     if questions >= 2 * CV_FOLDS:
         kinds = kind_data(training, [text for text, _ in word_problems])
-        plain = need.NeedModel(data)  # the request part alone, as shipped (rounded)
-        cross_validated, fold_scales = cross_validated_mt_bench(plain, mt_bench, kinds)
-        other_deals = [
-            cross_validated_mt_bench(plain, mt_bench, kinds, deal)[0] for deal in range(1, CV_DEALS)
-        ]
-        part = kinds.part(mt_bench)
-        scale = choose_scale(plain, mt_bench, _out_of_fold(mt_bench, kinds, CV_FOLDS))
-        data["kind"] = {**part.data, "scale": scale}
-        provenance["kind"] = {
-            "label": "(1 + the mean strong - weak gap of the request's kind) / 2: MT-Bench's "
-            "turns by kind and turn; GSM8K training problems (no model's answers) by MT-Bench "
-            "math's; a multiple-choice question gets MMLU's (training questions), not the part",
-            "mt_bench_turns": len(mt_bench),
-            "word_problems": len(kinds.word_problems),
-            "scales": list(KIND_SCALES),
-            "scale": scale,
-            "how": f"the scale that ranks MT-Bench best by {CV_FOLDS}-fold cross-validation "
-            "over its questions; MT-Bench's scores are nested: each outer fold chose its own "
-            "scale on its training questions alone",
-            "cross_validated_scales": fold_scales,
-        }
-        mt_bench_scored = cross_validated
+        fit = fit_kind(need.NeedModel(data), mt_bench, kinds)
+        data["kind"], provenance["kind"] = fit.section, fit.provenance
     else:
         provenance["kind"] = {"why": f"{questions} MT-Bench questions: too few for a kind part"}
     model = need.NeedModel(data)  # measured as shipped: with the rounded weights
-    if questions < 2 * CV_FOLDS:
-        mt_bench_scored = {(t.question, t.turn): model.need(t.prompt.text) for t in mt_bench}
     if alpaca:
         scores["alpaca_eval"] = alpaca_eval_scores(model, alpaca)
     if mt_bench:
-        parts = mt_bench_scores(mt_bench, mt_bench_scored)
+        shipped = {(t.question, t.turn): model.need(t.prompt.text) for t in mt_bench}
+        parts = mt_bench_scores(mt_bench, fit.scores if fit else shipped)
         scores["mt_bench"] = {**parts.pop("all"), "parts": parts}
-        if questions >= 2 * CV_FOLDS:
+        if fit:
             # The same cross-validation with the questions dealt into folds in other ways.
+            follow_ups = [t for t in mt_bench if t.turn == 2]
             scores["mt_bench"]["other_deals"] = {
-                name: [
-                    round(
-                        route_eval.apgr(
-                            route_eval.gap_curve(
-                                [t.prompt for t in part], [deal[(t.question, t.turn)] for t in part]
-                            )
-                        ),
-                        4,
-                    )
-                    for deal in other_deals
-                ]
-                for name, part in (
-                    ("all", mt_bench),
-                    ("multi_turn", [t for t in mt_bench if t.turn == 2]),
-                )
+                name: [round(turns_apgr(part, deal), 4) for deal in fit.other_deals]
+                for name, part in (("all", mt_bench), ("multi_turn", follow_ups))
             }
-        in_sample = [model.need(t.prompt.text) for t in mt_bench]
-        scores["mt_bench"]["as_shipped_trained_on_it"] = round(
-            route_eval.apgr(route_eval.gap_curve([t.prompt for t in mt_bench], in_sample)), 4
-        )
+        scores["mt_bench"]["as_shipped_trained_on_it"] = round(turns_apgr(mt_bench, shipped), 4)
     for name, prompts in (("mmlu_held_out", test), ("gsm8k", gsm8k)):
         if prompts:
             result = evaluate(model, prompts)
