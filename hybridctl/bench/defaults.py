@@ -28,6 +28,8 @@ LOCAL_RUN_TIMEOUT_S = 24 * 3600.0  # a whole bench run on this machine
 # `bench serve` / `hybridctl bench --serve`: the load test.
 LOAD_CLIENTS = 4
 LOAD_REQUESTS = 20
+LOAD_MAX_CLIENTS = 256  # a load test's bounds: every loop stops by itself
+LOAD_MAX_REQUESTS = 10_000
 LOAD_MAX_TOKENS = 64
 LOAD_PROMPT = "Write three short sentences about the sea."
 LOAD_REQUEST_TIMEOUT_S = 120.0

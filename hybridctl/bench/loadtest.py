@@ -35,8 +35,8 @@ from typing import Any
 from . import defaults
 from .loadreport import summarize, summary_text, verdict
 
-MAX_CLIENTS = 256
-MAX_REQUESTS = 10_000
+MAX_CLIENTS = defaults.LOAD_MAX_CLIENTS
+MAX_REQUESTS = defaults.LOAD_MAX_REQUESTS
 
 EXIT_OK, EXIT_SHORT, EXIT_USAGE = 0, 1, 2
 

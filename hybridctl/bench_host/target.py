@@ -8,7 +8,6 @@ from typing import Any
 
 from hybridctl.errors import InputError, UsageError
 from hybridctl.paths import not_a_file
-from hybridctl.providers.registry import is_local
 
 
 def check_where(local: bool, host: str | None, deployment: str | None) -> None:
@@ -100,6 +99,7 @@ def _deployment_target(deployment: str) -> tuple[Any, Path, str] | None:
     """A deployment's SSH target, its known_hosts file and host-key alias; None if local."""
     from hybridctl.catalog.deployments import known_hosts_path, load_record
     from hybridctl.deploy.box.hostkeys import host_alias
+    from hybridctl.providers.registry import is_local
     from hybridctl.remote.bench import SshTarget
 
     record = load_record(deployment)

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from hybridctl.bench import defaults
-from hybridctl.bench.loadtest import MAX_CLIENTS, MAX_REQUESTS
 from hybridctl.bench_host.load import LoadOptions, serve_ca
 from hybridctl.bench_host.plan_builder import bench_plan
 from hybridctl.bench_host.target import (
@@ -142,7 +141,7 @@ def bench(
         bounded(
             "--clients",
             low=1,
-            high=MAX_CLIENTS,
+            high=defaults.LOAD_MAX_CLIENTS,
             metavar="N",
             help="Concurrent clients (default: the tier's promised concurrency, else "
             f"{defaults.LOAD_CLIENTS}).",
@@ -154,7 +153,7 @@ def bench(
         bounded(
             "--requests",
             low=1,
-            high=MAX_REQUESTS,
+            high=defaults.LOAD_MAX_REQUESTS,
             metavar="N",
             help="Total requests.",
             panel=_SERVE,
