@@ -42,3 +42,17 @@ def test_the_console_script_skips_pydantic_plugins_unless_the_user_chose() -> No
     env["PYDANTIC_DISABLE_PLUGINS"] = "logfire"
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
     assert done.stderr.strip() == "logfire", done.stderr
+
+
+def test_the_command_listing_loads_no_command_s_heavy_modules() -> None:
+    probe = (
+        "import sys\n"
+        "sys.argv = ['hybridctl', '--help']\n"
+        "from hybridctl.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = ('hybridctl.bench.loadtest', 'hybridctl.providers.registry', 'http.client',\n"
+        "         'hybridctl.catalog.loader', 'hybridctl.planning.recommend', 'pulumi')\n"
+        "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr.strip() == "[]", done.stderr
