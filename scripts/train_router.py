@@ -34,6 +34,7 @@ import argparse
 import bisect
 import csv
 import datetime
+import functools
 import json
 import math
 import random
@@ -177,11 +178,6 @@ def read_mt_bench_turns(folder: Path) -> list[Turn]:
     ]
 
 
-def read_mt_bench(folder: Path) -> list[route_eval.Prompt]:
-    """MT-Bench turns as plain prompts (see read_mt_bench_turns)."""
-    return [turn.prompt for turn in read_mt_bench_turns(folder)]
-
-
 @dataclass(frozen=True)
 class Instruction:
     """One AlpacaEval instruction: its source set (helpful_base, koala, oasst, selfinstruct,
@@ -234,6 +230,13 @@ def alpaca_eval_scores(model: need.NeedModel, instructions: list[Instruction]) -
     return out
 
 
+@functools.cache
+def _features(text: str) -> tuple[list[int], list[float]]:
+    """A text's hashed features and dense signs, worked out once: cross-validation trains the
+    same texts many times over (the lists are only read)."""
+    return need.feature_ids(text, DIMENSIONS), need.dense_features(text)
+
+
 def train(
     examples_in: list[tuple[str, float]],
     seed: int = 0,
@@ -241,10 +244,7 @@ def train(
 ) -> tuple[list, list, float]:
     """Logistic regression (AdaGrad, L2) of "the weak answer is wrong" on hashed features; the
     last dense weights are the fixed `prior`."""
-    examples = [
-        (need.feature_ids(text, DIMENSIONS), need.dense_features(text), label)
-        for text, label in examples_in
-    ]
+    examples = [(*_features(text), label) for text, label in examples_in]
     weights = [0.0] * DIMENSIONS
     squares = [1e-8] * DIMENSIONS
     learned = len(examples[0][1]) - need.PRIOR_FEATURES
@@ -396,16 +396,10 @@ class KindPart:
             **_rounded(weights, dense_weights, bias),
             "multiple_choice_logit": round(_kind_logit(question_gap), 4),
         }
-        self.vector = [0.0] * DIMENSIONS
-        for index, value in self.data["weights"].items():
-            self.vector[int(index)] = value
 
-    def logit(self, text: str) -> float:
-        if need.multiple_choice(text):
-            return float(self.data["multiple_choice_logit"])
-        ids = need.feature_ids(text, DIMENSIONS)
-        dense = need.dense_features(text)
-        return need.logit(ids, dense, self.vector, self.data["dense_weights"], self.data["bias"])
+    def joined(self, model: need.NeedModel, scale: float) -> need.NeedModel:
+        """The model with this kind part at a scale: scored exactly as the hook scores it."""
+        return need.NeedModel({**model.data, "kind": {**self.data, "scale": scale}})
 
 
 @dataclass(frozen=True)
@@ -444,15 +438,17 @@ def _folds(turns: list[Turn], count: int, deal: int = 0) -> dict[int, int]:
     return {q: i % count for i, q in enumerate(order)}
 
 
-def _out_of_fold(turns: list[Turn], data: KindData, count: int) -> dict[tuple[int, int], float]:
+def _out_of_fold(
+    model: need.NeedModel, turns: list[Turn], data: KindData, count: int
+) -> dict[tuple[int, int], float]:
     """Each turn's kind log-odds from a kind part trained without its question."""
     fold = _folds(turns, count)
     out = {}
     for k in range(count):
-        part = data.part([t for t in turns if fold[t.question] != k])
+        joined = data.part([t for t in turns if fold[t.question] != k]).joined(model, 1.0)
         out.update(
             {
-                (t.question, t.turn): part.logit(t.prompt.text)
+                (t.question, t.turn): joined.kind_logit(t.prompt.text)
                 for t in turns
                 if fold[t.question] == k
             }
@@ -485,14 +481,16 @@ def cross_validated_mt_bench(
     scores, chosen = {}, []
     for k in range(CV_FOLDS):
         training = [t for t in turns if fold[t.question] != k]
-        part = data.part(training)
-        scale = choose_scale(model, training, _out_of_fold(training, data, CV_FOLDS - 1))
+        scale = choose_scale(model, training, _out_of_fold(model, training, data, CV_FOLDS - 1))
         chosen.append(scale)
-        for t in turns:
-            if fold[t.question] == k:
-                scores[(t.question, t.turn)] = need.sigmoid(
-                    model.request_logit(t.prompt.text) + scale * part.logit(t.prompt.text)
-                )
+        joined = data.part(training).joined(model, scale)
+        scores.update(
+            {
+                (t.question, t.turn): joined.need(t.prompt.text)
+                for t in turns
+                if fold[t.question] == k
+            }
+        )
     return scores, chosen
 
 
@@ -522,7 +520,7 @@ def fit_kind(plain: need.NeedModel, turns: list[Turn], kinds: KindData) -> KindF
         cross_validated_mt_bench(plain, turns, kinds, deal)[0] for deal in range(1, CV_DEALS)
     ]
     part = kinds.part(turns)
-    scale = choose_scale(plain, turns, _out_of_fold(turns, kinds, CV_FOLDS))
+    scale = choose_scale(plain, turns, _out_of_fold(plain, turns, kinds, CV_FOLDS))
     provenance = {
         "label": "(1 + the mean strong - weak gap of the request's kind) / 2: MT-Bench's "
         "turns by kind and turn; GSM8K training problems (no model's answers) by MT-Bench's "

@@ -82,9 +82,10 @@ def feature_names(text: str) -> list[str]:
     return [prefix + w for w in words]
 
 
-def dense_features(text: str) -> list[float]:
+def dense_features(text: str, choice: bool | None = None) -> list[float]:
     """Size signs on a log scale (characters, numbers, lines), a quantity problem's size; then
-    an open (not multiple-choice) quantity problem's fractions, relations and size."""
+    an open (not multiple-choice) quantity problem's fractions, relations and size. choice:
+    whether the text is multiple choice, where the caller knows already."""
     head = bounded(text)
     lower = head.lower()
     size = math.log2(len(text) + 1) / 10
@@ -92,7 +93,9 @@ def dense_features(text: str) -> list[float]:
     quantities = numbers + sum(1 for w in _WORD.findall(lower) if w in _NUMBER_WORDS)
     numeric = 1.0 if quantities >= NUMERIC_MIN else 0.0
     steps = len(_STEP_WORDS.findall(lower)) if numeric else 0
-    open_problem = 0.0 if multiple_choice(text) else numeric
+    if choice is None:
+        choice = len(_CHOICE.findall(head)) >= 2
+    open_problem = 0.0 if choice else numeric
     fractions = len(_FRACTION.findall(lower)) if open_problem else 0
     relations = len(_RELATION.findall(lower)) if open_problem else 0
     return [
@@ -168,22 +171,31 @@ class NeedModel:
         with open(path, encoding="utf-8") as handle:
             return cls(json.load(handle))
 
+    def _features(self, text: str) -> tuple[list[int], list[float], bool]:
+        choice = multiple_choice(text)
+        return feature_ids(text, self.dimensions), dense_features(text, choice), choice
+
     def request_logit(self, text: str) -> float:
         """The first part's log-odds alone: the need of this request, not of its kind."""
-        ids = feature_ids(text, self.dimensions)
-        return logit(ids, dense_features(text), self.weights, self.dense_weights, self.bias)
+        ids, dense, _ = self._features(text)
+        return logit(ids, dense, self.weights, self.dense_weights, self.bias)
+
+    def kind_logit(self, text: str) -> float:
+        """The kind part's log-odds alone (unscaled): a multiple-choice question gets its kind's."""
+        ids, dense, choice = self._features(text)
+        return self._kind(ids, dense, choice)
+
+    def _kind(self, ids: list[int], dense: list[float], choice: bool) -> float:
+        if choice:
+            return self.multiple_choice_logit
+        return logit(ids, dense, self.kind_weights, self.kind_dense_weights, self.kind_bias)
 
     def need(self, text: str) -> float:
         """P(the local answer to this text is not good enough), 0-1."""
-        ids = feature_ids(text, self.dimensions)
-        dense = dense_features(text)
+        ids, dense, choice = self._features(text)
         total = logit(ids, dense, self.weights, self.dense_weights, self.bias)
         if self.kind_scale:
-            total += self.kind_scale * (
-                self.multiple_choice_logit
-                if multiple_choice(text)
-                else logit(ids, dense, self.kind_weights, self.kind_dense_weights, self.kind_bias)
-            )
+            total += self.kind_scale * self._kind(ids, dense, choice)
         return sigmoid(total)
 
 
