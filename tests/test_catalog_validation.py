@@ -148,6 +148,12 @@ CASES = [
         ["routing.traffic", "'open_request' has no curve", "did you mean 'open_requests'"],
     ),
     (
+        "no-traffic",
+        lambda t: _replace(t, "  traffic: open_requests\n", ""),
+        ("routing:\n", 1),
+        ["routing.traffic", "no kind of traffic chosen", "open_requests, conversations"],
+    ),
+    (
         "undeployable-provider",
         lambda t: _replace(
             t,

@@ -261,6 +261,7 @@ def test_recommend_takes_the_kind_of_traffic_and_refuses_an_unknown_one() -> Non
         plans[kind] = json.loads(done.stdout)["hybrid"]["router"]
     assert plans["open_requests"]["traffic"] == "open_requests"
     assert plans["questions"]["gap_recovered"] > plans["open_requests"]["gap_recovered"]
+    assert plans["open_requests"]["near_chance"] and not plans["questions"]["near_chance"]
     text = runner.invoke(app, ["recommend", "--requests-per-day", "3000"])
     assert "no better than a random pick" in " ".join(text.stdout.split())
     bad = runner.invoke(app, [*base, "--traffic", "chat_turns"])
@@ -268,6 +269,19 @@ def test_recommend_takes_the_kind_of_traffic_and_refuses_an_unknown_one() -> Non
     assert "open_requests" in bad.output
     empty = runner.invoke(app, [*base, "--traffic", ""])
     assert empty.exit_code == 2 and "--traffic" in empty.output
+
+
+def test_a_kind_of_traffic_is_refused_where_the_catalog_measures_none() -> None:
+    plain = CATALOG.model_copy(
+        update={"routing": CATALOG.routing.model_copy(update={"need_curves": {}, "traffic": None})}
+    )
+    tier = plain.tier("1")
+    share = router_share(plain, tier)
+    assert share is not None and share.traffic is None and share.gap_recovered is None
+    with pytest.raises(InputError, match="traffic 'questions' has no curve"):
+        router_share(plain, tier, traffic="questions")
+    with pytest.raises(InputError, match="traffic 'questions' has no curve"):
+        recommend(plain, Workload(requests_per_day=100, traffic="questions"))
 
 
 def test_recommend_states_where_its_local_share_comes_from() -> None:

@@ -134,14 +134,10 @@ def _check_references(catalog: Catalog, findings: Findings) -> None:
                     ("routing", "routes", route, j),
                     f"{name} is a {catalog.cloud_models[name].route} model, listed under {route}",
                 )
-    if routing.need_curves and routing.traffic not in routing.need_curves:
-        kinds = list(routing.need_curves)
-        guess = close_matches(routing.traffic or "", kinds)
-        findings.problem(
-            ("routing", "traffic"),
-            f"{routing.traffic!r} has no curve in routing.need_curves"
-            + (f" (did you mean {guess}?)" if guess else f" (one of: {', '.join(kinds)})"),
-        )
+    try:
+        routing.curve_for()
+    except InputError as exc:
+        findings.problem(("routing", "traffic"), f"{exc.message}; {exc.hint}")
     for i, scenario in enumerate(catalog.cost_scenarios):
         if scenario.tier not in catalog.tier_ids:
             guess = close_matches(scenario.tier, catalog.tier_ids)

@@ -401,6 +401,29 @@ class Routing(Strict):
     max_request_mib: Integer | None = Field(default=None, ge=1, le=64)
     source: Source
 
+    def curve_for(self, traffic: str | None = None) -> tuple[str, NeedCurve] | None:
+        """The need model measured on a kind of traffic (default: `traffic`), with the kind's
+        name; None when the catalog measures none. A kind it lacks raises InputError."""
+        from hybridctl.errors import InputError
+        from hybridctl.suggest import close_matches
+
+        kinds = list(self.need_curves)
+        if not kinds and traffic is None:
+            return None
+        kind = traffic or self.traffic
+        if kind in self.need_curves:
+            return kind, self.need_curves[kind]
+        guess = close_matches(kind or "", kinds)
+        raise InputError(
+            (
+                f"traffic {kind!r} has no curve in routing.need_curves"
+                if kind
+                else "no kind of traffic chosen (routing.traffic)"
+            )
+            + (f" (did you mean {guess}?)" if guess else ""),
+            hint=f"Kinds of traffic in routing.need_curves: {', '.join(kinds) or 'none'}.",
+        )
+
 
 class CostScenario(Strict):
     """One of the tier guide's cost-benefit tables, with its published figures."""

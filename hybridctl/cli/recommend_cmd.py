@@ -131,9 +131,9 @@ def recommend_cmd(
         typer.Option(
             "--traffic",
             metavar="KIND",
-            help="The kind of requests, for what the router's cloud calls recover of the "
-            "quality gap: a kind in the catalog's routing.need_curves (shipped: open_requests, "
-            "the default; conversations; questions; word_problems).",
+            help="The kind of requests, for how many the router sends to the cloud and what "
+            "those calls recover of the quality gap: a kind the catalog measured "
+            "(routing.need_curves; default: its routing.traffic).",
             show_default=False,
         ),
     ] = None,

@@ -15,7 +15,7 @@ from hybridctl.planning.results import (
     NoFeasiblePlan,
     Recommendation,
 )
-from hybridctl.planning.router_share import need_curve, router_share
+from hybridctl.planning.router_share import router_share
 from hybridctl.planning.verdict import verdict
 from hybridctl.planning.workload import MAX_REQUESTS_PER_DAY, Workload
 
@@ -28,7 +28,7 @@ def recommend(catalog: Catalog, workload: Workload) -> Recommendation:
     Raises NoFeasiblePlan when the cloud is ruled out (local-only, or over the budget) and no
     box carries the workload either.
     """
-    need_curve(catalog.routing, workload.traffic)  # an unknown kind of traffic: exit 2 first
+    catalog.routing.curve_for(workload.traffic)  # an unknown kind of traffic: exit 2 first
     speeds = Speeds(catalog)
     options = all_options(catalog, workload, speeds)
     best = cheapest(options, catalog)

@@ -6,11 +6,12 @@ import itertools
 from dataclasses import dataclass
 
 from hybridctl.catalog.roles import local_roles
-from hybridctl.catalog.schema import Catalog, NeedCurve, Routing, Tier
-from hybridctl.errors import InputError
-from hybridctl.suggest import close_matches
+from hybridctl.catalog.schema import Catalog, NeedCurve, Tier
 
 QUALITY_TARGET = 0.8  # the cost of quality: the cloud share that recovers this much of the gap
+# Cloud calls that recover within this of their own share of the gap: the ranking does no
+# better on this kind of traffic than a random pick would.
+CHANCE_MARGIN = 0.05
 
 
 @dataclass(frozen=True)
@@ -25,23 +26,7 @@ class RouterShare:
     cloud_for_quality: float | None  # the cloud share that recovers quality_target of the gap
     source: str
     traffic: str | None = None  # the kind of requests the curve was measured on
-
-
-def need_curve(routing: Routing, traffic: str | None = None) -> tuple[str, NeedCurve] | None:
-    """The cost-quality curve of a kind of traffic (default: the catalog's), with its name.
-    None: the catalog has no curves."""
-    kind = traffic or routing.traffic
-    if not routing.need_curves or kind is None:
-        return None
-    if kind not in routing.need_curves:
-        kinds = list(routing.need_curves)
-        guess = close_matches(kind, kinds)
-        raise InputError(
-            f"no cost-quality curve for traffic {kind!r}"
-            + (f" (did you mean {guess}?)" if guess else ""),
-            hint=f"The catalog's kinds of traffic (routing.need_curves): {', '.join(kinds)}.",
-        )
-    return kind, routing.need_curves[kind]
+    near_chance: bool = False  # those cloud calls recover what a random pick's would
 
 
 def _between(points: dict[float, float], x: float) -> float:
@@ -70,6 +55,17 @@ def cloud_for_quality(curve: NeedCurve, target: float = QUALITY_TARGET) -> float
     return float(reached[0]) if reached else 1.0
 
 
+def _target(catalog: Catalog, tier: Tier, complex_local: bool | None) -> tuple[str, float] | None:
+    """The route whose share leaves the box under the default strategy, and its target share
+    (routing.need_shares; None: no target shares)."""
+    targets = catalog.routing.need_shares.get(catalog.routing.default_strategy)
+    if not targets:
+        return None
+    has_complex = local_roles(tier).complex is not None if complex_local is None else complex_local
+    route = "large" if has_complex else "medium"
+    return route, float(targets.get(route, 0.0))  # type: ignore[call-overload]
+
+
 def router_share(
     catalog: Catalog, tier: Tier, complex_local: bool | None = None, traffic: str | None = None
 ) -> RouterShare | None:
@@ -77,18 +73,15 @@ def router_share(
     share past the small local model (to the complex local model where the tier has one, so
     only the large route's share leaves the box), the rest stays local. None: no target shares.
     complex_local: whether the plan serves complex requests locally (default: the tier has a
-    complex-role model). traffic: the kind of requests whose cost-quality curve says what those
-    cloud calls recover (default: the catalog's routing.traffic).
+    complex-role model). traffic: the kind of requests measured, for how many of them cross the
+    thresholds and what those cloud calls recover (default: the catalog's routing.traffic).
     """
-    routing = catalog.routing
-    strategy = str(routing.default_strategy)
-    targets = routing.need_shares.get(routing.default_strategy)
-    if not targets:
+    target = _target(catalog, tier, complex_local)
+    if target is None:
         return None
-    has_complex = local_roles(tier).complex is not None if complex_local is None else complex_local
-    route = "large" if has_complex else "medium"
-    cloud = float(targets.get(route, 0.0))  # type: ignore[call-overload]
-    found = need_curve(routing, traffic)
+    route, cloud = target
+    strategy = str(catalog.routing.default_strategy)
+    found = catalog.routing.curve_for(traffic)
     if found is None:
         source = (
             f"the router's {strategy} operating point: {cloud:.0%} of requests to the {route} "
@@ -102,22 +95,27 @@ def router_share(
         f"of requests to the {route} route by need (tiers.yaml routing.need_shares) send "
         f"{routed:.0%} of them ({curve.source.ref}, {curve.source.as_of})"
     )
+    recovered = gap_recovered(curve, routed)
     return RouterShare(
         strategy=strategy,
         local_share=1.0 - routed,
         cloud_share=routed,
-        gap_recovered=gap_recovered(curve, routed),
+        gap_recovered=recovered,
         quality_target=QUALITY_TARGET,
         cloud_for_quality=cloud_for_quality(curve),
         source=source,
         traffic=kind,
+        near_chance=abs(recovered - routed) < CHANCE_MARGIN,
     )
 
 
 def local_cap(
     catalog: Catalog, tier: Tier, complex_local: bool, traffic: str | None = None
 ) -> float:
-    """The most of a workload the tier keeps local: the router's share on this kind of traffic,
-    else the tier's promise."""
-    share = router_share(catalog, tier, complex_local, traffic)
-    return share.local_share if share is not None else tier.promises.local_share
+    """The most of a workload the tier keeps local: what the router's thresholds leave local of
+    this kind of traffic, else the tier's promise."""
+    target = _target(catalog, tier, complex_local)
+    if target is None:
+        return tier.promises.local_share
+    found = catalog.routing.curve_for(traffic)
+    return 1.0 - (routed_share(found[1], target[1]) if found else target[1])

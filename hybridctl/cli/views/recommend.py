@@ -62,9 +62,6 @@ def _cloud(plan: CloudPlan, title: str) -> None:
             console.print(f"    {_route_line(route)}", soft_wrap=True)
 
 
-CHANCE_MARGIN = 0.05  # gap recovered within this of the cloud share: a random pick's
-
-
 def _router_line(router: RouterShare) -> str:
     """The local share's source and the cloud share that quality costs."""
     line = f"local share: at most {router.local_share:.0%}, {escape(router.source)}"
@@ -74,8 +71,7 @@ def _router_line(router: RouterShare) -> str:
             f"quality gap; recovering {router.quality_target:.0%} of it takes "
             f"{router.cloud_for_quality:.0%} of requests on the cloud"
         )
-        # A curve on the diagonal: the need ranks these requests no better than a random pick.
-        if abs(router.gap_recovered - router.cloud_share) < CHANCE_MARGIN:
+        if router.near_chance:
             line += " (no better than a random pick on this kind of traffic)"
     return line
 
