@@ -34,8 +34,8 @@ from hybridctl.render.router import (
 from tests.router_fixtures import (
     Backend,
     FakeVendor,
-    box_env,
     free_port,
+    hook_pythonpath_env,
     litellm_executable,
     missing,
     offline_env,
@@ -73,7 +73,10 @@ class Deployment:
     def keys(self, *args: str) -> dict | list:
         done = subprocess.run(
             [self.python, "-m", KEYS_MODULE, *args],
-            env={**offline_env(box_env(self.router_dir)), "REDIS_PASSWORD": self.redis_password},
+            env={
+                **offline_env(hook_pythonpath_env(self.router_dir)),
+                "REDIS_PASSWORD": self.redis_password,
+            },
             capture_output=True,
             text=True,
             timeout=30,
@@ -228,7 +231,7 @@ class ScriptRunner:
         return subprocess.run(
             [self.box.python, "-m", KEYS_MODULE, *args[6:]],
             env={
-                **offline_env(box_env(self.box.router_dir)),
+                **offline_env(hook_pythonpath_env(self.box.router_dir)),
                 "REDIS_PASSWORD": self.box.redis_password,
             },
             capture_output=True,

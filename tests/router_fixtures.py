@@ -45,7 +45,7 @@ def rendered_router(dest: Path, tier: str = "2", context: RouterContext | None =
     return dest
 
 
-def box_env(router_dir: Path) -> dict[str, str]:
+def hook_pythonpath_env(router_dir: Path) -> dict[str, str]:
     """What the gateway service's environment adds on the box: the hook package's parent."""
     return {"PYTHONPATH": str(router_dir)}
 
@@ -237,7 +237,7 @@ def start_proxy(
             cwd=router_dir,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=offline_env({**env, **box_env(router_dir)}),
+            env=offline_env({**env, **hook_pythonpath_env(router_dir)}),
         )
 
 

@@ -17,10 +17,10 @@ from hybridctl.catalog import load_catalog
 from hybridctl.catalog.roles import local_roles
 from hybridctl.errors import InputError
 from hybridctl.gateway import hook as hook_package
+from hybridctl.gateway.hook.scoring import FEATURES
 from hybridctl.planning.capacity import tier_load
 from hybridctl.planning.workload import Workload
 from hybridctl.render.router import (
-    COMPLEXITY_FEATURES,
     HOOK_PACKAGE,
     ROUTER_FILES,
     build_router_context,
@@ -32,7 +32,7 @@ from tests.router_fixtures import (
     COMPLEX_2,
     LONG,
     SIMPLE_2,
-    box_env,
+    hook_pythonpath_env,
 )
 from tests.router_fixtures import assistant as _assistant
 from tests.router_fixtures import user as _user
@@ -197,7 +197,7 @@ def test_the_hook_loads_from_a_rendered_bundle_with_pythonpath_as_on_the_box(
     router_dir: Path, tmp_path: Path
 ) -> None:
     """The box sets PYTHONPATH to the router folder; the config names the package's modules."""
-    env = {**os.environ, **box_env(router_dir)}
+    env = {**os.environ, **hook_pythonpath_env(router_dir)}
     env.pop("PYTHONSAFEPATH", None)
     done = subprocess.run(
         [sys.executable, "-c", _AS_LITELLM_LOADS, str(router_dir / "litellm_config.yaml")],
@@ -257,7 +257,7 @@ def test_keys_reach_a_box_whose_bundle_predates_the_hook_package() -> None:
 
 
 def test_the_hook_knows_every_catalog_factor(hook: ModuleType) -> None:
-    assert tuple(hook.FEATURES) == COMPLEXITY_FEATURES
+    assert tuple(hook.FEATURES) == FEATURES
 
 
 def test_unknown_complexity_factor_is_a_clear_error() -> None:

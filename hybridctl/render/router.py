@@ -14,6 +14,7 @@ from hybridctl.catalog.route_mix import route_prices
 from hybridctl.catalog.schema import Catalog, Routing, Tier
 from hybridctl.errors import InputError
 from hybridctl.gateway import hook
+from hybridctl.gateway.hook.auth import MASTER_KEY_ENV
 from hybridctl.gateway.hook.rules import POLICY_NAME, ROUTE_ORDER
 from hybridctl.gateway.hook.scoring import FEATURES
 from hybridctl.gateway.policy import AUTO_MODEL, HEADERS, build_policy
@@ -39,11 +40,8 @@ HOOK_SUFFIXES = (".py", ".json")  # the package's code and the need model's weig
 CALLBACK = f"{HOOK_PACKAGE}.proxy.proxy_handler_instance"  # litellm_settings.callbacks
 CUSTOM_AUTH = f"{HOOK_PACKAGE}.auth.user_api_key_auth"  # general_settings.custom_auth
 
-# The hybrid strategy's complexity factors; the hook detects exactly these.
-COMPLEXITY_FEATURES = FEATURES
 STRATEGY_HEADER = HEADERS["strategy"]
 USER_TIER_HEADER = HEADERS["user_tier"]
-MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
 REDIS_HOST = "redis"  # the compose service
 REDIS_PORT = 6379
 REDIS_PASSWORD_ENV = "REDIS_PASSWORD"
@@ -137,12 +135,12 @@ def _key_env(provider: str) -> str:
 
 
 def _check_routing(routing: Routing) -> None:
-    unknown = sorted(set(routing.complexity.weights) - set(COMPLEXITY_FEATURES))
+    unknown = sorted(set(routing.complexity.weights) - set(FEATURES))
     if unknown:
         raise InputError(
             f"catalog routing.complexity.weights has factors the router cannot detect: "
             f"{', '.join(unknown)}",
-            hint=f"Use only: {', '.join(COMPLEXITY_FEATURES)}.",
+            hint=f"Use only: {', '.join(FEATURES)}.",
         )
     missing = sorted(set(ROUTE_ORDER) - set(routing.fallback_chain))
     if missing:
