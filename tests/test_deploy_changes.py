@@ -47,3 +47,22 @@ def test_replacements_and_deletions_are_named() -> None:
 
 def test_a_first_deploy_has_nothing_to_warn_about() -> None:
     assert change_warnings(None, _resolved("1"), [Step("create", "server")]) == []
+
+
+def test_a_deployment_keeps_its_domain_when_the_request_names_none() -> None:
+    existing = DeploymentRecord.model_construct(
+        provider="hetzner",
+        nodes=1,
+        region="fsn1",
+        admin_cidr="203.0.113.7/32",
+        ssh_public_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForThePlanOnly plan",
+        backend_url=None,
+        outputs={"domain": "llm.example.com"},
+    )
+    request = DeployRequest(tier_id="2", provider="hetzner", name="d2")  # a resume's request
+    resolved = resolve(load_catalog(), request, existing=existing, offline_plan=True)
+    assert resolved.domain == "llm.example.com"
+    moved = DeployRequest(tier_id="2", provider="hetzner", name="d2", domain="ai.example.com")
+    assert resolve(load_catalog(), moved, existing=existing, offline_plan=True).domain == (
+        "ai.example.com"
+    )

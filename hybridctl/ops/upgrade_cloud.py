@@ -109,7 +109,6 @@ class CloudUpgrader:
             images=load_images_file(None) if request.images is None else request.images,
             wait_s=request.timeout_s,
             allow_unverified=request.allow_unverified,
-            domain=record.outputs.get("domain"),
         )
         problem: str | None
         try:

@@ -184,7 +184,10 @@ def resolve(
         monthly_usd=round(offer.monthly_usd * nodes, 2),
         notes=notes,
         images=request.images,
-        domain=validate_domain(request.domain),
+        # The domain a deployment was given stays with it (a resume, an upgrade, a re-deploy).
+        domain=validate_domain(
+            request.domain or (existing.outputs.get("domain") if existing else None)
+        ),
         allow_unverified=request.allow_unverified,
         existing=existing,
         backend=request.backend or (existing.backend_url if existing else None),
