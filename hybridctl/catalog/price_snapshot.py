@@ -6,7 +6,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -185,7 +185,3 @@ def with_snapshot(catalog: Catalog, path: Path, mtime_ns: int) -> Catalog:
     result = apply_snapshot(catalog, read_snapshot(path), path)
     _last[:] = [_Applied(path, mtime_ns, catalog, result)]
     return result
-
-
-def snapshot_dict(snapshot: SnapshotFile) -> dict[str, Any]:
-    return snapshot.model_dump(mode="json")

@@ -38,16 +38,19 @@ SUPPORT = ProviderSupport(
 )
 
 
+TOKEN_ENV = "HCLOUD_TOKEN"  # the Hetzner Cloud API token: deploys and the price list
+
+
 def credentials(region: str, env: Mapping[str, str]) -> ProviderConfig:
     """HCLOUD_TOKEN, as the hcloud provider's secret config (the location needs no config)."""
     token = required_variable(
         env,
-        "HCLOUD_TOKEN",
+        TOKEN_ENV,
         "Hetzner Cloud credentials",
         "Create an API token (Read & Write) in the Hetzner Cloud Console under Security > "
         "API tokens, then `export HCLOUD_TOKEN=...` (use --plan to preview without one).",
     )
-    return ProviderConfig("hetzner", secret={"hcloud:token": token}, source="HCLOUD_TOKEN")
+    return ProviderConfig("hetzner", secret={"hcloud:token": token}, source=TOKEN_ENV)
 
 
 def _mock_outputs(type_token: str, ordinal: int, inputs: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hybridctl.providers.base import required_variable
+from hybridctl.providers.hetzner import TOKEN_ENV
 from hybridctl.providers.prices import (
     Fetcher,
     FetchResult,
@@ -20,7 +21,6 @@ from hybridctl.providers.prices import (
 )
 
 URL = "https://api.hetzner.cloud/v1/server_types"
-TOKEN_ENV = "HCLOUD_TOKEN"
 _PER_PAGE = 50
 _MAX_PAGES = 20
 
