@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from hybridctl.catalog.schema import Catalog, Offer, PositiveFloat, PriceSnapshot, Source, Strict
+from hybridctl.catalog.schema import (
+    Catalog,
+    Day,
+    Offer,
+    PositiveFloat,
+    PriceSnapshot,
+    Source,
+    Strict,
+)
 from hybridctl.errors import CatalogError, InputError
 from hybridctl.paths import not_a_file
 
@@ -19,13 +26,6 @@ _HEADER = (
     "# hybridctl reads them over the catalog's offers (same provider, instance type and region).\n"
     "# Delete this file to go back to the shipped prices.\n"
 )
-
-
-def _day(value: object) -> object:
-    text = str(value)
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise ValueError("must be a day written YYYY-MM-DD")
-    return text
 
 
 class PriceSource(Strict):
@@ -44,27 +44,17 @@ class PriceSource(Strict):
     monthly_usd: PositiveFloat
     source: str = Field(min_length=3, description="the address that was read")
     detail: str = Field(min_length=1, description="how the price was read, in words")
-    as_of: str
-
-    @field_validator("as_of", mode="before")
-    @classmethod
-    def _day(cls, value: object) -> object:
-        return _day(value)
+    as_of: Day
 
 
 class SnapshotFile(Strict):
     """The file: when, the exchange rate used, and the priced offers."""
 
     version: Literal[1]
-    as_of: str
+    as_of: Day
     usd_per_eur: PositiveFloat
     exchange_rate_source: Source
     offers: list[PriceSource]
-
-    @field_validator("as_of", mode="before")
-    @classmethod
-    def _day(cls, value: object) -> object:
-        return _day(value)
 
 
 def read_snapshot(path: Path) -> SnapshotFile:

@@ -67,22 +67,24 @@ class Source(Strict):
         return text
 
 
+def _day(value: object) -> str:
+    text = str(value)
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise ValueError("must be a day written YYYY-MM-DD")
+    return text
+
+
+Day = Annotated[str, BeforeValidator(_day)]  # a day written YYYY-MM-DD (a price's date)
+
+
 class PriceSnapshot(Strict):
     """When the offers' prices were taken from the providers' price lists, and the exchange rate
     that turned non-USD prices into USD."""
 
-    as_of: str = Field(description="YYYY-MM-DD: the day the offers' prices were recorded")
+    as_of: Day = Field(description="YYYY-MM-DD: the day the offers' prices were recorded")
     usd_per_eur: PositiveFloat
     exchange_rate_source: Source
     note: str | None = None
-
-    @field_validator("as_of", mode="before")
-    @classmethod
-    def _day(cls, value: object) -> object:
-        text = str(value)
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            raise ValueError("must be a day written YYYY-MM-DD")
-        return text
 
 
 class Gpu(Strict):
