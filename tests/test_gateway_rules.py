@@ -400,3 +400,17 @@ def test_personal_data_with_the_local_server_down_is_a_503_not_a_cloud_call(
         _pre_call(handler, _request([_user(PERSONAL)], headers=QUALITY_HEADERS))
     assert _status(raised.value) == 503
     assert "personal data stays on the box" in _message(raised.value)
+
+
+def test_personal_data_kept_local_leaves_the_local_route_or_none(
+    hook: ModuleType, policy: dict
+) -> None:
+    assert hook.usable_routes(policy, "paid", local_only=True) == ["local"]
+    assert hook.usable_routes(policy, "paid", ceiling="large", local_only=True) == ["local"]
+    cloud_only = {**policy, "user_tiers": {"c": {"routes": ["large"]}}}
+    assert hook.usable_routes(cloud_only, "c", local_only=True) == []
+    with pytest.raises(hook.Rejected) as info:
+        hook.choose_route(
+            cloud_only, score=1, strategy="local_first", user_tier="c", local_only=True
+        )
+    assert info.value.status == 403

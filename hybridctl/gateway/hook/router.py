@@ -413,11 +413,14 @@ class HybridRouter(CustomLogger):
             key_over_budget=key_over,
             local_only=local_only,
         )
-        usable = usable_routes(
-            policy, caller["user_tier"], over_budget=over, key_over_budget=key_over, ceiling=ceiling
+        usable = usable_routes(  # local_only: no fallback or escalation may take it off the box
+            policy,
+            caller["user_tier"],
+            over_budget=over,
+            key_over_budget=key_over,
+            ceiling=ceiling,
+            local_only=local_only,
         )
-        if local_only:  # no fallback or escalation may take it off the box
-            usable = [r for r in usable if r == "local"] or ["local"]
         target = local_target(
             policy, route, **kwargs, over_budget=over, requested=ceiling, usable=usable,
             task_type=caller["task_type"],

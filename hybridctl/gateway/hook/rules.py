@@ -70,9 +70,13 @@ def usable_routes(
     over_budget: bool = False,
     key_over_budget: bool = False,
     ceiling: str | None = None,
+    local_only: bool = False,
 ) -> list[str]:
-    """The tier's routes less what the budgets and a requested model's route rule out."""
+    """The tier's routes less what the budgets and a requested model's route rule out;
+    `local_only` (personal data the operator keeps on the box): the local route, or none."""
     allowed = allowed_routes(policy, user_tier)
+    if local_only:
+        return ["local"] if "local" in allowed else []
     if ceiling is not None:
         allowed = [r for r in allowed if _rank(r) <= _rank(ceiling)] or allowed[:1]
     clouds = [r for r in allowed if r != "local"]
@@ -160,11 +164,10 @@ def choose_route(
         over_budget=over_budget,
         key_over_budget=key_over_budget,
         ceiling=requested,
+        local_only=local_only,
     )
-    if local_only:
-        if "local" not in allowed:
-            raise refuse_personal_data(user_tier)
-        usable = ["local"]
+    if not usable and local_only:
+        raise refuse_personal_data(user_tier)
     if not usable:
         raise Rejected(429, "the daily cloud budget is spent and this key has no local route")
     needed = needed_route(policy, score, user_tier, task_type, need=need, strategy=strategy)
