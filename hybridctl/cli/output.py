@@ -26,6 +26,11 @@ def __getattr__(name: str) -> Console:
     return _consoles[name]
 
 
+def money(value: float | None) -> str:
+    """A dollar amount as the views print it ("-" for none)."""
+    return "-" if value is None else f"${value:,.2f}"
+
+
 def print_json(data: Any) -> None:
     """Write data as JSON to stdout (never through rich, so it stays parseable)."""
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from hybridctl.cli.command import Command, SubGroup
 from hybridctl.cli.options import CatalogOption, JsonOption, bounded
-
-if TYPE_CHECKING:
-    from hybridctl.catalog import Catalog
-    from hybridctl.catalog.price_refresh import Refreshed
-    from hybridctl.catalog.price_snapshot import SnapshotFile
-
 
 group = typer.Typer(name="prices", cls=SubGroup, no_args_is_help=True, rich_markup_mode=None)
 
@@ -91,7 +85,9 @@ def refresh_prices(
         region=region,
         usd_per_eur=usd_per_eur,
     )
-    _print_refreshed(done, as_json)
+    from hybridctl.cli.views import prices as view
+
+    view.print_refreshed(done, as_json)
 
 
 @group.command("show", cls=Command)
@@ -102,79 +98,21 @@ def show_prices(
 
     Example: hybridctl prices show
     """
-    from hybridctl.catalog import load_catalog
     from hybridctl.catalog.price_snapshot import read_snapshot
+    from hybridctl.cli.views import prices as view
     from hybridctl.paths import prices_path
 
     path = out or prices_path()
-    snapshot = read_snapshot(path) if path.exists() else None
-    _print_snapshot(path, snapshot, load_catalog(catalog), as_json)
+    if path.exists():
+        view.print_snapshot(path, read_snapshot(path), as_json)
+        return
+    from hybridctl.catalog import load_catalog
+
+    shipped = load_catalog(catalog).price_snapshot
+    view.print_no_snapshot(path, shipped.as_of if shipped else None, as_json)
 
 
 def _today() -> str:
     from datetime import date
 
     return date.today().isoformat()
-
-
-def _money(value: float | None) -> str:
-    return "-" if value is None else f"${value:,.2f}"
-
-
-def _print_refreshed(done: Refreshed, as_json: bool) -> None:
-    """The table of old and new monthly prices, what was not priced, and where it was written."""
-    from hybridctl.cli.output import console, print_json
-
-    if as_json:
-        print_json(done.as_dict())
-        return
-    from rich.markup import escape
-    from rich.table import Table
-
-    table = Table(title=f"Monthly server prices, as of {done.as_of} (USD, 730 h)")
-    for column in ("offer", "region", "old", "new", "change"):
-        table.add_column(column, justify="right" if column in ("old", "new", "change") else "left")
-    for row in done.rows:
-        change = "-" if row.change_pct is None else f"{row.change_pct:+.1f}%"
-        offer = f"{row.provider} {row.instance_type}"
-        table.add_row(offer, row.region, _money(row.old_usd), _money(row.new_usd), change)
-    console.print(table)
-    for row in (r for r in done.rows if r.reason):
-        console.print(
-            f"not priced, keeps {_money(row.old_usd)}: {row.provider} {row.instance_type} "
-            f"({row.region}): {escape(row.reason or '')}"
-        )
-    for line in [*done.notes, *(f"skipped {s}" for s in done.skipped)]:
-        console.print(escape(line))
-    console.print(
-        f"Wrote {escape(str(done.path))} ({', '.join(done.providers)}; EUR at "
-        f"{done.usd_per_eur:g} USD per EUR). `hybridctl recommend` now uses these prices."
-    )
-
-
-def _print_snapshot(
-    path: Path, snapshot: SnapshotFile | None, catalog: Catalog, as_json: bool
-) -> None:
-    """The snapshot in use, or the shipped prices' date when there is none."""
-    from hybridctl.cli.output import console, print_json
-
-    shipped = catalog.price_snapshot
-    if snapshot is None:
-        if as_json:
-            print_json({"path": str(path), "snapshot": None})
-            return
-        when = shipped.as_of if shipped else "an unrecorded date"
-        console.print(f"No price snapshot at {path}: the catalog's prices (as of {when}) are used.")
-        console.print("Run `hybridctl prices refresh` to read them from the providers.")
-        return
-    if as_json:
-        print_json({"path": str(path), "snapshot": snapshot.model_dump(mode="json")})
-        return
-    from rich.markup import escape
-
-    console.print(f"Price snapshot {escape(str(path))}, as of {snapshot.as_of}:")
-    for entry in snapshot.offers:
-        console.print(
-            f"  {entry.provider:<8} {entry.instance_type:<16} {entry.region:<12} "
-            f"{_money(entry.monthly_usd):>10}/month  {entry.as_of}  {escape(entry.detail)}"
-        )

@@ -5,13 +5,9 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
-from hybridctl.cli.output import console
+from hybridctl.cli.output import console, money
 from hybridctl.planning.results import Candidate, CloudPlan, HybridPlan, Recommendation, RoutePlan
 from hybridctl.planning.router_share import RouterShare
-
-
-def _money(value: float | None) -> str:
-    return "-" if value is None else f"${value:,.2f}"
 
 
 def _seconds(value: float | None) -> str:
@@ -41,7 +37,7 @@ def considered_table(considered: list[Candidate]) -> Table:
             "-" if c.local_share is None else f"{c.local_share:.0%}",
             "-" if c.utilization is None else f"{c.utilization:.0%}",
             _seconds(c.p95_latency_s),
-            _money(c.hybrid_usd),
+            money(c.hybrid_usd),
             ("[green]" if c.feasible else "[dim]") + escape(c.reason) + "[/]",
         )
     return table
@@ -51,12 +47,12 @@ def _route_line(route: RoutePlan) -> str:
     members = ", ".join(f"{m.name} {m.share:.0%}" for m in route.members) or "no models"
     return (
         f"{route.share:.0%} to {route.route} ({members}): "
-        f"{_money(route.usd_per_request * 1000)} per 1,000 requests"
+        f"{money(route.usd_per_request * 1000)} per 1,000 requests"
     )
 
 
 def _cloud(plan: CloudPlan, title: str) -> None:
-    console.print(f"  {title}: [bold]{_money(plan.monthly_usd)}[/]/month", soft_wrap=True)
+    console.print(f"  {title}: [bold]{money(plan.monthly_usd)}[/]/month", soft_wrap=True)
     for route in (plan.medium, plan.large):
         if route.share > 0:
             console.print(f"    {_route_line(route)}", soft_wrap=True)
@@ -101,12 +97,12 @@ def _hybrid(r: Recommendation, h: HybridPlan) -> None:
     )
     _cloud(h.spill, "cloud spill")
     console.print(
-        f"  monthly: server {_money(h.server_usd)} + cloud spill {_money(h.spill.monthly_usd)} = "
-        f"[bold]{_money(h.hybrid_usd)}[/] vs cloud-only {_money(r.cloud_only.monthly_usd)}"
+        f"  monthly: server {money(h.server_usd)} + cloud spill {money(h.spill.monthly_usd)} = "
+        f"[bold]{money(h.hybrid_usd)}[/] vs cloud-only {money(r.cloud_only.monthly_usd)}"
         f" (server prices as of {r.prices_as_of or 'an unrecorded date'})"
     )
     if h.savings_usd >= 0:
-        console.print(f"  savings: {_money(h.savings_usd)}/month ({h.savings_fraction:.0%})")
+        console.print(f"  savings: {money(h.savings_usd)}/month ({h.savings_fraction:.0%})")
     if h.break_even_requests_per_day is not None:
         console.print(
             f"  break-even: this box pays for itself from {h.break_even_requests_per_day:,.0f} "
