@@ -303,22 +303,22 @@ def test_the_task_type_header_routes_and_an_unknown_one_is_a_400(box: Deployment
 
 def test_the_keys_commands_core_adds_lists_and_revokes_in_the_gateway(box: Deployment) -> None:
     from hybridctl.errors import InputError
-    from hybridctl.ops.keys import check_request, run_keys
+    from hybridctl.ops.keys import add_args, revoke_args, run_keys
 
     runner = ScriptRunner(box)
     name = f"cli-{next(unique)}"
-    added = run_keys("test", check_request("add", name, "free", 2.5), runner)
+    added = run_keys("test", add_args(name, "free", 2.5), runner)
     assert added["key"].startswith("sk-hyb-") and added["tier"] == "free"
     status, headers, body = chat(box.gateways[0], added["key"], faq())
     assert status == 200 and headers["x-hybrid-user-tier"] == "free", body
     listed = {row["name"]: row for row in run_keys("test", ["list"], runner)}
     assert listed[name]["daily_budget_usd"] == "2.5" and "key" not in listed[name]
     with pytest.raises(InputError, match="exists"):
-        run_keys("test", check_request("add", name, "paid", None), runner)
-    assert run_keys("test", check_request("revoke", name, None, None), runner)["revoked"]
+        run_keys("test", add_args(name, "paid", None), runner)
+    assert run_keys("test", revoke_args(name), runner)["revoked"]
     assert chat(box.gateways[1], added["key"], faq())[0] == 401
     with pytest.raises(InputError, match="test: no key named"):
-        run_keys("test", check_request("revoke", name, None, None), runner)
+        run_keys("test", revoke_args(name), runner)
 
 
 def test_personal_data_kept_local_is_served_locally_and_reaches_no_vendor(

@@ -53,7 +53,9 @@ def add(
 
     Example: hybridctl keys add alice --tier paid --daily-budget 5 -d hybridctl-local
     """
-    _run("add", name, tier, daily_budget, deployment, as_json)
+    from hybridctl.ops.keys import add_args
+
+    _run("add", add_args(name, tier, daily_budget), deployment, as_json)
 
 
 @group.command("list", cls=Command)
@@ -62,7 +64,7 @@ def list_keys(deployment: DeploymentOption = None, as_json: JsonOption = False) 
 
     Example: hybridctl keys list -d hybridctl-local
     """
-    _run("list", None, None, None, deployment, as_json)
+    _run("list", ["list"], deployment, as_json)
 
 
 @group.command("revoke", cls=Command)
@@ -73,21 +75,15 @@ def revoke(
 
     Example: hybridctl keys revoke alice -d hybridctl-local
     """
-    _run("revoke", name, None, None, deployment, as_json)
+    from hybridctl.ops.keys import revoke_args
+
+    _run("revoke", revoke_args(name), deployment, as_json)
 
 
-def _run(
-    action: str,
-    name: str | None,
-    tier: str | None,
-    daily_budget: float | None,
-    deployment: str | None,
-    as_json: bool,
-) -> None:
+def _run(action: str, args: list[str], deployment: str | None, as_json: bool) -> None:
     from hybridctl.cli.output import print_json
-    from hybridctl.ops.keys import check_request, pick_deployment, run_keys
+    from hybridctl.ops.keys import pick_deployment, run_keys
 
-    args = check_request(action, name, tier, daily_budget)
     target = pick_deployment(deployment)
     answer = run_keys(target, args)
     if as_json:

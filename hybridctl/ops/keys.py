@@ -22,7 +22,6 @@ KEYS_MODULE = f"{HOOK_PACKAGE}.keys"
 LEGACY_KEYS_SCRIPT = "/app/router/hybrid_keys.py"
 USER_TIERS = ("free", "paid", "own_key")
 KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-ACTIONS = ("add", "list", "revoke")
 
 
 class Runner(Protocol):
@@ -31,37 +30,32 @@ class Runner(Protocol):
     def compose(self, *args: str, stdin: bytes | None = None, timeout: float = 300) -> Any: ...
 
 
-def check_request(
-    action: str, name: str | None, tier: str | None, daily_budget: float | None
-) -> list[str]:
-    """The keys module's arguments for a request, or a usage error (exit 2)."""
-    if action not in ACTIONS:
-        raise UsageError(f"unknown action {action!r}", hint=f"Use one of: {', '.join(ACTIONS)}.")
-    if action == "list":
-        if name or tier or daily_budget is not None:
-            raise UsageError("keys list takes no NAME, --tier or --daily-budget")
-        return ["list"]
-    if not name:
-        raise UsageError(f"keys {action} needs a NAME", hint=f"hybridctl keys {action} alice ...")
+def _checked_name(name: str) -> str:
     if not KEY_NAME.match(name):
         raise InputError(
             f"key name {name!r} is not valid", hint="Use 1-64 letters, digits, '.', '_' or '-'."
         )
-    if action == "revoke":
-        if tier or daily_budget is not None:
-            raise UsageError("keys revoke takes only a NAME")
-        return ["revoke", name]
+    return name
+
+
+def add_args(name: str, tier: str | None, daily_budget: float | None) -> list[str]:
+    """The keys module's arguments to add a key, or a usage error (exit 2)."""
     if tier not in USER_TIERS:
         raise UsageError(
             f"keys add needs --tier {'|'.join(USER_TIERS)}" + (f" (got {tier!r})" if tier else ""),
             hint="The tier decides the routes a key may use (catalog routing.user_tiers).",
         )
-    args = ["add", name, "--tier", tier]
+    args = ["add", _checked_name(name), "--tier", tier]
     if daily_budget is not None:
         if not daily_budget > 0:
             raise InputError("--daily-budget must be a positive number of USD")
         args += ["--daily-budget", f"{daily_budget:g}"]
     return args
+
+
+def revoke_args(name: str) -> list[str]:
+    """The keys module's arguments to revoke a key."""
+    return ["revoke", _checked_name(name)]
 
 
 def pick_deployment(name: str | None) -> str:
