@@ -14,6 +14,9 @@ CADDY_ROOT_CA = "/data/caddy/pki/authorities/local/root.crt"
 # That CA's copy beside a deployment's record, which clients verify the box against.
 CA_FILE = "ca.crt"
 
+# The admin user a cloud box's cloud-init creates, and deploy and ops log in as over SSH.
+ADMIN_USER = "hybridctl"
+
 # Where a cloud box keeps its bundle, and the compose project it runs as (the file's `name:`).
 BUNDLE_DIR_ON_HOST = "/opt/hybridctl"
 ON_BOX_PROJECT = "hybridctl"

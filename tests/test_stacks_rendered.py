@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import gzip
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import pytest
 
 from hybridctl.providers.mock_run import run_program
 from hybridctl.providers.registry import CLOUDS, check_spec
-from hybridctl.providers.spec import ADMIN_LOGIN
+from hybridctl.providers.spec import DeploySpec
+from hybridctl.stackfacts import ADMIN_USER
 from tests.stacks_fixtures import (
     ADMIN_CIDR,
     KeyPair,
@@ -50,11 +52,10 @@ def rendered(tier_id: str, provider: str, host: KeyPair, admin: KeyPair) -> str:
 
 
 def test_admin_login_is_the_user_cloud_init_creates(keys) -> None:
-    from hybridctl.render.context import ADMIN_USER
-
-    assert ADMIN_LOGIN == ADMIN_USER
     tier, _ = deployable_offers("hetzner")[0]
-    assert f"name: {ADMIN_LOGIN}" in rendered(tier.id, "hetzner", *keys)
+    login = {f.name: f.default for f in dataclasses.fields(DeploySpec)}["ssh_user"]
+    assert login == ADMIN_USER  # the login deploy and ops use
+    assert f"name: {ADMIN_USER}" in rendered(tier.id, "hetzner", *keys)
 
 
 @pytest.mark.parametrize("pair", OFFERS, ids=[f"{p[1].provider}-{offer_id(p)}" for p in OFFERS])

@@ -8,6 +8,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from hybridctl.errors import InputError
+from hybridctl.stackfacts import ADMIN_USER
 
 # Every output a stack may set (the last two only behind a load balancer / with a private net).
 OUTPUT_NAMES = (
@@ -36,10 +37,6 @@ def private_ip(index: int) -> str:
     return f"10.42.0.{10 + index}"
 
 
-ADMIN_LOGIN = "hybridctl"
-"""The admin user the rendered cloud-init creates (hybridctl.render.context.ADMIN_USER)."""
-
-
 @dataclass(frozen=True)
 class DeploySpec:
     """Everything a provider program needs; programs read nothing else (no env, no config).
@@ -64,7 +61,7 @@ class DeploySpec:
     disk_gb: int = 30  # the boot disk, where the provider sizes it (the tier's disk_gb)
     image: str | None = None
     gpu: bool = False
-    ssh_user: str = ADMIN_LOGIN
+    ssh_user: str = ADMIN_USER
 
 
 def short_name(name: str, limit: int) -> str:

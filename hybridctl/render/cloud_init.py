@@ -13,13 +13,13 @@ import jinja2
 from pydantic import Field
 
 from hybridctl.render.context import (
-    ADMIN_USER,
     RenderContext,
     RenderOptions,
     validate_admin_cidr,
     validate_ssh_public_key,
 )
 from hybridctl.render.engine import make_environment, render_template
+from hybridctl.stackfacts import ADMIN_USER
 
 USER_DATA_TEMPLATE = "cloud-init/user-data.yaml.j2"
 HOST_ENV_TEMPLATE = "cloud-init/host-env.sh.j2"

@@ -26,7 +26,6 @@ ONE_SHOT_MEMORY_MIB = 64  # models-init and models-warm: curl and a shell
 LLM_PORT = 8080
 GATEWAY_PORT = 4000
 MODELS_HOST_DIR = "/var/lib/hybridctl/models"  # the attached models volume on a cloud box
-ADMIN_USER = "hybridctl"
 
 # API keys the gateway may use, read from the user's environment when rendering.
 API_KEY_ENV = (

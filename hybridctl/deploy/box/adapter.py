@@ -16,7 +16,7 @@ from hybridctl.deploy.compose.compose import ComposeProject, ServiceState, parse
 from hybridctl.errors import InputError, OperationFailed
 from hybridctl.providers.registry import is_local
 from hybridctl.remote.ssh import SshClient, as_root
-from hybridctl.stackfacts import BUNDLE_DIR_ON_HOST, ON_BOX_PROJECT
+from hybridctl.stackfacts import ADMIN_USER, BUNDLE_DIR_ON_HOST, ON_BOX_PROJECT
 
 __all__ = ["ON_BOX_PROJECT", "Box", "Done", "LocalBox", "RemoteBox", "box_for", "ssh_client_for"]
 
@@ -211,11 +211,28 @@ def _pump(process: subprocess.Popen[bytes], on_chunk: Callable[[bytes], None]) -
         return 0
 
 
+def node_client(
+    record: DeploymentRecord,
+    ip: str,
+    *,
+    port: int | None = None,
+    identity_file: Path | None = None,
+    config_file: str | None = None,
+) -> SshClient:
+    """An SSH client to one node of a cloud deployment: as its admin user, trusting only the
+    deployment's pinned host keys."""
+    from hybridctl.remote.ssh import SshSettings, SshTarget
+
+    settings = SshSettings(
+        known_hosts=Path(record.known_hosts), identity_file=identity_file, config_file=config_file
+    )
+    user = str(record.outputs.get("ssh_user") or ADMIN_USER)
+    return SshClient(SshTarget(host=ip, user=user, port=port), settings)
+
+
 def ssh_client_for(record: DeploymentRecord) -> SshClient:
     """An SSH client to a cloud deployment's (first) node, its host key pinned."""
     from hybridctl.deploy.box.topology import node_ips
-    from hybridctl.remote.ssh import SshSettings, SshTarget
-    from hybridctl.render.context import ADMIN_USER
 
     ips = node_ips(record.outputs)
     if not ips:
@@ -228,9 +245,7 @@ def ssh_client_for(record: DeploymentRecord) -> SshClient:
             f"the pinned host key of {record.name} is missing ({record.known_hosts or 'none'})",
             hint="Re-run the deploy to pin it again; hybridctl never trusts an unknown key.",
         )
-    settings = SshSettings(known_hosts=Path(record.known_hosts))
-    user = str(record.outputs.get("ssh_user") or ADMIN_USER)
-    return SshClient(SshTarget(host=ips[0], user=user), settings)
+    return node_client(record, ips[0])
 
 
 def box_for(record: DeploymentRecord) -> Box:

@@ -115,15 +115,10 @@ def ca_certificate(name: str, *, fetch: bool = True) -> Path:
             f"{name} has no saved CA certificate (status: {record.status})",
             hint=f"Deploy it until it serves: hybridctl deploy ... --name {name}.",
         )
+    from hybridctl.deploy.box.adapter import node_client
     from hybridctl.deploy.box.topology import node_ips
-    from hybridctl.remote.ssh import SshSettings, SshTarget
-    from hybridctl.render.context import ADMIN_USER
 
     ips = node_ips(record.outputs)
     if not ips:
         raise OperationFailed(f"{name} has no node address yet (status: {record.status})")
-    user = str(record.outputs.get("ssh_user") or ADMIN_USER)
-    client = SshClient(
-        SshTarget(host=ips[0], user=user), SshSettings(known_hosts=Path(record.known_hosts))
-    )
-    return fetch_ca(client, path, remote_dir=BUNDLE_DIR_ON_HOST)
+    return fetch_ca(node_client(record, ips[0]), path, remote_dir=BUNDLE_DIR_ON_HOST)

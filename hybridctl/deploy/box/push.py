@@ -137,14 +137,11 @@ def deliver_stack(
 ) -> None:
     """Copy the bundle and .env to every node of a deployment, checking its pinned host key;
     each node's .env gets its own entries (hybridctl.deploy.box.topology.node_env)."""
-    from hybridctl.remote.ssh import SshSettings, SshTarget
-    from hybridctl.render.context import ADMIN_USER
+    from hybridctl.deploy.box.adapter import node_client
     from hybridctl.stackfacts import BUNDLE_DIR_ON_HOST
 
-    settings = SshSettings(known_hosts=Path(record.known_hosts))
-    user = str(record.outputs.get("ssh_user") or ADMIN_USER)
     for index, ip in enumerate(node_ips(record.outputs)):
-        client = SshClient(SshTarget(host=ip, user=user), settings)
+        client = node_client(record, ip)
         wait_for_ssh(client, timeout_s=ssh_wait_s, say=say)
         wait_for_cloud_init(client, timeout_s=cloud_init_wait_s, say=say)
         # Behind a balancer: its name for the proxy; node 0's Redis for every node's gateway.

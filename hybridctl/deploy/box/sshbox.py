@@ -11,7 +11,7 @@ from pathlib import Path
 from hybridctl.catalog import deployments
 from hybridctl.catalog.deployments import DeploymentRecord
 from hybridctl.deploy.box import hostkeys
-from hybridctl.deploy.box.adapter import RemoteBox
+from hybridctl.deploy.box.adapter import RemoteBox, node_client
 from hybridctl.deploy.box.edge import share_ca
 from hybridctl.deploy.box.nodes import Node, serve_nodes
 from hybridctl.deploy.box.push import wait_for_cloud_init, wait_for_ssh
@@ -19,7 +19,7 @@ from hybridctl.deploy.box.rotation import RotationPlan, rotate_host_key
 from hybridctl.deploy.box.topology import balancer_host, node_ips
 from hybridctl.deploy.box.verify import verify_box
 from hybridctl.errors import CheckFailed, OperationFailed
-from hybridctl.remote.ssh import SshClient, SshSettings, SshTarget, as_root
+from hybridctl.remote.ssh import SshClient, as_root
 from hybridctl.stackfacts import BUNDLE_DIR_ON_HOST, CA_FILE, GATEWAY_HEALTH_PATH, ON_BOX_PROJECT
 
 PREVIOUS_SUFFIX = ".prev"
@@ -51,15 +51,13 @@ class SshBox:
 
     def connect(self, record: DeploymentRecord, ip: str) -> SshClient:
         """A client for one node, checking the deployment's pinned host keys only."""
-        from hybridctl.render.context import ADMIN_USER
-
-        user = str(record.outputs.get("ssh_user") or ADMIN_USER)
-        settings = SshSettings(
-            known_hosts=Path(record.known_hosts),
+        return node_client(
+            record,
+            ip,
+            port=self.port,
             identity_file=self.identity_file,
             config_file=self.config_file,
         )
-        return SshClient(SshTarget(host=ip, user=user, port=self.port), settings)
 
     def pin(self, record: DeploymentRecord) -> None:
         """Rewrite the deployment's known_hosts from its record (rotated keys win)."""
