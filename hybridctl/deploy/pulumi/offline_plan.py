@@ -7,7 +7,7 @@ from typing import Any
 
 from hybridctl.catalog.deployments import find_record
 from hybridctl.deploy.box import hostkeys
-from hybridctl.deploy.pulumi.spec import DeployRequest, build_spec, resolve
+from hybridctl.deploy.pulumi.spec import DeployRequest, build_spec, deployment_name, resolve
 from hybridctl.providers.registry import check_spec, get_cloud
 
 
@@ -78,7 +78,6 @@ def _resource_rows(planned: Any) -> list[dict[str, Any]]:
 def plan_deployment(catalog: Any, request: DeployRequest) -> PlanReport:
     """Resolve the request, render the user data with a fresh host key, and run the program
     under mocks; nothing leaves this machine and no credential is read."""
-    from hybridctl.deploy.pulumi.session import deployment_name
     from hybridctl.providers.mock_run import plan_resources
 
     existing = find_record(deployment_name(request))

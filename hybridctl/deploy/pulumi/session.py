@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hybridctl.catalog import deployments
 from hybridctl.deploy.pulumi.automation import StackHandle
 from hybridctl.deploy.pulumi.passphrase import Passphrase
-from hybridctl.deploy.pulumi.spec import DeployRequest, default_name
 from hybridctl.paths import state_dir
 from hybridctl.providers.base import ProviderConfig
 from hybridctl.providers.spec import OUTPUT_NAMES, DeploySpec
@@ -20,13 +18,6 @@ HOST_KEY_PUBLIC_CONFIG = "hybridctl:hostKeyPublic"
 def default_backend_url() -> str:
     """Pulumi's local file backend under hybridctl's state directory (no account needed)."""
     return (state_dir() / "pulumi").resolve().as_uri()
-
-
-def deployment_name(request: DeployRequest) -> str:
-    """The name the request deploys under: --name, else hybridctl-<provider>."""
-    if request.name:
-        return deployments.check_name(request.name)
-    return default_name(request.provider)
 
 
 def make_program(spec_box: dict[str, DeploySpec]) -> Callable[[], None]:

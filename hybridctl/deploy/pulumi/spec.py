@@ -70,6 +70,11 @@ def default_name(provider: str) -> str:
     return f"hybridctl-{provider}"
 
 
+def deployment_name(request: DeployRequest) -> str:
+    """The name the request deploys under: --name (checked), else hybridctl-<provider>."""
+    return check_name(request.name or default_name(request.provider))
+
+
 def volume_size_gb(catalog: Catalog, tier: Tier, provider: str) -> int:
     """Room for the tier's model files with 50% to spare plus 10 GB, in 10 GB steps."""
     models_mb = sum(
@@ -113,7 +118,7 @@ def resolve(
 
     tier = find_tier(catalog, request.tier_id)
     offer = tier.offer_for(request.provider)
-    name = check_name(request.name or default_name(request.provider))
+    name = deployment_name(request)
     notes: list[str] = []
     if existing is not None and existing.provider != request.provider:
         raise UsageError(
@@ -198,7 +203,7 @@ def resolve_deploy(catalog: Catalog, request: DeployRequest) -> Resolved:
     """A real deploy's request, resolved against the deployment of that name if there is one."""
     from hybridctl.catalog import deployments
 
-    name = check_name(request.name or default_name(request.provider))
+    name = deployment_name(request)
     return resolve(catalog, request, existing=deployments.find_record(name), offline_plan=False)
 
 
