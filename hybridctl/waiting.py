@@ -1,4 +1,4 @@
-"""Poll until a check succeeds or a deadline passes: the one wait loop the box code shares."""
+"""Poll until a check succeeds or a deadline passes: the wait loop the box code shares."""
 
 from __future__ import annotations
 

@@ -307,6 +307,11 @@ def test_a_bad_snapshot_file_names_the_file_and_the_field(isolated_env: Path) ->
     output = " ".join(done.output.split())
     assert f"price snapshot {path} is invalid" in output and "Traceback" not in output
     assert f"{path}:7: offers[0].monthly_usd: Input should be greater than 0" in output
+    # The catalog's own wording: an unknown field gets the close ones.
+    path.write_text(path.read_text().replace("  - {provider:", "  - {provder:"))
+    done = runner.invoke(app, ["prices", "show"])
+    output = " ".join(done.output.split())
+    assert done.exit_code == 2 and "offers[0].provder: unknown field (did you mean" in output
 
 
 def test_show_without_a_snapshot_says_which_prices_are_used() -> None:

@@ -78,7 +78,11 @@ def _parse(path: Path, text: str) -> tuple[Any, LineIndex]:
     return data, index
 
 
-def _pydantic_problems(path: Path, exc: ValidationError, index: LineIndex) -> list[str]:
+def validation_problems(
+    path: Path, exc: ValidationError, index: LineIndex, root: Any = None
+) -> list[str]:
+    """Each of pydantic's errors as "file:line: field: message", with "did you mean" for an
+    unknown field of `root` (a model; default: the catalog) and "got ..." for a wrong type."""
     problems = []
     for error in exc.errors():
         loc = tuple(error["loc"])
@@ -86,7 +90,7 @@ def _pydantic_problems(path: Path, exc: ValidationError, index: LineIndex) -> li
         where = f"{path}:{line}" if line else str(path)
         message = error["msg"]
         if error["type"] == "extra_forbidden":
-            parent_fields = _allowed_fields(loc[:-1])
+            parent_fields = _allowed_fields(loc[:-1], root or Catalog)
             guess = close_matches(str(loc[-1]), parent_fields)
             message = "unknown field" + (f" (did you mean {guess}?)" if guess else "")
         elif error["type"] == "literal_error" or error["type"].endswith("_type"):
@@ -104,9 +108,9 @@ def _as_yaml(value: Any) -> str:
     return repr(value)
 
 
-def _allowed_fields(loc: FieldPath) -> list[str]:
-    """Field names of the model at loc, for 'did you mean' on unknown keys."""
-    model: Any = Catalog
+def _allowed_fields(loc: FieldPath, root: Any) -> list[str]:
+    """Field names of the model at loc under root, for 'did you mean' on unknown keys."""
+    model: Any = root
     for part in loc:
         if isinstance(part, int) or model is None:
             continue
@@ -168,7 +172,7 @@ def parse_catalog(path: Path) -> tuple[Catalog, LineIndex]:
     try:
         catalog = Catalog.model_validate(data)
     except ValidationError as exc:
-        raise CatalogError(str(path), problems + _pydantic_problems(path, exc, index)) from None
+        raise CatalogError(str(path), problems + validation_problems(path, exc, index)) from None
     if problems:
         raise CatalogError(str(path), problems)
     return catalog, index

@@ -61,7 +61,7 @@ def read_snapshot(path: Path) -> SnapshotFile:
     """The snapshot file, validated; a bad one is an error naming the file, line and field."""
     from pydantic import ValidationError
 
-    from hybridctl.catalog.loader import _parse, format_path
+    from hybridctl.catalog.loader import _parse, validation_problems
 
     problem = not_a_file(path)
     if problem:
@@ -79,13 +79,7 @@ def read_snapshot(path: Path) -> SnapshotFile:
     try:
         return SnapshotFile.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            line = index.line_of(loc)
-            message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
-            problems.append(f"{path}:{line or 1}: {format_path(loc)}: {message}")
-        raise _invalid(path, problems) from None
+        raise _invalid(path, validation_problems(path, exc, index, SnapshotFile)) from None
 
 
 def _invalid(path: Path, problems: list[str]) -> InputError:
