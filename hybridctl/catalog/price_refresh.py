@@ -16,7 +16,6 @@ from hybridctl.catalog.price_snapshot import (
 )
 from hybridctl.catalog.schema import Catalog, Source
 from hybridctl.errors import InputError, OperationFailed
-from hybridctl.providers.base import missing_credentials
 from hybridctl.providers.prices import (
     FetchResult,
     PricedOffer,
@@ -131,10 +130,9 @@ def _fetchers(
                 raise
             skipped.append(f"{provider}: {exc.message}")
     if not fetchers:
-        raise missing_credentials(
-            "HCLOUD_TOKEN (Hetzner), AWS credentials (AWS) or GCP_BILLING_API_KEY (GCP)",
-            "Credentials for every price source",
-            "Or name one with --provider to see what it needs. Skipped: " + "; ".join(skipped),
+        raise UsageError(  # each price source named what it needs in `skipped`
+            "no price source has its credentials set",
+            hint="Set one source's (or name it with --provider): " + "; ".join(skipped),
         )
     return fetchers, skipped
 
